@@ -1,0 +1,178 @@
+"""Block-sparse self-attention: gather the attended key blocks, never the n x n matrix.
+
+Shapes use B batch, H heads, n tokens (a multiple of the block size ``bs``), nb = n / bs
+blocks, dh head width, k key blocks per query block (``BlockLayout.keys_per_query``).
+
+Dense attention computes scores (B, H, n, n). Here each query block multiplies only with the
+k key blocks its layout lists, so the scores are (B, H, nb, bs, k * bs) = n·k·bs per head:
+memory and FLOPs grow like n·k. The few global query blocks of ``global``/``bigbird``
+(g blocks that see everything) are computed apart, g·bs x n, which is linear in n too. Every op below (reshape, transpose, gather on one axis with a
+constant table, batch matmul, add, softmax) is a TFLite BUILTIN op, so the layer converts for
+microcontroller-class runtimes without Flex ops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model.patterns import AttentionPattern, BlockLayout, block_layout, token_mask
+
+# Added to the score of a masked (query, key) pair. Large enough that exp() underflows to 0.
+MASK_VALUE = -1e9
+
+
+def sparse_attention_bias(key_valid: tf.Tensor, layout: BlockLayout, block_size: int,
+                          causal: bool, num_heads: int) -> tf.Tensor:
+    """Additive score bias of the gathered rows: 0 where a query may see a key, MASK_VALUE elsewhere.
+
+    Args:
+        key_valid: (B, n) float32, 1 for a real token, 0 for padding.
+    Returns:
+        (B, H * r, bs, k * bs) float32 with r = nb - g gathered rows, laid out like the scores.
+    """
+    nb, rows, k, bs = layout.num_blocks, len(layout.gather_index), layout.keys_per_query, block_size
+    static = tf.constant(token_mask(layout, bs, causal).astype(np.float32))   # (r, bs, k*bs)
+    keys = tf.reshape(key_valid, [-1, nb, bs])                                 # (B, nb, bs)
+    keys = tf.gather(keys, layout.gather_index, axis=1)                        # (B, r, k, bs)
+    keys = tf.reshape(keys, [-1, rows, 1, k * bs])                             # (B, r, 1, k*bs)
+    allowed = static[None] * keys                                             # (B, r, bs, k*bs)
+    allowed = tf.tile(allowed, [1, num_heads, 1, 1])                           # (B, H*r, bs, k*bs)
+    return (1.0 - allowed) * MASK_VALUE
+
+
+def global_query_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor):
+    """The g·bs global queries attend to all n keys: (B, H, g*bs, dh). Cost g·bs·n, linear in n."""
+    dh = q.shape[-1]
+    scores = tf.matmul(q * (1.0 / math.sqrt(dh)), k, transpose_b=True)        # (B, H, g*bs, n)
+    scores = scores + ((1.0 - key_valid) * MASK_VALUE)[:, None, None, :]
+    weights = tf.nn.softmax(scores, axis=-1)
+    return tf.matmul(weights, v), weights
+
+
+def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor,
+                             layout: BlockLayout, block_size: int):
+    """Each gathered query block attends to the k key blocks its row of the layout lists.
+
+    Args:
+        q: (B, H, r*bs, dh), the queries of the r = nb - g gathered rows.
+        k, v: (B, H, n, dh), all keys and values.
+        bias: (B, H*r, bs, k*bs) from ``sparse_attention_bias``.
+    Returns:
+        (B, H, r*bs, dh) and the weights (B, H, r, bs, k*bs).
+    """
+    num_heads, n, dh = k.shape[1], k.shape[2], k.shape[3]
+    nb, rows, kb, bs = layout.num_blocks, len(layout.gather_index), layout.keys_per_query, block_size
+    index = tf.constant(layout.gather_index)                                  # (r, k)
+
+    def gathered(t):
+        t = tf.reshape(t, [-1, nb, bs, dh])                                    # (B*H, nb, bs, dh)
+        t = tf.gather(t, index, axis=1)                                        # (B*H, r, k, bs, dh)
+        return tf.reshape(t, [-1, rows, kb * bs, dh])                          # (B*H, r, k*bs, dh)
+
+    q = tf.reshape(q * (1.0 / math.sqrt(dh)), [-1, rows, bs, dh])              # (B*H, r, bs, dh)
+    scores = tf.matmul(q, gathered(k), transpose_b=True)                      # (B*H, r, bs, k*bs)
+    scores = tf.reshape(scores, [-1, num_heads * rows, bs, kb * bs]) + bias    # (B, H*r, bs, k*bs)
+    weights = tf.nn.softmax(scores, axis=-1)
+    weights = tf.reshape(weights, [-1, rows, bs, kb * bs])                     # (B*H, r, bs, k*bs)
+    out = tf.matmul(weights, gathered(v))                                      # (B*H, r, bs, dh)
+    out = tf.reshape(out, [-1, num_heads, rows * bs, dh])                      # (B, H, r*bs, dh)
+    return out, tf.reshape(weights, [-1, num_heads, rows, bs, kb * bs])
+
+
+def block_sparse_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor,
+                           layout: BlockLayout, block_size: int, causal: bool,
+                           return_weights: bool = False):
+    """Softmax attention restricted to ``layout``, without ever forming the n x n scores.
+
+    Args:
+        q, k, v: (B, H, n, dh), n = layout.num_blocks * block_size.
+        key_valid: (B, n) float32, 1 for real tokens, 0 for padding.
+        return_weights: also return {"global": (B, H, g*bs, n) or None,
+            "gathered": (B, H, nb - g, bs, k*bs)}.
+    Returns:
+        (B, H, n, dh), and the weights if asked.
+    """
+    num_heads, g_tokens = q.shape[1], layout.global_rows * block_size
+    bias = sparse_attention_bias(key_valid, layout, block_size, causal, num_heads)
+    out, weights = gathered_block_attention(q[:, :, g_tokens:], k, v, bias, layout, block_size)
+    global_weights = None
+    if g_tokens:
+        global_out, global_weights = global_query_attention(q[:, :, :g_tokens], k, v, key_valid)
+        out = tf.concat([global_out, out], axis=2)                             # (B, H, n, dh)
+    if return_weights:
+        return out, {"global": global_weights, "gathered": weights}
+    return out
+
+
+@keras.saving.register_keras_serializable(package="sparse_edge")
+class SparseSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention whose pattern is a block layout.
+
+    Args:
+        d_model: width of the input and output.
+        num_heads: heads; ``d_model`` must divide evenly.
+        pattern: an ``AttentionPattern`` or its dict.
+
+    Call args:
+        x: (B, n, d_model) float; n must be known when the graph is traced.
+        padding_mask: (B, n), 1/True for real tokens. Padded queries output zeros.
+
+    Example:
+        >>> layer = SparseSelfAttention(32, 4, AttentionPattern("local", block_size=8))
+        >>> layer(tf.zeros([2, 20, 32])).shape
+        TensorShape([2, 20, 32])
+    """
+
+    def __init__(self, d_model: int, num_heads: int, pattern, **kwargs):
+        super().__init__(**kwargs)
+        if d_model % num_heads:
+            raise ValueError(f"d_model {d_model} is not divisible by num_heads {num_heads}")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.pattern = pattern if isinstance(pattern, AttentionPattern) else AttentionPattern.from_dict(pattern)
+
+    def build(self, input_shape):
+        dense = lambda name: keras.layers.Dense(self.d_model, name=name)  # noqa: E731
+        self.query, self.key, self.value, self.output_dense = (
+            dense("query"), dense("key"), dense("value"), dense("output"))
+        for layer in (self.query, self.key, self.value, self.output_dense):
+            layer.build((None, None, self.d_model))
+        self.built = True
+
+    def layout_for(self, n: int) -> BlockLayout:
+        """The block layout used for an n-token input."""
+        return block_layout(self.pattern, math.ceil(n / self.pattern.block_size))
+
+    def call(self, x, padding_mask=None, return_weights: bool = False):
+        n = x.shape[1]
+        if n is None:
+            raise ValueError("sparse attention needs a sequence length known at trace time; "
+                             "give the input a fixed length (for example bucket to fixed lengths)")
+        bs, h = self.pattern.block_size, self.num_heads
+        layout = self.layout_for(n)
+        n_pad = layout.num_blocks * bs
+        valid = (tf.ones_like(x[..., 0]) if padding_mask is None
+                 else tf.cast(padding_mask, x.dtype))                         # (B, n)
+        if n_pad != n:  # pad to whole blocks; the padding is masked like review padding
+            x = tf.pad(x, [[0, 0], [0, n_pad - n], [0, 0]])
+            valid = tf.pad(valid, [[0, 0], [0, n_pad - n]])
+
+        def heads(t):
+            t = tf.reshape(t, [-1, n_pad, h, self.d_model // h])               # (B, n, H, dh)
+            return tf.transpose(t, [0, 2, 1, 3])                               # (B, H, n, dh)
+
+        result = block_sparse_attention(heads(self.query(x)), heads(self.key(x)), heads(self.value(x)),
+                                        valid, layout, bs, self.pattern.causal, return_weights)
+        out, weights = result if return_weights else (result, None)
+        out = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [-1, n_pad, self.d_model])  # (B, n, d)
+        out = self.output_dense(out[:, :n]) * valid[:, :n, None]
+        return (out, weights) if return_weights else out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(d_model=self.d_model, num_heads=self.num_heads, pattern=self.pattern.to_dict())
+        return config

@@ -1,0 +1,297 @@
+"""Attention benchmark: forward time and peak memory per pattern and sequence length.
+
+Each measurement runs in its own process so that peak memory (``ru_maxrss``) belongs to that
+measurement alone. For the ``tflite`` backend one process (with TensorFlow) converts the model
+to a dynamic-range ``.tflite``; a second process, which imports only numpy and ai-edge-litert,
+times it on one thread. The parent watches each child's memory and records ``oom`` or
+``timeout`` instead of crashing.
+
+Run it with ``sparse-edge bench attention`` (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("tensorflow", "tflite")
+# The model every measurement uses: small, so that attention is a visible share of the cost.
+MODEL = dict(vocab_size=1000, d_model=128, num_heads=4, num_layers=2, d_ff=512, dropout=0.0)
+PATTERN = dict(block_size=64, window=3, num_global=1, num_random=2, seed=0)
+GOALS = {"n": 8192, "min_speedup": 8.0, "min_memory_ratio": 6.0, "max_growth_per_doubling": 2.3,
+         "vs_dense": ("local", "bigbird")}
+
+
+@dataclass
+class BenchSettings:
+    repeats: int = 5
+    memory_limit_gb: float = 12.0
+    timeout_s: int = 300
+
+
+def bench_config(pattern: str, n: int):
+    from model.config import TransformerConfig
+    from model.patterns import AttentionPattern
+
+    return TransformerConfig(max_length=n, pattern=AttentionPattern(pattern, **PATTERN), **MODEL)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _time_calls(call, repeats: int, min_total_s: float = 2.0, max_repeats: int = 200) -> list[float]:
+    """At least ``repeats`` timed calls, more for fast ones (until ``min_total_s``), so medians are stable."""
+    call()  # warm-up: tracing, allocation
+    times = []
+    while len(times) < repeats or (sum(times) < min_total_s * 1000 and len(times) < max_repeats):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def worker_tensorflow(pattern: str, n: int, repeats: int) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from model.transformer import SparseTransformerClassifier
+
+    baseline = _peak_rss_mb()
+    model = SparseTransformerClassifier(bench_config(pattern, n))
+    forward = tf.function(lambda ids: model(ids, training=False))
+    ids = tf.constant(np.random.default_rng(0).integers(1, 1000, size=(1, n)), tf.int32)
+    times = _time_calls(lambda: forward(ids).numpy(), repeats)
+    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": _peak_rss_mb()}
+
+
+def worker_convert(pattern: str, n: int, out: str) -> dict:
+    import tensorflow as tf
+
+    from model.transformer import SparseTransformerClassifier
+
+    model = SparseTransformerClassifier(bench_config(pattern, n))
+    model.build(None)
+    with tempfile.TemporaryDirectory() as saved:
+        model.export(saved, input_signature=[tf.TensorSpec([1, n], tf.int32)], verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+        Path(out).write_bytes(converter.convert())
+    return {"size_bytes": os.path.getsize(out)}
+
+
+def worker_tflite(model_path: str, n: int, repeats: int) -> dict:
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    baseline = _peak_rss_mb()
+    interpreter = Interpreter(model_path=model_path, num_threads=1)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.set_tensor(index, np.random.default_rng(0).integers(1, 1000, size=(1, n), dtype=np.int32))
+    times = _time_calls(interpreter.invoke, repeats)
+    assert "tensorflow" not in sys.modules, "the TFLite measurement must not load TensorFlow"
+    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _run_child(args: list[str], settings: BenchSettings) -> dict:
+    """Run ``python -m model.bench_attention ARGS``; watch memory and time; return its JSON."""
+    import psutil
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    child = subprocess.Popen([sys.executable, "-m", "model.bench_attention", *args], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    limit = settings.memory_limit_gb * 1024**3
+    start, status = time.monotonic(), None
+    proc = psutil.Process(child.pid)
+    while child.poll() is None:
+        try:
+            rss = proc.memory_info().rss
+        except psutil.Error:
+            rss = 0
+        if rss > limit:
+            status = "oom"
+        elif time.monotonic() - start > settings.timeout_s:
+            status = "timeout"
+        if status:
+            child.kill()
+            child.wait()
+            return {"status": status}
+        time.sleep(0.05)
+    out, err = child.communicate()
+    if child.returncode != 0:
+        # The kernel's OOM killer (-9) or an allocation failure are out-of-memory results too.
+        oom = child.returncode == -9 or "MemoryError" in err or "OOM" in err or "bad_alloc" in err
+        return {"status": "oom" if oom else "error", "error": err.strip().splitlines()[-1:] }
+    return dict(json.loads(out.strip().splitlines()[-1]), status="ok")
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def measure(pattern: str, n: int, backend: str, settings: BenchSettings, workdir: str) -> dict:
+    row = {"pattern": pattern, "n": n, "backend": backend}
+    if backend == "tensorflow":
+        result = _run_child(["tensorflow", pattern, str(n), str(settings.repeats)], settings)
+    else:
+        path = os.path.join(workdir, f"{pattern}-{n}.tflite")
+        result = _run_child(["convert", pattern, str(n), path], settings)
+        if result["status"] == "ok":
+            row["size_bytes"] = result["size_bytes"]
+            result = _run_child(["tflite", path, str(n), str(settings.repeats)], settings)
+            os.unlink(path)
+        else:
+            result["status"] = f"convert-{result['status']}"
+    row["status"] = result["status"]
+    if result["status"] == "ok":
+        row.update(median_ms=round(_median(result["times_ms"]), 3),
+                   times_ms=[round(t, 3) for t in result["times_ms"]],
+                   peak_rss_mb=round(result["peak_rss_mb"], 1),
+                   baseline_rss_mb=round(result["baseline_rss_mb"], 1))
+    else:
+        row.update(median_ms=None, peak_rss_mb=None, error=result.get("error"))
+    from model.patterns import AttentionPattern, block_layout
+
+    layout = block_layout(AttentionPattern(pattern, **PATTERN), math.ceil(n / PATTERN["block_size"]))
+    row.update(keys_per_query=layout.keys_per_query * PATTERN["block_size"])
+    return row
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Growth per doubling of n, and the sparse-vs-dense ratios the project promises."""
+    ok = {(r["pattern"], r["n"], r["backend"]): r for r in rows if r["status"] == "ok"}
+    growth, lines, checks = {}, [], {}
+    for backend in sorted({r["backend"] for r in rows}):
+        for pattern in sorted({r["pattern"] for r in rows}):
+            ns = sorted(n for (p, n, b) in ok if p == pattern and b == backend)
+            ratios = {f"{a}->{b}": round(ok[(pattern, b, backend)]["median_ms"] / ok[(pattern, a, backend)]["median_ms"], 3)
+                      for a, b in zip(ns, ns[1:]) if b == 2 * a}
+            if ratios:
+                growth[f"{pattern}/{backend}"] = ratios
+                worst = max(ratios.values())
+                lines.append(f"{backend:10s} {pattern:9s} time growth per doubling: max {worst:.2f}x "
+                             f"({', '.join(f'{k}: {v:.2f}' for k, v in ratios.items())})")
+                if pattern != "dense":
+                    checks[f"growth<= {GOALS['max_growth_per_doubling']}: {pattern}/{backend}"] = (
+                        worst <= GOALS["max_growth_per_doubling"])
+    n = GOALS["n"]
+    dense = ok.get(("dense", n, "tflite"))
+    for pattern in GOALS["vs_dense"]:
+        sparse = ok.get((pattern, n, "tflite"))
+        if sparse and dense:
+            speedup = dense["median_ms"] / sparse["median_ms"]
+            memory = dense["peak_rss_mb"] / sparse["peak_rss_mb"]
+            lines.append(f"tflite n={n}: {pattern} is {speedup:.1f}x faster and uses {memory:.1f}x less "
+                         f"peak memory than dense")
+            checks[f"speedup>= {GOALS['min_speedup']}: {pattern} vs dense at n={n}"] = speedup >= GOALS["min_speedup"]
+            checks[f"memory ratio>= {GOALS['min_memory_ratio']}: {pattern} vs dense at n={n}"] = (
+                memory >= GOALS["min_memory_ratio"])
+    for r in rows:
+        if r["status"] != "ok":
+            lines.append(f"{r['backend']:10s} {r['pattern']:9s} n={r['n']}: {r['status']}")
+    return {"growth_per_doubling": growth, "checks": checks, "all_checks_pass": all(checks.values()),
+            "lines": lines}
+
+
+def plot(rows: list[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"tflite": "-", "tensorflow": "--"}
+    patterns = list(dict.fromkeys(r["pattern"] for r in rows))
+    colors = dict(zip(patterns, plt.cm.tab10.colors))
+    for backend in styles:
+        for pattern in patterns:
+            pts = sorted((r["n"], r["median_ms"], r["peak_rss_mb"]) for r in rows
+                         if r["pattern"] == pattern and r["backend"] == backend and r["status"] == "ok")
+            if not pts:
+                continue
+            ns, ms, mb = zip(*pts)
+            kwargs = dict(ls=styles[backend], color=colors[pattern], marker="o", ms=3,
+                          label=f"{pattern} ({backend})")
+            axes[0].plot(ns, ms, **kwargs)
+            axes[1].plot(ns, mb, **kwargs)
+    for ax, label in zip(axes, ("forward time, median (ms)", "peak RSS of the process (MB)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length n (tokens)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2)
+    fig.suptitle("Block-sparse attention, 2 layers x width 128 x 4 heads, batch 1, 1 thread (TFLite)\n"
+                 "reproduce: sparse-edge bench attention", fontsize=9)
+    fig.tight_layout()
+    tmp = f"{path}.tmp.png"
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
+def run_attention_benchmark(lengths, patterns, backends, json_path, plot_path=None,
+                            settings: BenchSettings | None = None) -> dict:
+    from tqdm import tqdm
+
+    from model.config import write_json_atomic
+    from model.patterns import PATTERNS
+
+    settings = settings or BenchSettings()
+    for name in patterns:
+        if name not in PATTERNS:
+            raise ValueError(f"unknown attention pattern {name!r}; choose from {', '.join(PATTERNS)}")
+    for name in backends:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    if not lengths or min(lengths) < PATTERN["block_size"]:
+        raise ValueError(f"lengths must be at least the block size {PATTERN['block_size']}, got {lengths}")
+    jobs = [(p, n, b) for p in patterns for n in sorted(lengths) for b in backends]
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for pattern, n, backend in tqdm(jobs, desc="attention benchmark", unit="run"):
+            rows.append(measure(pattern, n, backend, settings, workdir))
+    report = {
+        "benchmark": "attention",
+        "command": "sparse-edge bench attention " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["bench", "attention"]
+        else "sparse-edge bench attention",
+        "model": MODEL, "pattern_settings": PATTERN, "batch": 1, "tflite_threads": 1,
+        "tflite_variant": "dynamic-range int8 weights",
+        "settings": dataclasses.asdict(settings), "goals": {k: v for k, v in GOALS.items()},
+        "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                    "cpus": os.cpu_count(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d"),
+        "rows": rows,
+        "summary": summarize(rows),
+    }
+    write_json_atomic(json_path, report)
+    plot(rows, plot_path or str(Path(json_path).with_suffix(".png")))
+    return report
+
+
+if __name__ == "__main__":  # worker entry point: python -m model.bench_attention KIND ...
+    kind, *rest = sys.argv[1:]
+    if kind == "tensorflow":
+        result = worker_tensorflow(rest[0], int(rest[1]), int(rest[2]))
+    elif kind == "convert":
+        result = worker_convert(rest[0], int(rest[1]), rest[2])
+    elif kind == "tflite":
+        result = worker_tflite(rest[0], int(rest[1]), int(rest[2]))
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    print(json.dumps(result))

@@ -1,0 +1,94 @@
+"""The model's configuration: plain data, saved as JSON next to every model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.patterns import AttentionPattern
+
+POSITIONAL = ("learned", "sinusoidal")
+
+
+@dataclass
+class TransformerConfig:
+    """Sizes of a sparse Transformer. ``pattern`` is the attention layout of every layer.
+
+    Example:
+        >>> TransformerConfig(vocab_size=100, max_length=64,
+        ...                   pattern=AttentionPattern("local", block_size=16)).d_head
+        32
+    """
+
+    vocab_size: int = 12000
+    max_length: int = 1024
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 256
+    dropout: float = 0.1
+    positional: str = "learned"
+    num_classes: int = 2
+    pad_id: int = 0
+    pattern: AttentionPattern = field(default_factory=AttentionPattern)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.pattern, dict):
+            self.pattern = AttentionPattern.from_dict(self.pattern)
+        for name in ("vocab_size", "max_length", "d_model", "num_heads", "num_layers", "d_ff",
+                     "num_classes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.positional not in POSITIONAL:
+            raise ValueError(f"unknown positional {self.positional!r}; choose one of {', '.join(POSITIONAL)}")
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ValueError(f"pad_id {self.pad_id} is outside the vocabulary of {self.vocab_size}")
+        self.pattern.check_fits(self.max_length)
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.num_heads
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["pattern"] = self.pattern.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TransformerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**values)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TransformerConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def write_json_atomic(path: str | os.PathLike, data) -> None:
+    """Write JSON through a temporary file and a rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,203 @@
+"""The sparse Transformer: embeddings -> pre-LayerNorm encoder blocks -> a head.
+
+Ordered from the smallest piece to the whole model (as in nanoGPT's ``model.py``):
+``TokenAndPositionEmbedding`` -> ``FeedForward`` -> ``EncoderBlock`` ->
+``SparseTransformerClassifier`` (mean-pool over real tokens, then softmax) and
+``SparseTransformerLM`` (causal, logits through the tied token embedding).
+
+Shapes: B batch, n tokens, d = d_model, V = vocab_size.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model.attention import SparseSelfAttention
+from model.config import TransformerConfig
+
+register = keras.saving.register_keras_serializable(package="sparse_edge")
+
+
+def sinusoidal_table(length: int, d_model: int) -> np.ndarray:
+    """Vaswani et al.'s fixed positions: (length, d_model), sin on even, cos on odd columns."""
+    position = np.arange(length)[:, None]
+    frequency = np.exp(-np.log(10000.0) * np.arange(0, d_model, 2) / d_model)[None, :]
+    table = np.zeros((length, d_model), dtype=np.float32)
+    table[:, 0::2] = np.sin(position * frequency)
+    table[:, 1::2] = np.cos(position * frequency)[:, : d_model // 2]
+    return table
+
+
+@register
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Token embedding plus a position embedding; ``logits`` reuses the token table (tied)."""
+
+    def __init__(self, vocab_size: int, max_length: int, d_model: int,
+                 positional: str = "learned", **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.max_length, self.d_model = vocab_size, max_length, d_model
+        self.positional = positional
+
+    def build(self, input_shape=None):
+        self.tokens = self.add_weight(name="tokens", shape=(self.vocab_size, self.d_model),
+                                      initializer=keras.initializers.RandomNormal(stddev=0.02))
+        if self.positional == "learned":
+            self.positions = self.add_weight(name="positions", shape=(self.max_length, self.d_model),
+                                             initializer=keras.initializers.RandomNormal(stddev=0.02))
+        else:
+            self.positions = tf.constant(sinusoidal_table(self.max_length, self.d_model))
+        self.built = True
+
+    def call(self, token_ids):
+        n = token_ids.shape[1]
+        if n is not None and n > self.max_length:
+            raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
+                             "truncate the input")
+        x = tf.gather(self.tokens, token_ids)                                  # (B, n, d)
+        return x + self.positions[None, : tf.shape(token_ids)[1]]
+
+    def logits(self, x):
+        """(B, n, d) -> (B, n, V): scores against every token embedding."""
+        return tf.matmul(x, self.tokens, transpose_b=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, max_length=self.max_length, d_model=self.d_model,
+                      positional=self.positional)
+        return config
+
+
+@register
+class FeedForward(keras.layers.Layer):
+    """Position-wise MLP: d -> d_ff (GELU) -> d."""
+
+    def __init__(self, d_model: int, d_ff: int, **kwargs):
+        super().__init__(**kwargs)
+        self.d_model, self.d_ff = d_model, d_ff
+
+    def build(self, input_shape=None):
+        self.up = keras.layers.Dense(self.d_ff, activation="gelu", name="up")
+        self.down = keras.layers.Dense(self.d_model, name="down")
+        self.up.build((None, None, self.d_model))
+        self.down.build((None, None, self.d_ff))
+        self.built = True
+
+    def call(self, x):
+        return self.down(self.up(x))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(d_model=self.d_model, d_ff=self.d_ff)
+        return config
+
+
+@register
+class EncoderBlock(keras.layers.Layer):
+    """Pre-LayerNorm block: x + attn(LN(x)), then x + ffn(LN(x)), with dropout on each branch."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, pattern, dropout: float = 0.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.d_model, self.num_heads, self.d_ff, self.dropout = d_model, num_heads, d_ff, dropout
+        self.attention = SparseSelfAttention(d_model, num_heads, pattern, name="attention")
+        self.pattern = self.attention.pattern
+
+    def build(self, input_shape=None):
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-5, name="norm1")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-5, name="norm2")
+        self.ffn = FeedForward(self.d_model, self.d_ff, name="ffn")
+        self.drop = keras.layers.Dropout(self.dropout)
+        for layer in (self.norm1, self.norm2, self.attention, self.ffn):
+            layer.build((None, None, self.d_model))
+        self.built = True
+
+    def call(self, x, padding_mask=None, training=None):
+        x = x + self.drop(self.attention(self.norm1(x), padding_mask), training=training)
+        return x + self.drop(self.ffn(self.norm2(x)), training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(d_model=self.d_model, num_heads=self.num_heads, d_ff=self.d_ff,
+                      pattern=self.pattern.to_dict(), dropout=self.dropout)
+        return config
+
+
+class _SparseTransformer(keras.Model):
+    """Embeddings and encoder blocks shared by the classifier and the language model."""
+
+    def __init__(self, config: TransformerConfig | dict, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, TransformerConfig) else TransformerConfig.from_dict(config)
+        c = self.config
+        self.embedding = TokenAndPositionEmbedding(c.vocab_size, c.max_length, c.d_model, c.positional,
+                                                   name="embedding")
+        self.blocks = [EncoderBlock(c.d_model, c.num_heads, c.d_ff, c.pattern, c.dropout, name=f"block_{i}")
+                       for i in range(c.num_layers)]
+        self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
+        self.embed_drop = keras.layers.Dropout(c.dropout)
+
+    def build(self, input_shape=None):
+        self.embedding.build(None)
+        for block in self.blocks:
+            block.build(None)
+        self.final_norm.build((None, None, self.config.d_model))
+        self.build_head()
+        self.built = True
+
+    def build_head(self):
+        pass
+
+    def encode(self, token_ids, training=None):
+        """(B, n) int token ids -> (B, n, d) features, and the (B, n) float padding mask."""
+        mask = tf.cast(tf.not_equal(token_ids, self.config.pad_id), tf.float32)
+        x = self.embed_drop(self.embedding(token_ids), training=training)
+        for block in self.blocks:
+            x = block(x, mask, training=training)
+        return self.final_norm(x), mask
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+
+@register
+class SparseTransformerClassifier(_SparseTransformer):
+    """Token ids (B, n) -> class probabilities (B, num_classes), float32.
+
+    Pools by averaging the features of the real (non-padding) tokens.
+
+    Example:
+        >>> from model.patterns import AttentionPattern
+        >>> c = TransformerConfig(vocab_size=50, max_length=32, d_model=16, num_heads=2,
+        ...                       pattern=AttentionPattern("bigbird", block_size=8, window=3))
+        >>> SparseTransformerClassifier(c)(tf.ones([3, 20], tf.int32)).shape
+        TensorShape([3, 2])
+    """
+
+    def build_head(self):
+        self.head = keras.layers.Dense(self.config.num_classes, name="head")
+        self.head.build((None, self.config.d_model))
+
+    def call(self, token_ids, training=None):
+        x, mask = self.encode(token_ids, training)                             # (B, n, d), (B, n)
+        count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)    # (B, 1)
+        pooled = tf.reduce_sum(x * mask[:, :, None], axis=1) / count           # (B, d)
+        return tf.nn.softmax(self.head(pooled), axis=-1)
+
+
+@register
+class SparseTransformerLM(_SparseTransformer):
+    """Token ids (B, n) -> next-token logits (B, n, V). Needs a causal pattern.
+
+    The output projection is the transposed token embedding ("tied" weights).
+    """
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        if not self.config.pattern.causal:
+            raise ValueError("a language model needs a causal pattern; set pattern.causal=True")
+
+    def call(self, token_ids, training=None):
+        x, _ = self.encode(token_ids, training)
+        return self.embedding.logits(x)

@@ -1,0 +1,46 @@
+"""The ``sparse-edge`` command line.
+
+This module only assembles subcommands. Each lives in ``sparse_edge/commands/<noun>.py`` and is
+imported when it is run, so ``sparse-edge predict`` works where TensorFlow is not installed and
+``sparse-edge --help`` starts in a blink.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module, attribute, one-line help shown by --help without importing the module)
+COMMANDS = {
+    "bench": ("sparse_edge.commands.bench", "bench",
+              "Measure speed and memory; write JSON and plots under artifacts/bench."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sparse-edge")
+def main():
+    """sparse-edge: a block-sparse Transformer from IMDB to a quantized .tflite on the edge."""
+
+
+if __name__ == "__main__":
+    main()

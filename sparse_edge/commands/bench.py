@@ -1,0 +1,51 @@
+"""``sparse-edge bench ...``: benchmarks that write JSON (never timed tests)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def bench():
+    """Measure speed and memory. Each benchmark writes JSON (and a plot) you can commit."""
+
+
+def _csv(kind):
+    def parse(ctx, param, value):
+        try:
+            return [kind(v) for v in value.split(",") if v.strip()]
+        except ValueError:
+            raise click.BadParameter(f"expected a comma-separated list, got {value!r}")
+    return parse
+
+
+@bench.command("attention")
+@click.option("--lengths", default="512,1024,2048,4096,8192,16384", show_default=True,
+              callback=_csv(int), help="Sequence lengths n, comma-separated.")
+@click.option("--patterns", default="dense,local,strided,bigbird,logsparse", show_default=True,
+              callback=_csv(str), help="Attention patterns, comma-separated.")
+@click.option("--backends", default="tensorflow,tflite", show_default=True, callback=_csv(str),
+              help="tensorflow (Keras forward) and/or tflite (dynamic-range .tflite, 1 thread).")
+@click.option("--json", "json_path", default="artifacts/bench/attention.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the results.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="Log-log PNG plot [default: the JSON path with .png].")
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1),
+              help="Timed forward passes per measurement (after one warm-up); the median is kept.")
+@click.option("--memory-limit-gb", default=12.0, show_default=True, type=click.FloatRange(0.5),
+              help="A measurement whose process grows past this is stopped and recorded as 'oom'.")
+@click.option("--timeout", default=300, show_default=True, type=click.IntRange(10),
+              help="Seconds before one measurement is stopped and recorded as 'timeout'.")
+def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory_limit_gb, timeout):
+    """Forward time and peak memory of a small sparse Transformer per pattern and length.
+
+    Every measurement runs in a fresh process: a TensorFlow forward pass, or a dynamic-range
+    TFLite model on one thread in a process that never imports TensorFlow. Results that run
+    out of memory or time are recorded, not raised.
+    """
+    from model.bench_attention import BenchSettings, run_attention_benchmark
+
+    settings = BenchSettings(repeats=repeats, memory_limit_gb=memory_limit_gb, timeout_s=timeout)
+    report = run_attention_benchmark(lengths, patterns, backends, json_path, plot_path, settings)
+    for line in report["summary"]["lines"]:
+        click.echo(line)

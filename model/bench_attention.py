@@ -77,18 +77,12 @@ def worker_tensorflow(pattern: str, n: int, repeats: int) -> dict:
 
 
 def worker_convert(pattern: str, n: int, out: str) -> dict:
-    import tensorflow as tf
-
+    from convert.tflite import convert_keras_model
     from model.transformer import SparseTransformerClassifier
 
     model = SparseTransformerClassifier(bench_config(pattern, n))
     model.build(None)
-    with tempfile.TemporaryDirectory() as saved:
-        model.export(saved, input_signature=[tf.TensorSpec([1, n], tf.int32)], verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
-        Path(out).write_bytes(converter.convert())
+    Path(out).write_bytes(convert_keras_model(model, n, "dynamic"))
     return {"size_bytes": os.path.getsize(out)}
 
 

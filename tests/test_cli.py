@@ -1,0 +1,38 @@
+"""The command line: lazy subcommands, helpful --help, clear errors."""
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from sparse_edge.cli import main
+
+
+def test_help_lists_commands_without_importing_tensorflow():
+    code = ("import sys; from click.testing import CliRunner; from sparse_edge.cli import main; "
+            "r = CliRunner().invoke(main, ['--help']); print(r.output); "
+            "assert 'tensorflow' not in sys.modules, 'help imported tensorflow'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "bench" in result.stdout
+
+
+def test_bench_attention_rejects_an_unknown_pattern(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "attention", "--patterns", "local,sparse",
+                                       "--json", str(tmp_path / "b.json")])
+    assert result.exit_code != 0
+    assert "unknown attention pattern 'sparse'" in str(result.exception) + result.output
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_bench_attention_writes_rows_and_a_plot(tmp_path):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(main, ["bench", "attention", "--lengths", "128,256", "--patterns", "local",
+                                       "--backends", "tflite", "--repeats", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert [(r["pattern"], r["n"], r["backend"], r["status"]) for r in report["rows"]] == [
+        ("local", 128, "tflite", "ok"), ("local", 256, "tflite", "ok")]
+    for row in report["rows"]:
+        assert row["median_ms"] > 0 and row["peak_rss_mb"] > row["baseline_rss_mb"] > 0
+    assert (tmp_path / "bench.png").stat().st_size > 10_000

@@ -62,25 +62,27 @@ def _char_class(code_points: list[int]) -> str:
 def _build_tables():
     """One pass over Unicode, done once at import: the character classes of steps 1-4.
 
-    As in HF's BertNormalizer: removed are NUL, U+FFFD and every "other" character (Cc, Cf,
-    Cn, Co, Cs) except tab, newline and carriage return; whitespace is Unicode White_Space
+    As in HF's BertNormalizer: removed are NUL, U+FFFD and the control, format, private-use
+    and surrogate characters (Cc, Cf, Co, Cs) except tab, newline and carriage return
+    (unassigned code points, Cn, are kept as HF keeps them); whitespace is Unicode White_Space
     (Zs, line and paragraph separators) plus tab, newline and carriage return.
     """
     removed, spaces, cjk, punctuation = [], [], [], []
-    # Planes 4-13 are unassigned and 15-16 private use: all removed, no need to look at them.
+    # Planes 4-13 are unassigned (kept as letters) and 15-16 private use (removed): no need to
+    # look at each of their code points.
     scanned = [*range(0x40000), *range(0xE0000, 0xF0000)]
     for cp in scanned:
         char = chr(cp)
         category = unicodedata.category(char)
         if char in "\t\n\r" or category in ("Zs", "Zl", "Zp"):
             spaces.append(cp)
-        elif category[0] == "C" or cp == 0xFFFD:
+        elif category in ("Cc", "Cf", "Co", "Cs") or cp == 0xFFFD:
             removed.append(cp)
         elif _is_cjk(cp):
             cjk.append(cp)
         elif _is_punctuation(cp, char):
             punctuation.append(cp)
-    removed = sorted(removed + [*range(0x40000, 0xE0000), *range(0xF0000, sys.maxunicode + 1)])
+    removed += range(0xF0000, sys.maxunicode + 1)
     punct = _char_class(punctuation)
     return (re.compile(f"[{_char_class(removed)}]+"), re.compile(f"[{_char_class(spaces)}]"),
             re.compile(f"([{_char_class(cjk)}])"), re.compile(f"[{punct}]|[^{punct} ]+"))

@@ -12,6 +12,7 @@ import numpy as np
 from edge_runtime.tokenizer import WordPieceTokenizer
 
 DATASET = "imdb_reviews"
+DOWNLOAD_HOST = "ai.stanford.edu"  # where TFDS downloads aclImdb_v1.tar.gz from
 
 
 class DatasetMissing(RuntimeError):
@@ -61,6 +62,9 @@ def load_imdb(split: str, data_dir: str | None = None, manual_dir: str | None = 
     except Exception as error:  # noqa: BLE001 - TFDS raises many kinds; the message matters
         raise DatasetMissing(MISSING_HELP.format(name=DATASET, where=where)) from error
     if not _is_prepared(builder):
+        if not manual_dir and not _can_reach(DOWNLOAD_HOST):
+            raise DatasetMissing(MISSING_HELP.format(name=DATASET, where=where)
+                                 + f" (no network: {DOWNLOAD_HOST} cannot be reached)")
         try:
             config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
             builder.download_and_prepare(download_config=config)
@@ -74,6 +78,17 @@ def load_imdb(split: str, data_dir: str | None = None, manual_dir: str | None = 
         texts.append(example["text"].decode("utf-8", errors="replace"))
         labels.append(int(example["label"]))
     return Reviews(texts, np.array(labels, dtype=np.int64), np.arange(len(texts)))
+
+
+def _can_reach(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """A quick look before TFDS tries to download: offline, its retries take minutes."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _is_prepared(builder) -> bool:

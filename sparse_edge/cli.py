@@ -15,6 +15,10 @@ import click
 COMMANDS = {
     "bench": ("sparse_edge.commands.bench", "bench",
               "Measure speed and memory; write JSON and plots under artifacts/bench."),
+    "train": ("sparse_edge.commands.train", "train", "Train the sparse classifier on IMDB."),
+    "evaluate": ("sparse_edge.commands.train", "evaluate",
+                 "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
+    "predict": ("sparse_edge.commands.predict", "predict", "Classify reviews with a trained model."),
 }
 
 

@@ -1,4 +1,23 @@
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TFDS = (REPO.parent / "shared" / "data" / "tensorflow_datasets").resolve()
+if "TFDS_DATA_DIR" not in os.environ and SHARED_TFDS.exists():
+    os.environ["TFDS_DATA_DIR"] = str(SHARED_TFDS)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that read IMDB need the prepared copy (../shared/data) or TFDS_DATA_DIR."""
+    data_dir = os.environ.get("TFDS_DATA_DIR")
+    if data_dir and (Path(data_dir) / "imdb_reviews").exists():
+        return
+    skip = pytest.mark.skip(reason="IMDB not found: set TFDS_DATA_DIR (see ../shared/data/README.md)")
+    for item in items:
+        if "imdb" in item.keywords:
+            item.add_marker(skip)

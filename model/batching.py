@@ -1,0 +1,84 @@
+"""Length bucketing: a batch of short reviews costs what short reviews cost.
+
+Each review goes to the smallest bucket length that holds it (longer ones are cut to the last
+bucket, the model's ``max_length``). A batch holds about ``batch_tokens`` tokens, so short
+buckets get many reviews per batch and long buckets few. Every bucket has one fixed batch
+shape, so a compiled step is traced once per bucket, not once per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Batch:
+    ids: np.ndarray      # (batch, length) int32, padded with 0
+    labels: np.ndarray   # (batch,) int64
+    rows: np.ndarray     # (batch,) index into the dataset, -1 for filler rows
+    truncated: int       # how many reviews in it were cut to length
+
+
+def bucket_lengths(max_length: int, block_size: int, smallest: int = 128) -> list[int]:
+    """Bucket lengths that grow by about 1.5x, each a multiple of the block size."""
+    lengths, length = [], max(block_size, smallest)
+    while length < max_length:
+        lengths.append(int(np.ceil(length / block_size) * block_size))
+        length = int(length * 1.5)
+    lengths.append(max_length)
+    return sorted(set(min(n, max_length) for n in lengths))
+
+
+def batch_size_for(length: int, batch_tokens: int, max_batch: int, multiple_of: int = 1) -> int:
+    size = max(1, min(max_batch, batch_tokens // length))
+    return max(multiple_of, size // multiple_of * multiple_of)
+
+
+def pad_batch(sequences: list[np.ndarray], length: int) -> tuple[np.ndarray, int]:
+    """(batch, length) int32: each sequence cut to ``length`` (keeping its final [SEP]) and padded."""
+    out = np.zeros((len(sequences), length), dtype=np.int32)
+    truncated = 0
+    for row, seq in enumerate(sequences):
+        if len(seq) > length:
+            seq = np.concatenate([seq[: length - 1], seq[-1:]])
+            truncated += 1
+        out[row, : len(seq)] = seq
+    return out, truncated
+
+
+def make_batches(sequences: list[np.ndarray], labels: np.ndarray, buckets: list[int],
+                 batch_tokens: int, max_batch: int, rng: np.random.Generator | None = None,
+                 drop_remainder: bool = True, multiple_of: int = 1) -> list[Batch]:
+    """Group reviews into batches by bucket; shuffled if ``rng`` is given.
+
+    With ``drop_remainder`` (training) each bucket's last partial batch is left out; a fresh
+    shuffle each epoch leaves out other reviews. Without it (evaluation) the last batch is
+    filled with empty rows marked ``rows == -1``, so every batch of a bucket has one shape.
+    """
+    lengths = np.array([len(s) for s in sequences])
+    which = np.searchsorted(buckets, np.minimum(lengths, buckets[-1]))
+    batches = []
+    for b, length in enumerate(buckets):
+        members = np.flatnonzero(which == b)
+        if rng is not None:
+            members = rng.permutation(members)
+        size = batch_size_for(length, batch_tokens, max_batch, multiple_of)
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            if len(chunk) < size:
+                if drop_remainder:
+                    continue
+                chunk = np.concatenate([chunk, -np.ones(size - len(chunk), dtype=chunk.dtype)])
+            real = chunk[chunk >= 0]
+            ids, truncated = pad_batch([sequences[i] for i in real], length)
+            if len(real) < size:
+                ids = np.concatenate([ids, np.zeros((size - len(real), length), np.int32)])
+            batch_labels = np.zeros(size, dtype=np.int64)
+            batch_labels[: len(real)] = labels[real]
+            batches.append(Batch(ids, batch_labels, chunk, truncated))
+    if rng is not None:
+        order = rng.permutation(len(batches))
+        batches = [batches[i] for i in order]
+    return batches

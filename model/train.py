@@ -1,0 +1,359 @@
+"""Train the sparse classifier on IMDB: bucketed batches, XLA steps, tf.distribute, checkpoints.
+
+``train(config, out_dir)`` writes into ``out_dir``:
+``model.keras`` (the best epoch by validation accuracy), ``config.json`` (model),
+``train_config.json``, ``vocab.txt``, ``log.csv`` (one row per epoch), ``metrics.json`` and
+``checkpoints/`` (the last epoch, for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model.config import TransformerConfig, write_json_atomic
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved as ``train_config.json`` beside the model."""
+
+    model: TransformerConfig = field(default_factory=TransformerConfig)
+    epochs: int = 4
+    batch_tokens: int = 16384       # tokens per batch; short buckets get more reviews
+    max_batch: int = 128
+    learning_rate: float = 1e-3
+    warmup_fraction: float = 0.05
+    weight_decay: float = 0.02
+    label_smoothing: float = 0.0
+    val_fraction: float = 0.1
+    seed: int = 0
+    jit_compile: bool = True
+    vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
+    train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
+    test_limit: int | None = None
+    vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = TransformerConfig.from_dict(self.model)
+        for name in ("epochs", "batch_tokens", "max_batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
+        if self.batch_tokens < self.model.max_length:
+            raise ValueError(f"batch_tokens {self.batch_tokens} cannot hold one review of max_length "
+                             f"{self.model.max_length}; use batch_tokens >= {self.model.max_length}")
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["model"] = self.model.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training config keys {unknown}; valid keys: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path) -> "TrainConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); fix or regenerate it") from error
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multiworker needs TF_CONFIG describing the cluster and this "
+                             "worker's task (see tf.distribute.MultiWorkerMirroredStrategy)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+class Trainer:
+    """Holds the model, optimizer and compiled steps of one run."""
+
+    def __init__(self, config: TrainConfig, strategy, steps_total: int):
+        import keras
+        import tensorflow as tf
+
+        from model.transformer import SparseTransformerClassifier
+
+        self.config, self.strategy = config, strategy
+        self.replicas = strategy.num_replicas_in_sync
+        with strategy.scope():
+            keras.utils.set_random_seed(config.seed)
+            self.model = SparseTransformerClassifier(config.model)
+            self.model.build(None)
+            warmup = max(1, int(steps_total * config.warmup_fraction))
+            schedule = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=config.learning_rate * 0.01, decay_steps=max(1, steps_total - warmup),
+                warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.02)
+            self.optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay,
+                                                    global_clipnorm=1.0)
+            # no weight decay on embeddings, norms and biases
+            self.optimizer.exclude_from_weight_decay(var_names=["embedding", "norm", "bias"])
+            self.optimizer.build(self.model.trainable_variables)
+        self._loss = keras.losses.SparseCategoricalCrossentropy(reduction="none")
+        self._train_step = tf.function(self._distributed_train_step)
+        self._eval_step = tf.function(self._forward, jit_compile=config.jit_compile)
+        self._grads = tf.function(self._compute_gradients, jit_compile=config.jit_compile)
+
+    def _compute_gradients(self, ids, labels, global_batch):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            probs = self.model(ids, training=True)
+            smoothing = self.config.label_smoothing
+            per_example = self._loss(labels, probs)
+            if smoothing:
+                per_example = (1 - smoothing) * per_example - smoothing * tf.reduce_mean(
+                    tf.math.log(probs + 1e-7), axis=-1)
+            loss = tf.reduce_sum(per_example) / global_batch
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        correct = tf.reduce_sum(tf.cast(tf.argmax(probs, -1) == tf.cast(labels, tf.int64), tf.float32))
+        return loss, correct, grads
+
+    def _replica_step(self, ids, labels, global_batch):
+        loss, correct, grads = self._grads(ids, labels, global_batch)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        return loss, correct
+
+    def _distributed_train_step(self, ids, labels, global_batch):
+        import tensorflow as tf
+
+        loss, correct = self.strategy.run(self._replica_step, args=(ids, labels, global_batch))
+        sum_ = tf.distribute.ReduceOp.SUM
+        return self.strategy.reduce(sum_, loss, axis=None), self.strategy.reduce(sum_, correct, axis=None)
+
+    def _forward(self, ids):
+        return self.model(ids, training=False)
+
+    def _shard(self, array):
+        """Split one global batch across replicas (each worker computes the same global batch)."""
+        if self.replicas == 1:
+            return array
+        return self.strategy.experimental_distribute_values_from_function(
+            lambda ctx: np.array_split(array, self.replicas)[ctx.replica_id_in_sync_group])
+
+    def train_batch(self, batch) -> tuple[float, float]:
+        import tensorflow as tf
+
+        global_batch = tf.constant(float(len(batch.labels)))
+        loss, correct = self._train_step(self._shard(batch.ids), self._shard(batch.labels), global_batch)
+        return float(loss), float(correct)
+
+    def predict_batches(self, batches) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of the positive class and the row index of each real row."""
+        probs, rows = [], []
+        for batch in batches:
+            p = self._eval_step(batch.ids).numpy()[:, 1]
+            keep = batch.rows >= 0
+            probs.append(p[keep])
+            rows.append(batch.rows[keep])
+        return np.concatenate(probs), np.concatenate(rows)
+
+
+def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, precision, recall, F1 (positive class) and the confusion matrix."""
+    predicted = (probs >= 0.5).astype(np.int64)
+    tp = int(((predicted == 1) & (labels == 1)).sum())
+    tn = int(((predicted == 0) & (labels == 0)).sum())
+    fp = int(((predicted == 1) & (labels == 0)).sum())
+    fn = int(((predicted == 0) & (labels == 1)).sum())
+    precision = tp / max(1, tp + fp)
+    recall = tp / max(1, tp + fn)
+    return {"n": int(len(labels)), "accuracy": (tp + tn) / max(1, len(labels)), "precision": precision,
+            "recall": recall, "f1": 2 * precision * recall / max(1e-12, precision + recall),
+            "confusion_matrix": {"labels": ["negative", "positive"], "rows_true_cols_predicted": [[tn, fp], [fn, tp]]}}
+
+
+def _save_checkpoint(trainer: Trainer, directory: Path, state: dict) -> None:
+    """Weights, optimizer state and progress, written to a temp folder and renamed into place."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    trainer.model.save_weights(tmp / "model.weights.h5")
+    np.savez(tmp / "optimizer.npz", *[v.numpy() for v in trainer.optimizer.variables])
+    write_json_atomic(tmp / "state.json", state)
+    old = directory.with_name(directory.name + ".old")
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
+    try:
+        state = json.loads((directory / "state.json").read_text())
+        trainer.model.load_weights(directory / "model.weights.h5")
+        with np.load(directory / "optimizer.npz") as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if len(values) != len(trainer.optimizer.variables):
+            raise ValueError("optimizer state does not match the model")
+        for variable, value in zip(trainer.optimizer.variables, values):
+            variable.assign(value)
+        return state
+    except Exception as error:  # noqa: BLE001 - any failure means the checkpoint is unusable
+        raise ValueError(f"checkpoint {directory} is corrupt or from another model ({error}); "
+                         "delete it or train without --resume") from error
+
+
+def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
+          manual_dir: str | None = None, resume: bool = False, strategy: str = "default",
+          vocab_path: str | None = None, progress: bool = True, cache_dir: str | None = None) -> dict:
+    """Train, select the best epoch on validation, evaluate it once on test; return metrics."""
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.batching import bucket_lengths, make_batches
+    from model.data import load_imdb, tokenize_cached, train_validation_split
+    from model.vocab import learn_vocab
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir = out / "checkpoints" / "last"
+    if not resume and checkpoint_dir.exists():
+        raise ValueError(f"{out} already holds a training run; pass --resume to continue it or "
+                         "choose another --out")
+    started = time.time()
+    distribution = make_strategy(strategy)  # with several workers, give each its own --out
+
+    # -- data and vocabulary -------------------------------------------------------------------
+    train_all = load_imdb("train", data_dir, manual_dir, limit=config.train_limit)
+    vocab_file = out / "vocab.txt"
+    if vocab_path:
+        shutil.copyfile(vocab_path, vocab_file)
+    if not vocab_file.exists():
+        texts = train_all.texts
+        if config.train_limit is None:
+            texts = texts + load_imdb("unsupervised", data_dir, manual_dir).texts
+        learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file)
+    tokenizer = WordPieceTokenizer.from_file(vocab_file)
+    if len(tokenizer) != config.model.vocab_size:
+        config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
+    train_set, val_set = train_validation_split(train_all, config.val_fraction, config.seed)
+    cache = Path(cache_dir) if cache_dir else out / "cache"
+    train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
+    val_seqs = tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress)
+
+    c = config.model
+    buckets = bucket_lengths(c.max_length, c.pattern.block_size)
+    replicas = distribution.num_replicas_in_sync
+    per_epoch = len(make_batches(train_seqs, train_set.labels, buckets, config.batch_tokens,
+                                 config.max_batch, np.random.default_rng(0), multiple_of=replicas))
+    trainer = Trainer(config, distribution, per_epoch * config.epochs)
+    c.save(out / "config.json")
+    write_json_atomic(out / "train_config.json", config.to_dict())
+
+    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "train_seconds": 0.0}
+    if resume and checkpoint_dir.exists():
+        state = _load_checkpoint(trainer, checkpoint_dir)
+    log_path = out / "log.csv"
+    fields = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
+              "truncated_reviews"]
+    if not (resume and log_path.exists()):
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(fields)
+
+    val_batches = make_batches(val_seqs, val_set.labels, buckets, config.batch_tokens, config.max_batch,
+                               drop_remainder=False)
+    for epoch in range(state["epoch"], config.epochs):
+        epoch_start = time.time()
+        batches = make_batches(train_seqs, train_set.labels, buckets, config.batch_tokens, config.max_batch,
+                               np.random.default_rng(config.seed * 1000 + epoch), multiple_of=replicas)
+        total_loss = total_correct = seen = 0.0
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress)
+        for batch in bar:
+            loss, correct = trainer.train_batch(batch)
+            n = len(batch.labels)
+            total_loss, total_correct, seen = total_loss + loss * n, total_correct + correct, seen + n
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
+        probs, rows = trainer.predict_batches(val_batches)
+        val_accuracy = float(((probs >= 0.5) == val_set.labels[rows]).mean())
+        seconds = time.time() - epoch_start
+        state["train_seconds"] += seconds
+        if val_accuracy > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
+            _atomic_keras_save(trainer.model, out / "model.keras")
+        state["epoch"] = epoch + 1
+        row = [epoch + 1, round(total_loss / max(seen, 1), 5), round(total_correct / max(seen, 1), 5),
+               round(val_accuracy, 5), float(trainer.optimizer.learning_rate.numpy()), round(seconds, 1),
+               sum(b.truncated for b in batches)]
+        with open(log_path, "a", newline="") as f:
+            csv.writer(f).writerow(row)
+        _save_checkpoint(trainer, checkpoint_dir, state)
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: loss {row[1]:.4f}  train acc {row[2]:.4f}  "
+                       f"val acc {val_accuracy:.4f}  ({seconds:.0f}s)")
+
+    # -- final report on test, with the best epoch's weights ------------------------------------
+    import keras
+
+    best = keras.models.load_model(out / "model.keras", safe_mode=True)
+    test = load_imdb("test", data_dir, manual_dir, limit=config.test_limit)
+    metrics = evaluate_model(best, tokenizer, test, config, cache / "test.npz", progress)
+    metrics.update(
+        split="test", best_epoch=state["best_epoch"], val_accuracy=state["best_val_accuracy"],
+        train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
+        machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                 "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
+        train_reviews=len(train_set), val_reviews=len(val_set))
+    write_json_atomic(out / "metrics.json", metrics)
+    return metrics
+
+
+def evaluate_model(model, tokenizer, reviews, config: TrainConfig, cache_path=None, progress=True) -> dict:
+    """Metrics of ``model`` on ``reviews``, batched by length like training."""
+    import tensorflow as tf
+
+    from model.batching import bucket_lengths, make_batches
+    from model.data import tokenize_cached
+
+    c = model.config
+    seqs = tokenize_cached(reviews, tokenizer, cache_path, progress)
+    batches = make_batches(seqs, reviews.labels, bucket_lengths(c.max_length, c.pattern.block_size),
+                           config.batch_tokens, config.max_batch, drop_remainder=False)
+    forward = tf.function(lambda ids: model(ids, training=False), jit_compile=config.jit_compile)
+    probs, rows = [], []
+    for batch in batches:
+        keep = batch.rows >= 0
+        probs.append(forward(batch.ids).numpy()[keep, 1])
+        rows.append(batch.rows[keep])
+    probs, rows = np.concatenate(probs), np.concatenate(rows)
+    order = np.argsort(rows)
+    return classification_metrics(reviews.labels[rows[order]], probs[order])
+
+
+def _atomic_keras_save(model, path: Path) -> None:
+    tmp = path.with_name(".tmp." + path.name)
+    model.save(tmp)
+    os.replace(tmp, path)
+

@@ -1,0 +1,101 @@
+"""The project's WordPiece tokenizer: parity with HF tokenizers, bad input, speed-independent facts."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge_runtime.tokenizer import SPECIAL_TOKENS, WordPieceTokenizer, basic_tokenize, normalize_review
+
+HOSTILE = [
+    "", "   ", "\t\n\r", "Great movie!!! 😀👍🎬", "😀great", "Ça m'a plu, très élégant — naïve café",
+    "电影很好看，我喜欢。", "映画は面白かった", "영화 정말 좋아요", "zero\u200bwidth\u200cjoin\u200d\ufeffbom",
+    "control\x00\x01\x07\x1b[31mchars\x7f", "line\u2028separator\u2029para", "nbsp\u00a0thin\u2009space",
+    "a" * 150, "supercalifragilisticexpialidocious" * 3, "İstanbul ǅemal ﬁne ß Straße", "<br /><br/>x<BR>y",
+    "tabs\tand\nnewlines", "\ufffdreplacement", "x" * 99 + " " + "y" * 100 + " " + "z" * 101,
+    "Ünïcödé ÀÉÎÕÜ", "don't won't it's", "$100 #1 @user 50% a&b <i>html</i>", "\U0001F1FA\U0001F1F8 flags",
+    "math ∑∫√ and arrows →←", "e\u0301 combining", "\U000F0001private use", "\u0378unassigned",
+]
+
+
+@pytest.fixture(scope="module")
+def vocab_file(tmp_path_factory):
+    from model.data import load_imdb
+    from model.vocab import learn_vocab
+
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    learn_vocab(load_imdb("train", limit=3000).texts + HOSTILE, 4000, path)
+    return path
+
+
+@pytest.mark.imdb
+def test_ids_equal_hf_tokenizers_on_2000_reviews_and_hostile_strings(vocab_file):
+    from tokenizers import BertWordPieceTokenizer
+
+    from model.data import load_imdb
+
+    ours = WordPieceTokenizer.from_file(vocab_file)
+    hf = BertWordPieceTokenizer(str(vocab_file), clean_text=True, handle_chinese_chars=True,
+                                strip_accents=True, lowercase=True)
+    texts = load_imdb("test", limit=2000).texts + HOSTILE
+    assert len(texts) >= 2000 + len(HOSTILE)
+    mismatches = [t for t in texts if ours.token_ids(t) != hf.encode(normalize_review(t), add_special_tokens=False).ids]
+    assert mismatches == []
+
+
+@pytest.mark.imdb
+def test_vocabulary_starts_with_the_special_tokens(vocab_file):
+    lines = vocab_file.read_text(encoding="utf-8").splitlines()
+    assert tuple(lines[:5]) == SPECIAL_TOKENS and 3000 <= len(lines) <= 4000
+
+
+def test_review_html_is_normalised_before_tokenizing():
+    assert basic_tokenize("Good.<br /><br />Bad<BR/>ugly") == ["good", ".", "bad", "ugly"]
+
+
+def test_accents_case_punctuation_and_cjk():
+    assert basic_tokenize("Ça, c'est NAÏVE!") == ["ca", ",", "c", "'", "est", "naive", "!"]
+    assert basic_tokenize("好电影") == ["好", "电", "影"]
+    assert basic_tokenize("zero\u200bwidth") == ["zerowidth"]
+
+
+TOY = WordPieceTokenizer(list(SPECIAL_TOKENS) + ["good", "film", "##s", "!", "un", "##believ", "##able"])
+
+
+def test_greedy_longest_match_with_continuations():
+    assert TOY.tokenize("Unbelievable films!") == ["un", "##believ", "##able", "film", "##s", "!"]
+    assert TOY.tokenize("goodz") == ["[UNK]"]  # no piece for "##z": the whole word is unknown
+    assert TOY.tokenize("film" * 30) == ["[UNK]"]  # words over 100 characters are unknown
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_and_whitespace_only_text_encode_to_cls_sep(text):
+    encoding = TOY.encode(text, 16)
+    assert encoding.ids.tolist() == [TOY.cls_id, TOY.sep_id] and not encoding.truncated
+
+
+def test_a_megabyte_of_text_is_truncated_and_says_so():
+    encoding = TOY.encode("good film! " * 100_000, 64)
+    assert len(encoding.ids) == 64 and encoding.truncated and encoding.n_tokens == 300_002
+    assert encoding.ids[0] == TOY.cls_id and encoding.ids[-1] == TOY.sep_id
+
+
+def test_non_utf8_bytes_decoded_with_replacement_are_dropped():
+    text = b"good \xff\xfe film".decode("utf-8", errors="replace")
+    assert TOY.tokenize(text) == ["good", "film"]
+
+
+def test_vocab_without_special_tokens_is_refused():
+    with pytest.raises(ValueError, match="vocabulary lacks the special tokens"):
+        WordPieceTokenizer(["a", "b"])
+    with pytest.raises(ValueError, match=r"\[PAD\] must have id 0"):
+        WordPieceTokenizer(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_unicode_string_encodes_within_the_vocabulary(text):
+    encoding = TOY.encode(text, 32)
+    assert encoding.ids.dtype == np.int32 and 2 <= len(encoding.ids) <= 32
+    assert ((encoding.ids >= 0) & (encoding.ids < len(TOY))).all()
+    assert TOY.encode(text, 32).ids.tolist() == encoding.ids.tolist()

@@ -1,0 +1,165 @@
+"""Training on small IMDB slices: outputs, resume, bad checkpoints and configs, tf.distribute."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.config import TransformerConfig
+from model.patterns import AttentionPattern
+from model.train import TrainConfig
+
+pytestmark = pytest.mark.imdb
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(**changes) -> TrainConfig:
+    model = TransformerConfig(vocab_size=2000, max_length=256, d_model=32, num_heads=2, num_layers=1, d_ff=64,
+                              dropout=0.0, pattern=AttentionPattern("local", block_size=32, window=3))
+    values = dict(model=model, epochs=1, batch_tokens=4096, max_batch=32, learning_rate=3e-3,
+                  vocab_size=2000, train_limit=160, test_limit=64, jit_compile=False)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def vocab(tmp_path_factory):
+    from model.data import load_imdb
+    from model.vocab import learn_vocab
+
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    learn_vocab(load_imdb("train", limit=1000).texts, 2000, path)
+    return str(path)
+
+
+def test_training_writes_model_config_vocab_log_and_metrics(tmp_path, vocab):
+    from model.saved import classify_texts, load_trained
+    from model.train import train
+
+    metrics = train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False)
+    for name in ("model.keras", "config.json", "train_config.json", "vocab.txt", "log.csv", "metrics.json"):
+        assert (tmp_path / name).exists(), name
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["n"] == 64 and 0 <= saved["accuracy"] <= 1 and saved == json.loads(json.dumps(metrics))
+    cm = saved["confusion_matrix"]["rows_true_cols_predicted"]
+    assert sum(map(sum, cm)) == 64
+    model, tokenizer, _ = load_trained(tmp_path)
+    [result] = classify_texts(model, tokenizer, ["A wonderful film. " * 200])
+    assert result.truncated and result.n_tokens > 256 and result.label in ("negative", "positive")
+
+
+def test_same_seed_same_run(tmp_path, vocab):
+    from model.train import train
+
+    a = train(tiny_config(), tmp_path / "a", vocab_path=vocab, progress=False)
+    b = train(tiny_config(), tmp_path / "b", vocab_path=vocab, progress=False)
+    assert a["accuracy"] == b["accuracy"]
+    log = lambda d: [r["loss"] for r in csv.DictReader(open(tmp_path / d / "log.csv"))]  # noqa: E731
+    assert log("a") == log("b")
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path, vocab):
+    from model.train import train
+
+    train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
+    with pytest.raises(ValueError, match="already holds a training run; pass --resume"):
+        train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False)
+    train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False, resume=True)
+    assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["1", "2"]
+    state = json.loads((tmp_path / "checkpoints" / "last" / "state.json").read_text())
+    assert state["epoch"] == 2
+
+
+def test_a_corrupt_checkpoint_is_refused_clearly(tmp_path, vocab):
+    from model.train import train
+
+    train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
+    (tmp_path / "checkpoints" / "last" / "model.weights.h5").write_bytes(b"not an h5 file")
+    with pytest.raises(ValueError, match="is corrupt or from another model .*delete it or train without --resume"):
+        train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False, resume=True)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"epochs": 1, "learnig_rate": 0.1}, "unknown training config keys \\['learnig_rate'\\]"),
+    ({"epochs": 0}, "epochs must be a positive integer, got 0"),
+    ({"batch_tokens": 100}, "batch_tokens 100 cannot hold one review of max_length 1024"),
+    ({"model": {"d_model": -4}}, "d_model must be a positive integer, got -4"),
+])
+def test_impossible_training_configs_are_refused(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(values)
+
+
+def test_missing_dataset_names_the_three_ways_to_provide_it(tmp_path):
+    from model.data import DatasetMissing, load_imdb
+
+    with pytest.raises(DatasetMissing) as error:
+        load_imdb("train", data_dir=str(tmp_path), limit=10)
+    message = str(error.value)
+    assert "--data-dir" in message and "TFDS_DATA_DIR" in message and "--manual-dir" in message
+    assert "network" in message
+
+
+def _run(args, env=None, timeout=600):
+    env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+DISTRIBUTED = """
+import json, sys
+import tensorflow as tf
+if sys.argv[1] == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.test_training import tiny_config
+from model.train import train
+metrics = train(tiny_config(train_limit=96, test_limit=32), sys.argv[2], vocab_path=sys.argv[3],
+                strategy=sys.argv[1], progress=False)
+print(json.dumps({"replicas": metrics["replicas"], "accuracy": metrics["accuracy"]}))
+"""
+
+
+def test_mirrored_strategy_over_two_logical_cpus_trains(tmp_path, vocab):
+    result = _run(["-c", DISTRIBUTED, "mirrored", str(tmp_path / "run"), vocab])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["replicas"] == 2
+    assert (tmp_path / "run" / "model.keras").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multiworker_strategy_with_two_local_workers_trains(tmp_path, vocab):
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    env = dict(os.environ)
+    workers = []
+    for index in range(2):
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(subprocess.Popen([sys.executable, "-c", DISTRIBUTED, "multiworker",
+                                         str(tmp_path / f"worker{index}"), vocab], cwd=REPO, env=dict(env),
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        results = [worker.communicate(timeout=600) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    outputs = []
+    for worker, (out, err) in zip(workers, results):
+        assert worker.returncode == 0, err[-3000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    assert [o["replicas"] for o in outputs] == [2, 2]
+    # both workers hold the same all-reduced weights, so they agree on the test slice
+    assert outputs[0]["accuracy"] == outputs[1]["accuracy"]

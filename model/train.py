@@ -37,6 +37,7 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     weight_decay: float = 0.02
     label_smoothing: float = 0.0
+    token_dropout: float = 0.0      # share of review tokens replaced by [MASK] in training batches
     val_fraction: float = 0.1
     seed: int = 0
     jit_compile: bool = True
@@ -54,6 +55,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not 0 <= self.token_dropout < 1:
+            raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout!r}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
         if self.batch_tokens < self.model.max_length:
@@ -180,6 +183,13 @@ class Trainer:
         return np.concatenate(probs), np.concatenate(rows)
 
 
+def mask_tokens(batches, rate: float, mask_id: int, rng: np.random.Generator) -> None:
+    """Augmentation: replace a share of real review tokens (not [CLS]/[SEP]/padding) by [MASK]."""
+    for batch in batches:
+        real = batch.ids > mask_id  # the special tokens have the first ids
+        batch.ids[real & (rng.random(batch.ids.shape) < rate)] = mask_id
+
+
 def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
     """Accuracy, precision, recall, F1 (positive class) and the confusion matrix."""
     predicted = (probs >= 0.5).astype(np.int64)
@@ -289,6 +299,8 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         epoch_start = time.time()
         batches = make_batches(train_seqs, train_set.labels, buckets, config.batch_tokens, config.max_batch,
                                np.random.default_rng(config.seed * 1000 + epoch), multiple_of=replicas)
+        if config.token_dropout:
+            mask_tokens(batches, config.token_dropout, tokenizer.mask_id, np.random.default_rng(config.seed + epoch))
         total_loss = total_correct = seen = 0.0
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress)
         for batch in bar:

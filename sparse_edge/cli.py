@@ -19,6 +19,11 @@ COMMANDS = {
     "evaluate": ("sparse_edge.commands.train", "evaluate",
                  "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
     "predict": ("sparse_edge.commands.predict", "predict", "Classify reviews with a trained model."),
+    "compare": ("sparse_edge.commands.compare", "compare",
+                "Accuracy and training time per attention pattern and max length, one budget."),
+    "draw-patterns": ("sparse_edge.commands.draw", "draw_patterns",
+                      "Draw every attention pattern's block layout as a PNG."),
+    "report": ("sparse_edge.commands.report", "report", "Regenerate the README's tables from artifacts/ JSON."),
 }
 
 

@@ -27,12 +27,12 @@ def test_bench_attention_rejects_an_unknown_pattern(tmp_path):
 
 def test_bench_attention_writes_rows_and_a_plot(tmp_path):
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(main, ["bench", "attention", "--lengths", "128,256", "--patterns", "local",
+    result = CliRunner().invoke(main, ["bench", "attention", "--lengths", "256,512", "--patterns", "local",
                                        "--backends", "tflite", "--repeats", "2", "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert [(r["pattern"], r["n"], r["backend"], r["status"]) for r in report["rows"]] == [
-        ("local", 128, "tflite", "ok"), ("local", 256, "tflite", "ok")]
+        ("local", 256, "tflite", "ok"), ("local", 512, "tflite", "ok")]
     for row in report["rows"]:
-        assert row["median_ms"] > 0 and row["peak_rss_mb"] > row["baseline_rss_mb"] > 0
+        assert row["median_ms"] > 0 and row["peak_rss_mb"] >= row["baseline_rss_mb"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 10_000

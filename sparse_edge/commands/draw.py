@@ -1,0 +1,21 @@
+"""``sparse-edge draw-patterns``: pictures of every attention pattern's block layout."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("draw-patterns")
+@click.option("--n", default=4096, show_default=True, type=click.IntRange(1), help="Sequence length in tokens.")
+@click.option("--block-size", default=64, show_default=True, type=click.IntRange(1))
+@click.option("--causal", is_flag=True, help="Draw the causal variants.")
+@click.option("--out", default="artifacts/patterns.png", show_default=True, type=click.Path(dir_okay=False))
+def draw_patterns(n, block_size, causal, out):
+    """Draw each pattern's block layout (which key blocks each query block computes) as a PNG."""
+    from model.pictures import draw_layouts
+
+    try:
+        draw_layouts(out, n, block_size, causal)
+    except ValueError as error:
+        raise click.BadParameter(str(error))
+    click.echo(out)

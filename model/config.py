@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.patterns import AttentionPattern
+from model.strict import strict_from_dict
 
 POSITIONAL = ("learned", "sinusoidal")
 
@@ -65,11 +66,7 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TransformerConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown model config keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**values)
+        return strict_from_dict(cls, values, "model config")
 
     def save(self, path: str | os.PathLike) -> None:
         write_json_atomic(path, self.to_dict())

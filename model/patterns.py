@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.strict import strict_from_dict
+
 PATTERNS = ("dense", "local", "strided", "fixed", "global", "bigbird", "logsparse")
 
 
@@ -122,11 +124,7 @@ class AttentionPattern:
 
     @classmethod
     def from_dict(cls, values: dict) -> "AttentionPattern":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown attention pattern keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**values)
+        return strict_from_dict(cls, values, "attention pattern")
 
 
 @dataclass(frozen=True, eq=False)

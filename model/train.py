@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import TransformerConfig, write_json_atomic
+from model.strict import strict_from_dict
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -38,6 +39,8 @@ class TrainConfig:
     weight_decay: float = 0.02
     label_smoothing: float = 0.0
     token_dropout: float = 0.0      # share of review tokens replaced by [MASK] in training batches
+    pretrain_steps: int = 0         # masked-LM batches on unlabelled + train texts first (0: none)
+    pretrain_learning_rate: float = 1e-3
     val_fraction: float = 0.1
     seed: int = 0
     jit_compile: bool = True
@@ -70,11 +73,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training config keys {unknown}; valid keys: {sorted(known)}")
-        return cls(**values)
+        return strict_from_dict(cls, values, "training config")
 
     @classmethod
     def load(cls, path) -> "TrainConfig":
@@ -286,6 +285,10 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "train_seconds": 0.0}
     if resume and checkpoint_dir.exists():
         state = _load_checkpoint(trainer, checkpoint_dir)
+    elif config.pretrain_steps > 0:
+        state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir,
+                                              cache, progress)
+        state["train_seconds"] += state["pretrain"]["pretrain_seconds"]
     log_path = out / "log.csv"
     fields = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
               "truncated_reviews"]
@@ -337,9 +340,27 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
         machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                  "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
-        train_reviews=len(train_set), val_reviews=len(val_set))
+        train_reviews=len(train_set), val_reviews=len(val_set), **state.get("pretrain", {}))
     write_json_atomic(out / "metrics.json", metrics)
     return metrics
+
+
+def _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir, cache, progress) -> dict:
+    """Masked-LM pretraining on unsupervised + training texts (never validation or test)."""
+    from model.data import load_imdb, tokenize_cached
+    from model.pretrain import pretrain, transfer_encoder
+
+    sequences = list(train_seqs)
+    if config.train_limit is None:
+        unlabelled = load_imdb("unsupervised", data_dir, manual_dir)
+        sequences += tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
+    mlm, summary = pretrain(config.model, sequences, config.pretrain_steps, config.batch_tokens,
+                            config.max_batch, config.pretrain_learning_rate, config.seed, tokenizer.mask_id,
+                            first_regular_id=1 + max(tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id,
+                                                     tokenizer.sep_id, tokenizer.mask_id),
+                            jit_compile=config.jit_compile, progress=progress)
+    transfer_encoder(mlm, trainer.model)
+    return summary
 
 
 def evaluate_model(model, tokenizer, reviews, config: TrainConfig, cache_path=None, progress=True) -> dict:

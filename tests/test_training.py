@@ -163,3 +163,17 @@ def test_multiworker_strategy_with_two_local_workers_trains(tmp_path, vocab):
     assert [o["replicas"] for o in outputs] == [2, 2]
     # both workers hold the same all-reduced weights, so they agree on the test slice
     assert outputs[0]["accuracy"] == outputs[1]["accuracy"]
+
+
+def test_masked_lm_pretraining_runs_and_hands_its_encoder_to_the_classifier(tmp_path, vocab):
+    import numpy as np
+
+    from model.pretrain import mask_batch
+    from model.train import train
+
+    ids = np.array([[2, 10, 11, 12, 13, 14, 15, 16, 3, 0, 0]], np.int32)
+    inputs, positions, targets, weights = mask_batch(ids, np.random.default_rng(0), 100, 5, 4, per_row=2)
+    assert (targets[weights > 0] == ids[0, positions[weights > 0]]).all()
+    assert set(positions[weights > 0].tolist()) <= set(range(1, 8))  # never [CLS], [SEP] or padding
+    metrics = train(tiny_config(pretrain_steps=3), tmp_path, vocab_path=vocab, progress=False)
+    assert metrics["pretrain_batches"] == 3 and metrics["pretrain_final_loss"] > 0

@@ -1,0 +1,119 @@
+"""Masked-language-model pretraining on unlabelled reviews, before the classifier is trained.
+
+IMDB ships 50,000 unlabelled reviews. A few minutes of BERT-style masked-token prediction on
+them (and on the training reviews, without their labels) teaches the embeddings and attention
+what reviews look like before the 22,500 labelled ones are used for sentiment.
+
+Masking (Devlin et al. 2019): 15% of the real tokens are chosen; of those 80% become [MASK],
+10% a random token, 10% stay. Logits are computed only at the chosen positions, through the
+tied token embedding, so the vocabulary projection costs 15% of a full one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from model.transformer import SparseTransformerClassifier, _SparseTransformer, register
+
+MASK_RATE = 0.15
+
+
+@register
+class SparseTransformerMLM(_SparseTransformer):
+    """Token ids (B, n) and positions (B, M) -> logits (B, M, V) at those positions."""
+
+    def call(self, token_ids, positions=None, training=None):
+        x, _ = self.encode(token_ids, training)                                # (B, n, d)
+        if positions is not None:
+            x = tf.gather(x, positions, batch_dims=1)                          # (B, M, d)
+        return self.embedding.logits(x)
+
+
+def mask_batch(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, first_regular_id: int,
+               mask_id: int, per_row: int):
+    """Choose ``per_row`` positions per row among real tokens; return (inputs, positions, targets, weights)."""
+    inputs = ids.copy()
+    batch = ids.shape[0]
+    positions = np.zeros((batch, per_row), np.int32)
+    weights = np.zeros((batch, per_row), np.float32)
+    for row in range(batch):
+        candidates = np.flatnonzero(ids[row] >= first_regular_id)
+        count = min(per_row, max(1, int(round(len(candidates) * MASK_RATE))), len(candidates))
+        chosen = rng.choice(candidates, size=count, replace=False) if count else np.array([], np.int64)
+        positions[row, :count] = chosen
+        weights[row, :count] = 1.0
+    targets = np.take_along_axis(ids, positions, axis=1)
+    roll = rng.random(positions.shape)
+    rows = np.arange(batch)[:, None].repeat(per_row, 1)
+    replace_mask = (roll < 0.8) & (weights > 0)
+    replace_random = (roll >= 0.8) & (roll < 0.9) & (weights > 0)
+    inputs[rows[replace_mask], positions[replace_mask]] = mask_id
+    inputs[rows[replace_random], positions[replace_random]] = rng.integers(
+        first_regular_id, vocab_size, size=int(replace_random.sum()))
+    return inputs, positions, targets.astype(np.int32), weights
+
+
+def pretrain(model_config, sequences: list[np.ndarray], steps: int, batch_tokens: int, max_batch: int,
+             learning_rate: float, seed: int, mask_id: int, first_regular_id: int, jit_compile: bool = True,
+             progress: bool = True) -> tuple[SparseTransformerMLM, dict]:
+    """Train an MLM for ``steps`` batches (cycling over the data if needed); return it and a summary."""
+    from tqdm import tqdm
+
+    from model.batching import bucket_lengths, make_batches
+
+    keras.utils.set_random_seed(seed)
+    mlm = SparseTransformerMLM(model_config)
+    mlm.build(None)
+    buckets = bucket_lengths(model_config.max_length, model_config.pattern.block_size)
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(len(sequences), np.int64)
+    batches = []
+    while len(batches) < steps:
+        batches += make_batches(sequences, labels, buckets, batch_tokens, max_batch, rng)
+    batches = batches[:steps]
+    warmup = max(1, steps // 20)
+    optimizer = keras.optimizers.AdamW(learning_rate=keras.optimizers.schedules.CosineDecay(
+        learning_rate * 0.01, decay_steps=max(1, steps - warmup), warmup_target=learning_rate,
+        warmup_steps=warmup, alpha=0.05), weight_decay=0.01, global_clipnorm=1.0)
+    optimizer.exclude_from_weight_decay(var_names=["embedding", "norm", "bias"])
+    optimizer.build(mlm.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+
+    @tf.function(jit_compile=jit_compile)
+    def step(inputs, positions, targets, weights):
+        with tf.GradientTape() as tape:
+            logits = mlm(inputs, positions, training=True)
+            loss = tf.reduce_sum(loss_fn(targets, logits) * weights) / tf.reduce_sum(weights)
+        grads = tape.gradient(loss, mlm.trainable_variables)
+        optimizer.apply_gradients(zip(grads, mlm.trainable_variables))
+        correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == targets, tf.float32) * weights)
+        return loss, correct / tf.reduce_sum(weights)
+
+    started, losses, accuracy, done = time.time(), [], [], 0
+    bar = tqdm(batches, desc="MLM pretraining", unit="batch", disable=not progress)
+    for batch in bar:
+        length = batch.ids.shape[1]
+        per_row = int(np.ceil(length * MASK_RATE))
+        inputs, positions, targets, weights = mask_batch(batch.ids, rng, model_config.vocab_size,
+                                                         first_regular_id, mask_id, per_row)
+        loss, acc = step(inputs, positions, targets, weights)
+        losses.append(float(loss))
+        accuracy.append(float(acc))
+        done += 1
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", acc=f"{np.mean(accuracy[-50:]):.3f}")
+    return mlm, {"pretrain_batches": done, "pretrain_seconds": round(time.time() - started, 1),
+                 "pretrain_final_loss": round(float(np.mean(losses[-50:])), 4),
+                 "pretrain_final_masked_accuracy": round(float(np.mean(accuracy[-50:])), 4),
+                 "pretrain_sequences": len(sequences)}
+
+
+def transfer_encoder(source: _SparseTransformer, target: SparseTransformerClassifier) -> None:
+    """Copy embeddings, encoder blocks and the final norm from the MLM into the classifier."""
+    pairs = [(source.embedding, target.embedding), (source.final_norm, target.final_norm)]
+    pairs += list(zip(source.blocks, target.blocks))
+    for a, b in pairs:
+        b.set_weights(a.get_weights())

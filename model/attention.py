@@ -26,22 +26,30 @@ MASK_VALUE = -1e9
 
 
 def sparse_attention_bias(key_valid: tf.Tensor, layout: BlockLayout, block_size: int,
-                          causal: bool, num_heads: int) -> tf.Tensor:
-    """Additive score bias of the gathered rows: 0 where a query may see a key, MASK_VALUE elsewhere.
+                          causal: bool, num_heads: int) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """Additive score biases of the gathered rows: 0 where a query may see a key, MASK_VALUE elsewhere.
+
+    Two small pieces instead of one score-sized tensor: a per-key bias (padding slots of the
+    layout and padding tokens of the review), broadcast over the bs queries of a block, and,
+    for causal patterns only, a constant triangle that hides later tokens of the same block.
 
     Args:
         key_valid: (B, n) float32, 1 for a real token, 0 for padding.
     Returns:
-        (B, H * r, bs, k * bs) float32 with r = nb - g gathered rows, laid out like the scores.
+        key_bias (B*H, r, 1, k*bs) and causal_bias (r, bs, k*bs) or None, r = nb - g rows.
     """
     nb, rows, k, bs = layout.num_blocks, len(layout.gather_index), layout.keys_per_query, block_size
-    static = tf.constant(token_mask(layout, bs, causal).astype(np.float32))   # (r, bs, k*bs)
+    slot_valid = np.repeat(layout.slot_valid, bs, axis=1).astype(np.float32)  # (r, k*bs)
     keys = tf.reshape(key_valid, [-1, nb, bs])                                 # (B, nb, bs)
     keys = tf.gather(keys, layout.gather_index, axis=1)                        # (B, r, k, bs)
-    keys = tf.reshape(keys, [-1, rows, 1, k * bs])                             # (B, r, 1, k*bs)
-    allowed = static[None] * keys                                             # (B, r, bs, k*bs)
-    allowed = tf.tile(allowed, [1, num_heads, 1, 1])                           # (B, H*r, bs, k*bs)
-    return (1.0 - allowed) * MASK_VALUE
+    keys = tf.reshape(keys, [-1, 1, rows, k * bs]) * slot_valid                # (B, 1, r, k*bs)
+    keys = tf.tile(keys, [1, num_heads, 1, 1])                                 # (B, H, r, k*bs)
+    key_bias = tf.reshape((1.0 - keys) * MASK_VALUE, [-1, rows, 1, k * bs])    # (B*H, r, 1, k*bs)
+    causal_bias = None
+    if causal:
+        allowed = token_mask(layout, bs, causal=True)                          # (r, bs, k*bs)
+        causal_bias = tf.constant(np.where(allowed, 0.0, MASK_VALUE).astype(np.float32))
+    return key_bias, causal_bias
 
 
 def global_query_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor):
@@ -53,14 +61,14 @@ def global_query_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: 
     return tf.matmul(weights, v), weights
 
 
-def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor,
-                             layout: BlockLayout, block_size: int):
+def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_bias: tf.Tensor,
+                             causal_bias: tf.Tensor | None, layout: BlockLayout, block_size: int):
     """Each gathered query block attends to the k key blocks its row of the layout lists.
 
     Args:
         q: (B, H, r*bs, dh), the queries of the r = nb - g gathered rows.
         k, v: (B, H, n, dh), all keys and values.
-        bias: (B, H*r, bs, k*bs) from ``sparse_attention_bias``.
+        key_bias, causal_bias: from ``sparse_attention_bias``.
     Returns:
         (B, H, r*bs, dh) and the weights (B, H, r, bs, k*bs).
     """
@@ -74,10 +82,10 @@ def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.
         return tf.reshape(t, [-1, rows, kb * bs, dh])                          # (B*H, r, k*bs, dh)
 
     q = tf.reshape(q * (1.0 / math.sqrt(dh)), [-1, rows, bs, dh])              # (B*H, r, bs, dh)
-    scores = tf.matmul(q, gathered(k), transpose_b=True)                      # (B*H, r, bs, k*bs)
-    scores = tf.reshape(scores, [-1, num_heads * rows, bs, kb * bs]) + bias    # (B, H*r, bs, k*bs)
-    weights = tf.nn.softmax(scores, axis=-1)
-    weights = tf.reshape(weights, [-1, rows, bs, kb * bs])                     # (B*H, r, bs, k*bs)
+    scores = tf.matmul(q, gathered(k), transpose_b=True) + key_bias           # (B*H, r, bs, k*bs)
+    if causal_bias is not None:
+        scores = scores + causal_bias
+    weights = tf.nn.softmax(scores, axis=-1)                                   # (B*H, r, bs, k*bs)
     out = tf.matmul(weights, gathered(v))                                      # (B*H, r, bs, dh)
     out = tf.reshape(out, [-1, num_heads, rows * bs, dh])                      # (B, H, r*bs, dh)
     return out, tf.reshape(weights, [-1, num_heads, rows, bs, kb * bs])
@@ -97,8 +105,8 @@ def block_sparse_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: 
         (B, H, n, dh), and the weights if asked.
     """
     num_heads, g_tokens = q.shape[1], layout.global_rows * block_size
-    bias = sparse_attention_bias(key_valid, layout, block_size, causal, num_heads)
-    out, weights = gathered_block_attention(q[:, :, g_tokens:], k, v, bias, layout, block_size)
+    key_bias, causal_bias = sparse_attention_bias(key_valid, layout, block_size, causal, num_heads)
+    out, weights = gathered_block_attention(q[:, :, g_tokens:], k, v, key_bias, causal_bias, layout, block_size)
     global_weights = None
     if g_tokens:
         global_out, global_weights = global_query_attention(q[:, :, :g_tokens], k, v, key_valid)

@@ -128,7 +128,8 @@ def _run_child(args: list[str], settings: BenchSettings) -> dict:
     if child.returncode != 0:
         # The kernel's OOM killer (-9) or an allocation failure are out-of-memory results too.
         oom = child.returncode == -9 or "MemoryError" in err or "OOM" in err or "bad_alloc" in err
-        return {"status": "oom" if oom else "error", "error": err.strip().splitlines()[-1:] }
+        errors = [line.strip() for line in err.splitlines() if "Error" in line or "error" in line]
+        return {"status": "oom" if oom else "error", "error": (errors or err.strip().splitlines() or [""])[-1][:300]}
     return dict(json.loads(out.strip().splitlines()[-1]), status="ok")
 
 

@@ -177,3 +177,24 @@ def test_masked_lm_pretraining_runs_and_hands_its_encoder_to_the_classifier(tmp_
     assert set(positions[weights > 0].tolist()) <= set(range(1, 8))  # never [CLS], [SEP] or padding
     metrics = train(tiny_config(pretrain_steps=3), tmp_path, vocab_path=vocab, progress=False)
     assert metrics["pretrain_batches"] == 3 and metrics["pretrain_final_loss"] > 0
+
+
+def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, vocab):
+    from click.testing import CliRunner
+
+    from model.train import train
+    from sparse_edge.cli import main
+
+    train(tiny_config(), tmp_path / "m", vocab_path=vocab, progress=False)
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes(b"A great film.\nTerrible \xff\xfe acting.\n")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "m"), "Loved it", "--file", str(reviews), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert len(rows) == 3 and all(r["label"] in ("negative", "positive") for r in rows)
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in rows)
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m"), "--limit", "40"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "m" / "eval-test.json").read_text())["n"] == 40
+    result = CliRunner().invoke(main, ["predict", str(tmp_path), "text"])
+    assert result.exit_code == 2 and "is not a trained model folder: missing model.keras" in result.output

@@ -32,5 +32,6 @@ def learn_vocab(texts: Iterable[str], vocab_size: int, out_path: str | Path,
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".vocab.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(tokens) + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out_path)
     return WordPieceTokenizer(tokens)

@@ -2,7 +2,7 @@
 
 The Keras 3 path: ``model.export(dir)`` writes a SavedModel with a fixed input signature, then
 ``tf.lite.TFLiteConverter.from_saved_model(dir)`` converts it. ``supported_ops`` is limited to
-``TFLITE_BUILTINS``: a model that would need Flex (SELECT_TF_OPS) kernels fails here, at
+``TFLITE_BUILTINS``: a model that would need Flex (Select TF ops) kernels fails here, at
 conversion, instead of on a device whose runtime lacks them.
 """
 
@@ -62,7 +62,7 @@ def conversion_hint(error: Exception) -> str:
     first = next((line for line in text if "op" in line.lower()), text[0] if text else repr(error))
     if "Flex" in str(error) or "Select TF" in str(error) or "not supported" in str(error):
         return (f"the model needs an op that TFLite has no BUILTIN kernel for ({first.strip()}); "
-                "Flex/SELECT_TF_OPS would not run on ai-edge-litert or tflite-runtime, so change the "
+                "Flex (Select TF) ops would not run on ai-edge-litert or tflite-runtime, so change the "
                 "model to use builtin ops")
     return f"TFLite conversion failed: {first.strip()}"
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sparse_edge.cli import main
@@ -36,3 +37,13 @@ def test_bench_attention_writes_rows_and_a_plot(tmp_path):
     for row in report["rows"]:
         assert row["median_ms"] > 0 and row["peak_rss_mb"] >= row["baseline_rss_mb"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 10_000
+
+
+@pytest.mark.imdb
+def test_bench_tokenizer_writes_its_json(tmp_path):
+    out = tmp_path / "tok.json"
+    result = CliRunner().invoke(main, ["bench", "tokenizer", "--limit", "50", "--repeats", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["reviews"] == 50 and report["reviews_per_second_cold_median"] > 0
+    assert len(report["cold"]) == len(report["warm"]) == 1

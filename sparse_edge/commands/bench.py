@@ -49,3 +49,21 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
     report = run_attention_benchmark(lengths, patterns, backends, json_path, plot_path, settings)
     for line in report["summary"]["lines"]:
         click.echo(line)
+
+
+@bench.command("tokenizer")
+@click.option("--vocab", "vocab_path", default="artifacts/imdb-classifier/vocab.txt", show_default=True,
+              type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", default=5000, show_default=True, type=click.IntRange(1), help="Test reviews to tokenize.")
+@click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--json", "json_path", default="artifacts/bench/tokenizer.json", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
+    """Reviews per second of edge_runtime's tokenizer on one core (cold and warm word cache)."""
+    from model.bench_tokenizer import run_tokenizer_benchmark
+
+    report = run_tokenizer_benchmark(vocab_path, json_path, limit, repeats, data_dir)
+    click.echo(f"{report['reviews_per_second_cold_median']:.0f} reviews/s cold, "
+               f"{report['reviews_per_second_warm_median']:.0f} warm (median of {repeats}, {limit} reviews)")

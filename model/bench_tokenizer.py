@@ -1,0 +1,36 @@
+"""Tokenizer benchmark: reviews per second on one core, with a cold and a warm word cache."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+
+def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats: int, data_dir=None) -> dict:
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.config import write_json_atomic
+    from model.data import load_imdb
+
+    texts = load_imdb("test", data_dir, limit=limit).texts
+    cold, warm = [], []
+    for _ in range(repeats):
+        tokenizer = WordPieceTokenizer.from_file(vocab_path)  # empty word cache: a cold start
+        for bucket in (cold, warm):
+            start = time.perf_counter()
+            for text in texts:
+                tokenizer.token_ids(text)
+            bucket.append(len(texts) / (time.perf_counter() - start))
+    report = {
+        "benchmark": "tokenizer", "reviews": len(texts), "repeats": repeats, "vocab": vocab_path,
+        "reviews_per_second_cold_median": round(statistics.median(cold), 1),
+        "reviews_per_second_warm_median": round(statistics.median(warm), 1),
+        "cold": [round(x, 1) for x in cold], "warm": [round(x, 1) for x in warm],
+        "goal_reviews_per_second": 1000, "threads": 1,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "date": time.strftime("%Y-%m-%d"),
+        "command": f"sparse-edge bench tokenizer --vocab {vocab_path} --limit {limit} --repeats {repeats}",
+    }
+    write_json_atomic(json_path, report)
+    return report

@@ -97,7 +97,15 @@ def pattern_comparison() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"attention_bench": attention_bench, "classifier_metrics": classifier_metrics,
+def tokenizer_bench() -> str:
+    """Tokenizer speed on one core (artifacts/bench/tokenizer.json)."""
+    t = _load("artifacts/bench/tokenizer.json")
+    return (f"Speed on one core: **{t['reviews_per_second_cold_median']:,.0f} reviews/s** with an empty word cache, "
+            f"{t['reviews_per_second_warm_median']:,.0f} with a warm one (median of {t['repeats']}, "
+            f"{t['reviews']:,} IMDB test reviews; goal {t['goal_reviews_per_second']:,}). Reproduce: `{t['command']}`.")
+
+
+TABLES = {"attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
           "pattern_comparison": pattern_comparison}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 

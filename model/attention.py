@@ -72,7 +72,7 @@ def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_bias:
     Returns:
         (B, H, r*bs, dh) and the weights (B, H, r, bs, k*bs).
     """
-    num_heads, n, dh = k.shape[1], k.shape[2], k.shape[3]
+    num_heads, dh = k.shape[1], k.shape[3]
     nb, rows, kb, bs = layout.num_blocks, len(layout.gather_index), layout.keys_per_query, block_size
     index = tf.constant(layout.gather_index)                                  # (r, k)
 

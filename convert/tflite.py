@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import tempfile
 
+import numpy as np
 import tensorflow as tf
+
+from edge_runtime.classifier import signature_key
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 
@@ -40,6 +43,119 @@ def convert_keras_model(model, seq_len: int, variant: str = "float32",
             raise ConversionError(conversion_hint(error)) from error
 
 
+def convert_multi_length(model, lengths: list[int], variant: str = "float32",
+                         representative_dataset=None, denylisted_nodes: list[str] | None = None) -> bytes:
+    """One ``.tflite`` with a signature per input length (``len_128``, ...) sharing one set of weights.
+
+    The classifier's block layout is fixed per length, so a dynamic length is not an option;
+    several static signatures let a short review run at a short length. The weights are
+    variables of one tracked model, so the converter stores them once.
+
+    Args:
+        representative_dataset: for ``int8``, a callable yielding ``(signature_key, {"token_ids": ids})``.
+        denylisted_nodes: for ``int8``, names of ops (output tensor names) kept in float
+            (selective quantization, chosen with the QuantizationDebugger).
+    """
+    import keras
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for n in lengths:
+            archive.add_endpoint(signature_key(n), tf.function(lambda ids: {"probabilities": model(ids, training=False)}),
+                                 input_signature=[tf.TensorSpec([1, n], tf.int32, name="token_ids")])
+        archive.write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[signature_key(n) for n in lengths])
+        configure_converter(converter, variant, representative_dataset)
+        try:
+            if variant == "int8" and denylisted_nodes:
+                flatbuffer = _selectively_quantize(converter, denylisted_nodes)
+            else:
+                flatbuffer = converter.convert()
+        except Exception as error:  # the converter raises ConverterError and friends
+            raise ConversionError(conversion_hint(error)) from error
+    return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else {})
+
+
+def _selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
+    """Calibrate, then quantize everything except ``denylisted_nodes`` (they stay float32).
+
+    The same two steps ``tf.lite.experimental.QuantizationDebugger`` uses for its
+    ``denylisted_nodes`` option, applied to a converter with several signatures.
+    """
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    return lite_convert.mlir_quantize(calibrated, disable_per_channel=True, fully_quantize=False,
+                                      denylisted_nodes=list(denylisted_nodes))
+
+
+def _embedding_tables(model) -> dict[tuple[int, int], np.ndarray]:
+    embedding = model.embedding
+    tables = {tuple(embedding.tokens.shape): np.asarray(embedding.tokens)}
+    if hasattr(embedding.positions, "shape"):
+        tables[tuple(embedding.positions.shape)] = np.asarray(embedding.positions)
+    return tables
+
+
+def compact(flatbuffer: bytes, tables: dict[tuple[int, int], np.ndarray]) -> bytes:
+    """Drop tensor names and, for int8, share one copy of each embedding table between signatures.
+
+    Tensor names are for debugging only (signatures keep their own input and output names);
+    with six signatures of ~250 tensors each they cost about 0.5 MB, a quarter of an int8 file.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    if tables:
+        share_gather_tables(model, tables)
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def share_gather_tables(model, tables: dict[tuple[int, int], np.ndarray]) -> None:
+    """Give every signature of a parsed int8 model the same copy of each embedding table.
+
+    Full-integer calibration quantizes a GATHER's table with the range its output showed during
+    calibration, so each signature (calibrated on different reviews) gets its own copy: six
+    signatures, six 1.5 MB token tables. Here each table is quantized once over its full range
+    (no token is clipped, whatever calibration saw) and every signature's GATHER reads that
+    one buffer. A GATHER copies bytes, so its output takes the same scale and zero point.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    gather = [i for i, code in enumerate(model.operatorCodes)
+              if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.GATHER]
+    shared: dict[tuple[int, int], int] = {}   # table shape -> buffer index
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if op.opcodeIndex not in gather:
+                continue
+            table, output = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
+            shape = tuple(int(d) for d in table.shape)
+            if table.type != schema.TensorType.INT8 or shape not in tables:
+                continue
+            values = tables[shape].astype(np.float64)
+            low, high = min(values.min(), 0.0), max(values.max(), 0.0)
+            scale = (high - low) / 255.0
+            zero_point = int(np.clip(round(-128 - low / scale), -128, 127))
+            if shape not in shared:
+                quantized = np.clip(np.round(values / scale) + zero_point, -128, 127).astype(np.int8)
+                model.buffers[table.buffer].data = quantized.view(np.uint8).ravel()
+                shared[shape] = table.buffer
+            else:
+                model.buffers[table.buffer].data = None   # the duplicate becomes an empty buffer
+                table.buffer = shared[shape]
+            for tensor in (table, output):
+                tensor.quantization.scale = [float(scale)]
+                tensor.quantization.zeroPoint = [zero_point]
+
+
 def configure_converter(converter, variant: str, representative_dataset=None) -> None:
     """Set the converter's ops and optimizations for one variant."""
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -55,16 +171,25 @@ def configure_converter(converter, variant: str, representative_dataset=None) ->
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
+        # One scale per weight tensor, not per output channel: each signature stores its own
+        # quantization parameters, and per-channel ones (with int64 zero points) cost ~45 kB
+        # per signature, enough to push a six-length int8 file past 30% of float32.
+        converter._experimental_disable_per_channel = True
 
 
 def conversion_hint(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    first = next((line for line in text if "op" in line.lower()), text[0] if text else repr(error))
-    if "Flex" in str(error) or "Select TF" in str(error) or "not supported" in str(error):
-        return (f"the model needs an op that TFLite has no BUILTIN kernel for ({first.strip()}); "
-                "Flex (Select TF) ops would not run on ai-edge-litert or tflite-runtime, so change the "
-                "model to use builtin ops")
-    return f"TFLite conversion failed: {first.strip()}"
+    """One line: what the converter refused and what to change."""
+    import re
+
+    message = str(error)
+    ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", message)))
+    if ops or "flex" in message.lower() or "Select TF" in message:
+        named = ", ".join(ops) if ops else "an op"
+        return (f"the model needs TensorFlow op(s) {named} with no TFLite BUILTIN kernel; Flex (Select TF) "
+                "ops would not run on ai-edge-litert or tflite-runtime, so change the model to use "
+                "builtin ops")
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return f"TFLite conversion failed: {lines[0] if lines else type(error).__name__}"
 
 
 def op_names(flatbuffer: bytes) -> set[str]:

@@ -17,6 +17,7 @@ def load_trained(model_dir: str | Path):
     """Return (model, tokenizer, TrainConfig); a clear ValueError names whatever is missing or broken."""
     import keras
 
+    import model.transformer  # noqa: F401 - registers the layers for deserialization
     from model.train import TrainConfig
 
     folder = Path(model_dir)

@@ -365,7 +365,15 @@ def _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_d
 
 def evaluate_model(model, tokenizer, reviews, config: TrainConfig, cache_path=None, progress=True) -> dict:
     """Metrics of ``model`` on ``reviews``, batched by length like training."""
+    probs = predict_probabilities(model, tokenizer, reviews, config, cache_path, progress)
+    return classification_metrics(reviews.labels, probs[:, 1])
+
+
+def predict_probabilities(model, tokenizer, reviews, config: TrainConfig, cache_path=None,
+                          progress=True) -> np.ndarray:
+    """(n, num_classes) probabilities in review order; each review runs at its bucket length."""
     import tensorflow as tf
+    from tqdm import tqdm
 
     from model.batching import bucket_lengths, make_batches
     from model.data import tokenize_cached
@@ -375,14 +383,11 @@ def evaluate_model(model, tokenizer, reviews, config: TrainConfig, cache_path=No
     batches = make_batches(seqs, reviews.labels, bucket_lengths(c.max_length, c.pattern.block_size),
                            config.batch_tokens, config.max_batch, drop_remainder=False)
     forward = tf.function(lambda ids: model(ids, training=False), jit_compile=config.jit_compile)
-    probs, rows = [], []
-    for batch in batches:
+    out = np.zeros((len(reviews), c.num_classes), dtype=np.float32)
+    for batch in tqdm(batches, desc="keras", unit="batch", disable=not progress, leave=False):
         keep = batch.rows >= 0
-        probs.append(forward(batch.ids).numpy()[keep, 1])
-        rows.append(batch.rows[keep])
-    probs, rows = np.concatenate(probs), np.concatenate(rows)
-    order = np.argsort(rows)
-    return classification_metrics(reviews.labels[rows[order]], probs[order])
+        out[batch.rows[keep]] = forward(batch.ids).numpy()[keep]
+    return out
 
 
 def _atomic_keras_save(model, path: Path) -> None:

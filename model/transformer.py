@@ -56,7 +56,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
                              "truncate the input")
         x = tf.gather(self.tokens, token_ids)                                  # (B, n, d)
-        return x + self.positions[None, : tf.shape(token_ids)[1]]
+        # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
+        # slice: a constant slice would be folded into a separate copy of the table for every
+        # input length of a multi-length .tflite file; a gather keeps one shared table.
+        positions = token_ids * 0 + tf.range(tf.shape(token_ids)[1])[None, :]  # (B, n)
+        return x + tf.gather(self.positions, positions)
 
     def logits(self, x):
         """(B, n, d) -> (B, n, V): scores against every token embedding."""

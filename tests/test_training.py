@@ -190,7 +190,8 @@ def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, vocab):
     reviews.write_bytes(b"A great film.\nTerrible \xff\xfe acting.\n")
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "m"), "Loved it", "--file", str(reviews), "--json"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert "not valid UTF-8" in result.stderr
     assert len(rows) == 3 and all(r["label"] in ("negative", "positive") for r in rows)
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in rows)
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m"), "--limit", "40"])

@@ -1,39 +1,55 @@
-"""``sparse-edge predict``: classify reviews with a trained model folder (Keras)."""
+"""``sparse-edge predict``: classify reviews with a ``.tflite`` (edge runtime) or a model folder (Keras)."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
+
+from edge_runtime.cli import edge_options, run_edge_predict
 
 
 @click.command("predict")
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("texts", nargs=-1)
-@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False),
-              help="Classify each line of this file (one review per line).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per review on standard output.")
-def predict(model, texts, file_path, as_json):
-    """Classify TEXTS (or --file lines, or standard input) with MODEL, a trained model folder."""
-    from model.saved import classify_texts, load_trained
+@edge_options
+def predict(model, texts, file_path, jsonl_path, threads, backend, as_json):
+    """Classify TEXTS (or --file lines, --jsonl records, or standard input) with MODEL.
 
-    texts = list(texts)
-    if file_path:
-        with open(file_path, "rb") as f:
-            texts += [line.decode("utf-8", errors="replace").rstrip("\r\n") for line in f]
-    if not texts and not sys.stdin.isatty():
-        texts = [sys.stdin.buffer.read().decode("utf-8", errors="replace")]
-    if not texts:
+    MODEL is a bundled .tflite written by `sparse-edge convert` (runs on the edge runtime:
+    numpy and a TFLite interpreter, no TensorFlow) or a trained model folder (runs the Keras
+    model; needs the `train` extra).
+    """
+    from pathlib import Path
+
+    if Path(model).is_file():
+        run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json)
+        return
+    _keras_predict(model, texts, file_path, jsonl_path, as_json)
+
+
+def _keras_predict(model, texts, file_path, jsonl_path, as_json):
+    import json
+
+    from edge_runtime.cli import read_texts
+
+    inputs = read_texts(texts, file_path, jsonl_path)
+    if not inputs:
         click.echo("error: no text to classify; give TEXT arguments, --file PATH or standard input", err=True)
+        sys.exit(2)
+    try:
+        from model.saved import classify_texts, load_trained
+    except ImportError as error:
+        click.echo(f"error: a model folder needs TensorFlow ({error.name} is missing); pip install "
+                   "'sparse-edge[train]', or give a .tflite file instead", err=True)
         sys.exit(2)
     try:
         keras_model, tokenizer, _ = load_trained(model)
     except ValueError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    for text, result in zip(texts, classify_texts(keras_model, tokenizer, texts)):
-        if as_json:
+    for text, result in zip(inputs, classify_texts(keras_model, tokenizer, inputs)):
+        if as_json or jsonl_path:
             click.echo(json.dumps(result.to_dict()))
         else:
             note = " (truncated)" if result.truncated else ""

@@ -1,0 +1,152 @@
+"""``sparse-edge parity``: what conversion cost, measured on a whole split.
+
+The Keras float model is the reference. Every ``.tflite`` variant runs through
+:class:`edge_runtime.TextClassifier` itself (its tokenizer, padding and interpreter wrapper are
+what a device runs), one review at a time on one thread, and is compared with the reference
+review by review. ``MODEL_DIR/parity.json`` holds the numbers, ``MODEL_DIR/parity.md`` a table
+and the verdict; the command's exit status says whether every threshold held.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# Thresholds of the issue "Convert to TFLite ... parity on all 25,000 test reviews".
+THRESHOLDS = {
+    "float32": {"min_agreement": 0.999, "max_abs_prob_diff": 1e-3},
+    "float16": {"max_abs_delta_pp": 0.1},
+    "dynamic": {"max_abs_delta_pp": 0.3, "min_agreement": 0.99},
+    "int8": {"max_abs_delta_pp": 0.5, "min_agreement": 0.985},
+}
+MAX_SIZE_RATIO = {"dynamic": 0.30, "int8": 0.30}   # of the float32 file
+SAMPLE = 32   # reviews whose probabilities parity.json keeps, per variant
+
+
+def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, ids: list) -> dict:
+    """Accuracy and agreement of ``probs`` against the reference (both (n, classes))."""
+    ref_pred, pred = reference.argmax(1), probs.argmax(1)
+    diff = np.abs(probs - reference)
+    flipped = np.flatnonzero(ref_pred != pred)
+    accuracy, ref_accuracy = float((pred == labels).mean()), float((ref_pred == labels).mean())
+    return {
+        "accuracy": accuracy,
+        "delta_accuracy_pp": round((accuracy - ref_accuracy) * 100, 4),
+        "agreement": float((ref_pred == pred).mean()),
+        "max_abs_prob_diff": float(diff.max()),
+        "mean_abs_prob_diff": float(diff.mean()),
+        "flipped": [{"id": str(ids[i]), "label": int(labels[i]), "reference_prob_positive": float(reference[i, 1]),
+                     "variant_prob_positive": float(probs[i, 1])} for i in flipped],
+    }
+
+
+def check(variant: str, row: dict, float32_size: int | None) -> list[str]:
+    """The thresholds ``row`` misses, as sentences (empty: all met)."""
+    limits, failures = THRESHOLDS.get(variant, {}), []
+    if "min_agreement" in limits and row["agreement"] < limits["min_agreement"]:
+        failures.append(f"agreement {row['agreement']:.4%} < {limits['min_agreement']:.1%}")
+    if "max_abs_prob_diff" in limits and row["max_abs_prob_diff"] > limits["max_abs_prob_diff"]:
+        failures.append(f"max |dp| {row['max_abs_prob_diff']:.2e} > {limits['max_abs_prob_diff']:.0e}")
+    if "max_abs_delta_pp" in limits and abs(row["delta_accuracy_pp"]) > limits["max_abs_delta_pp"]:
+        failures.append(f"|delta accuracy| {abs(row['delta_accuracy_pp']):.2f} pp > {limits['max_abs_delta_pp']} pp")
+    if variant in MAX_SIZE_RATIO and float32_size:
+        ratio = row["size_bytes"] / float32_size
+        if ratio > MAX_SIZE_RATIO[variant]:
+            failures.append(f"size {ratio:.1%} of float32 > {MAX_SIZE_RATIO[variant]:.0%}")
+    return failures
+
+
+def run_variant(path: Path, texts: list[str], progress: bool = True, backend: str = "auto"):
+    """(probabilities (n, classes), latencies in ms, classifier) of one .tflite over ``texts``."""
+    from tqdm import tqdm
+
+    from edge_runtime import TextClassifier
+
+    classifier = TextClassifier(path, num_threads=1, backend=backend)
+    probs = np.zeros((len(texts), len(classifier.labels)), dtype=np.float32)
+    latency = np.zeros(len(texts))
+    for i, text in enumerate(tqdm(texts, desc=path.stem, unit="review", disable=not progress, leave=False)):
+        result = classifier.classify(text)
+        probs[i], latency[i] = result.probabilities, result.latency_ms
+    return probs, latency, classifier
+
+
+def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] | None = None,
+               limit: int | None = None, data_dir: str | None = None, manual_dir: str | None = None,
+               progress: bool = True, write: bool = True) -> dict:
+    """Compare the Keras model and each ``MODEL_DIR/tflite/<variant>.tflite`` on ``split``."""
+    import tensorflow as tf
+
+    from convert.tflite import VARIANTS
+    from model.data import load_imdb
+    from model.saved import load_trained
+    from model.train import predict_probabilities
+
+    folder = Path(model_dir)
+    model, tokenizer, train_config = load_trained(folder)
+    tflite_dir = folder / "tflite"
+    variants = variants or [v for v in VARIANTS if (tflite_dir / f"{v}.tflite").exists()]
+    missing = [v for v in variants if not (tflite_dir / f"{v}.tflite").exists()]
+    if missing or not variants:
+        raise ValueError(f"no {', '.join(missing) or 'converted'} .tflite in {tflite_dir}; run "
+                         f"`sparse-edge convert {folder}` first")
+    reviews = load_imdb(split, data_dir, manual_dir, limit=limit)
+    reference = predict_probabilities(model, tokenizer, reviews, train_config, progress=progress)
+    report = {"split": split, "n": len(reviews),
+              "reference": {"model": "keras float32", "accuracy": float((reference.argmax(1) == reviews.labels).mean())},
+              "variants": {}, "versions": {"tensorflow": tf.__version__}, "failures": {},
+              "sample": [{"variant": "keras", "id": str(reviews.ids[i]), "prob_positive": float(reference[i, 1])}
+                         for i in range(min(SAMPLE, len(reviews)))]}
+    float32_size = (tflite_dir / "float32.tflite").stat().st_size if (tflite_dir / "float32.tflite").exists() else None
+    for variant in variants:
+        path = tflite_dir / f"{variant}.tflite"
+        probs, latency, classifier = run_variant(path, reviews.texts, progress)
+        row = compare(reference, probs, reviews.labels, reviews.ids)
+        row.update(size_bytes=path.stat().st_size,
+                   size_vs_float32=round(path.stat().st_size / float32_size, 4) if float32_size else None,
+                   latency_ms_p50=float(np.percentile(latency, 50)), latency_ms_p95=float(np.percentile(latency, 95)),
+                   float_nodes=classifier.config["quantization"]["float_nodes"])
+        report["variants"][variant] = row
+        # the first reviews' probabilities, so a device can check it computes what was measured here
+        report["sample"].extend({"variant": variant, "id": str(reviews.ids[i]),
+                                 "prob_positive": float(probs[i, 1])} for i in range(min(SAMPLE, len(reviews))))
+        report["versions"]["runtime"] = f"{classifier.backend} {classifier.backend_version}"
+        failures = check(variant, row, float32_size)
+        if failures:
+            report["failures"][variant] = failures
+    report["passed"] = not report["failures"]
+    if write:
+        from model.config import write_json_atomic
+
+        from convert.export import write_atomic
+
+        write_json_atomic(folder / "parity.json", report)
+        write_atomic(folder / "parity.md", parity_markdown(report, folder).encode())
+    return report
+
+
+def parity_markdown(report: dict, folder: Path) -> str:
+    lines = [f"# Parity: {folder.name}, {report['n']:,} {report['split']} reviews", "",
+             f"Reference: Keras float32, accuracy {report['reference']['accuracy']:.2%}. "
+             f"TFLite through `edge_runtime` ({report['versions'].get('runtime')}), 1 thread, one review "
+             f"at a time. Reproduce: `sparse-edge parity {folder} --split {report['split']}`.", "",
+             "| variant | accuracy | Δ accuracy (pp) | agreement | max abs Δp | mean abs Δp | size (MB) | "
+             "size vs float32 | p50 ms | p95 ms | flipped | thresholds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for variant, row in report["variants"].items():
+        failures = report["failures"].get(variant)
+        lines.append(
+            f"| {variant} | {row['accuracy']:.2%} | {row['delta_accuracy_pp']:+.2f} | {row['agreement']:.2%} | "
+            f"{row['max_abs_prob_diff']:.2e} | {row['mean_abs_prob_diff']:.2e} | {row['size_bytes'] / 1e6:.2f} | "
+            f"{row['size_vs_float32'] if row['size_vs_float32'] is None else format(row['size_vs_float32'], '.1%')} | "
+            f"{row['latency_ms_p50']:.1f} | {row['latency_ms_p95']:.1f} | {len(row['flipped'])} | "
+            f"{'FAIL: ' + '; '.join(failures) if failures else 'met'} |")
+    lines += ["", "Thresholds: float32 agreement ≥ 99.9% and max |Δp| ≤ 1e-3; float16 |Δacc| ≤ 0.1 pp; "
+              "dynamic |Δacc| ≤ 0.3 pp and agreement ≥ 99%; int8 |Δacc| ≤ 0.5 pp and agreement ≥ 98.5%; "
+              "dynamic and int8 at most 30% of the float32 file.", "",
+              "**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
+    if report.get("int8_debug"):
+        lines += ["", "## int8: what the QuantizationDebugger found", "", report["int8_debug"]]
+    return "\n".join(lines) + "\n"

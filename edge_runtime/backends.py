@@ -1,0 +1,53 @@
+"""Which TFLite interpreter runs the model: ai-edge-litert, tflite-runtime or TensorFlow's.
+
+``auto`` tries them in that order. TensorFlow is only a last resort (it is 2.4 GB; the edge
+runtime never needs it) and is imported only when asked for or when nothing else is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+INSTALL_HINT = {
+    "ai_edge_litert": "pip install ai-edge-litert  (or: pip install 'sparse-edge[edge]')",
+    "tflite_runtime": "pip install 'tflite-runtime==2.14.*' 'numpy<2'  (or: pip install 'sparse-edge[edge-legacy]')",
+    "tensorflow": "pip install tensorflow",
+}
+_MODULES = {
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite",
+}
+
+
+class BackendMissing(RuntimeError):
+    """No TFLite interpreter could be imported; the message says what to install."""
+
+
+def interpreter_class(backend: str = "auto"):
+    """Return ``(Interpreter class, backend name, version)`` for ``backend``."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
+    errors = []
+    for name in BACKENDS if backend == "auto" else (backend,):
+        try:
+            module = importlib.import_module(_MODULES[name])
+        except ImportError as error:  # numpy 2 with tflite-runtime 2.14 raises ImportError too
+            errors.append(f"{name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+            continue
+        return module.Interpreter, name, _version(name)
+    if backend == "auto":
+        raise BackendMissing("no TFLite interpreter is installed; " + INSTALL_HINT["ai_edge_litert"])
+    raise BackendMissing(f"backend {backend} cannot be imported ({errors[0]}); {INSTALL_HINT[backend]}")
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    distribution = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime",
+                    "tensorflow": "tensorflow"}[name]
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"

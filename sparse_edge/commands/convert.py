@@ -1,0 +1,78 @@
+"""``sparse-edge convert`` and ``sparse-edge parity``: TFLite files and what they cost."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from sparse_edge.commands.train import data_options, fail
+
+
+@click.command("convert")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--variants", default="float32,float16,dynamic,int8", show_default=True,
+              help="Comma-separated: float32, float16 (float16 weights), dynamic (int8 weights), "
+              "int8 (full integer, calibrated on training reviews).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for <variant>.tflite [default: MODEL_DIR/tflite].")
+@click.option("--calibration-reviews", default=64, show_default=True, type=click.IntRange(1),
+              help="Training reviews per input length that calibrate int8.")
+@click.option("--quantize-all", is_flag=True,
+              help="int8: quantize every op (skip the QuantizationDebugger's float ops).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@data_options
+def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, quiet, data_dir, manual_dir):
+    """Convert a trained model folder to .tflite files, one per variant.
+
+    Each file holds one signature per input length (a short review runs at a short length) and
+    carries vocab.txt, labels.txt and config.json, so it is the whole deployable model. int8 is
+    calibrated on training reviews; the QuantizationDebugger's per-op errors go to
+    MODEL_DIR/quant_debug.csv and the ops it flags stay in float.
+    """
+    from convert.export import convert_model_dir, parse_variants
+    from convert.tflite import ConversionError
+    from model.data import DatasetMissing
+
+    try:
+        names = parse_variants(variants)
+        written = convert_model_dir(model_dir, names, out_dir, data_dir, manual_dir, calibration_reviews,
+                                    float_nodes=[] if quantize_all else None, progress=not quiet)
+    except (ValueError, ConversionError, DatasetMissing) as error:
+        fail(str(error))
+    click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
+                           for variant, path in written.items()}, indent=2))
+
+
+@click.command("parity")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
+@click.option("--variants", help="Comma-separated variants to check [default: every MODEL_DIR/tflite/*.tflite].")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N reviews (quick checks; the report says n).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@data_options
+def parity(model_dir, split, variants, limit, quiet, data_dir, manual_dir):
+    """Compare the Keras model with every .tflite variant, review by review, on a whole split.
+
+    The TFLite side runs through edge_runtime (its tokenizer and interpreter wrapper), one
+    review at a time on one thread. Writes MODEL_DIR/parity.json and parity.md; exits 1 when
+    a variant misses its threshold (accuracy, agreement, probability drift, size).
+    """
+    from convert.export import parse_variants
+    from convert.parity import run_parity
+    from model.data import DatasetMissing
+
+    try:
+        names = parse_variants(variants) if variants else None
+        report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet)
+    except (ValueError, DatasetMissing) as error:
+        fail(str(error))
+    summary = {v: {k: row[k] for k in ("accuracy", "delta_accuracy_pp", "agreement", "max_abs_prob_diff",
+                                         "size_bytes", "latency_ms_p50")} for v, row in report["variants"].items()}
+    click.echo(json.dumps({"n": report["n"], "reference_accuracy": report["reference"]["accuracy"],
+                           "variants": summary, "failures": report["failures"]}, indent=2))
+    if not report["passed"]:
+        click.echo("error: parity thresholds missed: " + "; ".join(
+            f"{v}: {', '.join(f)}" for v, f in report["failures"].items()), err=True)
+        sys.exit(1)

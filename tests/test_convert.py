@@ -1,0 +1,161 @@
+"""Conversion: four BUILTIN-only variants, one file each with its vocab, labels and config; parity."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from convert import parity as parity_module
+from convert.export import convert_model_dir, parse_variants, write_atomic
+from convert.parity import check, run_parity
+from convert.representative import representative_reviews
+from convert.tflite import ConversionError, convert_keras_model, convert_multi_length, op_names
+from edge_runtime import TextClassifier
+from edge_runtime.bundle import read_bundle
+from sparse_edge.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ["float32", "float16", "dynamic", "int8"]
+
+
+@pytest.mark.imdb
+def test_every_variant_is_one_builtin_file_carrying_vocab_labels_and_config(converted_model):
+    vocab = (converted_model / "vocab.txt").read_text()
+    for variant in VARIANTS:
+        data = (converted_model / "tflite" / f"{variant}.tflite").read_bytes()
+        bundle = read_bundle(data)
+        assert bundle.vocab_text == vocab and bundle.labels == ["negative", "positive"]
+        assert bundle.config["variant"] == variant and bundle.config["lengths"] == [128, 192, 256]
+        assert bundle.config["source_metrics"]["n"] == 200
+        ops = op_names(bundle.flatbuffer)
+        assert not {op for op in ops if op.startswith("Flex") or op == "CUSTOM"}, ops
+        classifier = TextClassifier(converted_model / "tflite" / f"{variant}.tflite")
+        assert sorted(classifier._interpreter.get_signature_list()) == ["len_128", "len_192", "len_256"]
+        runner = classifier._interpreter.get_signature_runner("len_128")
+        assert runner.get_input_details()["token_ids"]["dtype"] == np.int32
+        assert runner.get_output_details()["probabilities"]["dtype"] == np.float32
+    # int8 kept the QuantizationDebugger's flagged ops (at least the softmaxes) in float
+    int8 = read_bundle((converted_model / "tflite" / "int8.tflite").read_bytes())
+    assert int8.config["quantization"]["float_nodes"]
+    rows = (converted_model / "quant_debug.csv").read_text().splitlines()
+    assert rows[0].startswith("op_name,tensor_name,rmse_over_scale") and len(rows) > 20
+
+
+@pytest.mark.imdb
+def test_parity_meets_every_accuracy_threshold_and_matches_the_edge_runtime(converted_model):
+    report = run_parity(converted_model, "test", limit=1000, progress=False)
+    assert report["n"] == 1000 and set(report["variants"]) == set(VARIANTS)
+    for variant, row in report["variants"].items():
+        # size is judged on the shipped model (tests/test_artifacts.py): a tiny model's file is
+        # mostly structure and vocabulary, not weights
+        assert check(variant, row, None) == [], (variant, row)
+        assert row["latency_ms_p50"] > 0 and row["size_bytes"] > 0
+        assert len(row["flipped"]) == round((1 - row["agreement"]) * 1000)
+    assert report["variants"]["float32"]["max_abs_prob_diff"] <= 1e-3
+    saved = json.loads((converted_model / "parity.json").read_text())
+    assert saved["n"] == 1000 and "Verdict" in (converted_model / "parity.md").read_text()
+    # the edge runtime gives exactly the probabilities the report was computed from
+    from model.data import load_imdb
+
+    reviews = load_imdb("test", limit=8)
+    classifier = TextClassifier(converted_model / "tflite" / "int8.tflite")
+    recorded = [s for s in saved["sample"] if s["variant"] == "int8"][:8]
+    for text, review_id, sample in zip(reviews.texts, reviews.ids, recorded):
+        assert sample["id"] == str(review_id)
+        assert classifier.classify(text).probabilities[1] == pytest.approx(sample["prob_positive"], abs=1e-7)
+
+
+def test_check_names_each_missed_threshold():
+    good = {"accuracy": 0.9, "delta_accuracy_pp": -0.2, "agreement": 0.995, "max_abs_prob_diff": 0.05,
+            "size_bytes": 25}
+    assert check("int8", good, 100) == []
+    assert check("int8", dict(good, agreement=0.98), 100) == ["agreement 98.0000% < 98.5%"]
+    assert check("int8", dict(good, delta_accuracy_pp=-0.6), 100)[0].startswith("|delta accuracy| 0.60 pp")
+    assert check("int8", good, 50) == ["size 50.0% of float32 > 30%"]
+    assert check("float32", dict(good, agreement=1.0, max_abs_prob_diff=2e-3), None)[0].startswith("max |dp|")
+    assert check("float16", dict(good, delta_accuracy_pp=0.2), None)
+
+
+@pytest.mark.imdb
+def test_parity_command_exits_non_zero_when_a_threshold_is_missed(converted_model, monkeypatch):
+    monkeypatch.setitem(parity_module.THRESHOLDS, "float32", {"min_agreement": 1.01})
+    result = CliRunner().invoke(main, ["parity", str(converted_model), "--variants", "float32", "--limit", "20",
+                                       "--quiet"])
+    assert result.exit_code == 1, result.output
+    assert "float32: agreement" in result.output
+
+
+@pytest.mark.imdb
+def test_several_lengths_share_weights_in_one_file(converted_model):
+    from model.saved import load_trained
+
+    model, _, _ = load_trained(converted_model)
+    single = convert_multi_length(model, [256], "float32")
+    several = convert_multi_length(model, [128, 192, 256], "float32")
+    assert len(several) <= 1.2 * len(single), (len(several), len(single))
+
+
+@pytest.mark.imdb
+def test_an_interrupted_conversion_leaves_no_partial_file(converted_model, tmp_path, monkeypatch):
+    import convert.export as export
+
+    real = export.convert_multi_length
+
+    def interrupted(model, lengths, variant, *args):
+        if variant == "dynamic":
+            raise KeyboardInterrupt
+        return real(model, lengths, variant, *args)
+
+    monkeypatch.setattr(export, "convert_multi_length", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        convert_model_dir(converted_model, ["float32", "dynamic"], out_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["float32.tflite"]
+    read_bundle((tmp_path / "float32.tflite").read_bytes())  # complete and verified
+
+
+def test_write_atomic_removes_its_temporary_file_on_failure(tmp_path):
+    target = tmp_path / "model.tflite"
+    with pytest.raises(TypeError):
+        write_atomic(target, "not bytes")  # fails inside the write
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown variant.*int4.*choose from float32, float16, dynamic, int8"):
+        parse_variants("float32,int4")
+    with pytest.raises(ValueError, match="not a trained model folder: missing model.keras"):
+        convert_model_dir(tmp_path, ["float32"], progress=False)
+    from edge_runtime.tokenizer import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good"])
+    with pytest.raises(ValueError, match="representative set is empty"):
+        representative_reviews([], tokenizer, [128], 128)
+
+
+@pytest.mark.imdb
+def test_an_unwritable_target_is_refused_before_converting(converted_model, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(ValueError, match="cannot write to .*choose a writable --out folder"):
+        convert_model_dir(converted_model, ["float32"], out_dir=blocker / "tflite", progress=False)
+
+
+def test_a_model_that_needs_flex_ops_is_refused_with_the_reason():
+    import keras
+    import tensorflow as tf
+
+    class NeedsFlex(keras.layers.Layer):
+        def call(self, x):
+            return tf.linalg.expm(tf.reshape(tf.cast(x, tf.float32), [-1, 2, 2]))  # no TFLite kernel
+
+    inputs = keras.Input((4,), dtype="int32", batch_size=1)
+    model = keras.Model(inputs, NeedsFlex()(inputs))
+    with pytest.raises(ConversionError, match="(?i)flex.*builtin"):
+        convert_keras_model(model, 4)
+
+
+def test_convert_command_rejects_an_unknown_variant(tmp_path):
+    result = CliRunner().invoke(main, ["convert", str(tmp_path), "--variants", "int4"])
+    assert result.exit_code == 2 and "unknown variant(s) int4" in result.output

@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 THRESHOLD = 0.7
+# SOFTMAX: see float_nodes. DIV (the mean pooling's division by the token count): tflite-runtime
+# 2.14 has no int8 DIV kernel ("Div only supports FLOAT32, INT32 and quantized UINT8").
+ALWAYS_FLOAT = ("SOFTMAX", "DIV")
 COLUMNS = ["op_name", "tensor_name", "rmse_over_scale", "scale", "zero_point", "mean_squared_error",
            "max_abs_error", "mean_error", "num_elements"]
 
@@ -48,7 +51,7 @@ def layer_errors(model, length: int, samples: list[np.ndarray], debug_samples: i
 
 
 def float_nodes(rows: list[dict], threshold: float = THRESHOLD) -> list[str]:
-    """Ops to keep in float: error above ``threshold`` quantization steps, and the softmaxes.
+    """Ops to keep in float: error above ``threshold`` quantization steps, softmaxes and divisions.
 
     A softmax's own error looks small (about 0.4 steps) because its int8 step is 1/256, but a
     query block sees hundreds of keys, most with weights below 1/256: rounded, they vanish, and
@@ -56,7 +59,7 @@ def float_nodes(rows: list[dict], threshold: float = THRESHOLD) -> list[str]:
     both in float halved the mean probability error in a measurement on 128 training reviews.
     """
     return [row["tensor_name"] for row in rows
-            if row["rmse_over_scale"] > threshold or row["op_name"] == "SOFTMAX"]
+            if row["rmse_over_scale"] > threshold or row["op_name"] in ALWAYS_FLOAT]
 
 
 def write_rows(rows: list[dict], path: Path) -> None:

@@ -71,12 +71,23 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
         configure_converter(converter, variant, representative_dataset)
         try:
             if variant == "int8" and denylisted_nodes:
-                flatbuffer = _selectively_quantize(converter, denylisted_nodes)
+                flatbuffer = _selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
             else:
                 flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
     return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else {})
+
+
+def every_signature(nodes: list[str], signatures: int) -> list[str]:
+    """Node names as they appear in each signature's subgraph.
+
+    The converter names the ops of the first subgraph after the TensorFlow graph
+    (``.../attention_1/Softmax``) and appends the subgraph index to those of the others
+    (``.../attention_1/Softmax1``, ``Softmax2``, ...); a denylist must name them all.
+    tests/test_convert.py checks that every subgraph's listed ops end up in float.
+    """
+    return [name + (str(i) if i else "") for name in nodes for i in range(signatures)]
 
 
 def _selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
@@ -164,6 +175,9 @@ def configure_converter(converter, variant: str, representative_dataset=None) ->
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # per-channel dynamic-range weights need FULLY_CONNECTED version 12, which tflite-runtime
+        # 2.14 lacks ("Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'")
+        converter._experimental_disable_per_channel = True
     elif variant == "int8":
         if representative_dataset is None:
             raise ValueError("int8 conversion needs a representative dataset of training reviews")

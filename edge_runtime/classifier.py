@@ -52,7 +52,8 @@ class Classification:
 
 
 class TextClassifier:
-    """A bundled sparse-edge ``.tflite`` classifier, safe to share between threads.
+    """A bundled sparse-edge ``.tflite`` classifier, safe to share between threads (each thread
+    gets its own interpreter, created on its first call, so invokes run in parallel).
 
     Args:
         path: a ``.tflite`` written by ``sparse-edge convert`` (flatbuffer + associated files).
@@ -86,11 +87,9 @@ class TextClassifier:
             raise BundleError(f"{self.path}: labels.txt names {len(self.labels)} classes but the model has "
                               f"{self.config['model']['num_classes']}; convert again")
         Interpreter, self.backend, self.backend_version = interpreter_class(backend)
-        try:
-            self._interpreter = Interpreter(model_content=bundle.flatbuffer, num_threads=num_threads)
-        except (ValueError, RuntimeError) as error:
-            raise BundleError(f"{self.path}: the TFLite interpreter refused the model "
-                              f"({str(error).splitlines()[0]}); copy or convert it again") from None
+        self._flatbuffer, self._num_threads, self._Interpreter = bundle.flatbuffer, num_threads, Interpreter
+        self._local = threading.local()   # one interpreter per thread: invokes run in parallel
+        self._interpreter = self._thread_interpreter()
         signatures = self._interpreter.get_signature_list()
         missing = [signature_key(n) for n in self.lengths if signature_key(n) not in signatures]
         if missing:
@@ -99,8 +98,18 @@ class TextClassifier:
         if not any(tuple(t["shape"]) == (vocab_size, d_model) for t in self._interpreter.get_tensor_details()):
             raise BundleError(f"{self.path}: no embedding table of shape ({vocab_size}, {d_model}) in the "
                               "flatbuffer: config.json does not describe this model; convert again")
-        self._runners: dict[int, object] = {}
-        self._lock = threading.Lock()   # one interpreter, so one invoke at a time
+
+    def _thread_interpreter(self):
+        """This thread's interpreter (an interpreter must not be invoked from two threads at once)."""
+        interpreter = getattr(self._local, "interpreter", None)
+        if interpreter is None:
+            try:
+                interpreter = self._Interpreter(model_content=self._flatbuffer, num_threads=self._num_threads)
+            except (ValueError, RuntimeError) as error:
+                raise BundleError(f"{self.path}: the TFLite interpreter refused the model "
+                                  f"({str(error).splitlines()[0]}); copy or convert it again") from None
+            self._local.interpreter, self._local.runners = interpreter, {}
+        return interpreter
 
     # -- preprocess -> invoke -> postprocess ---------------------------------------------------
     def encode(self, text: str) -> tuple[np.ndarray, int, bool]:
@@ -114,12 +123,12 @@ class TextClassifier:
     def probabilities(self, ids: np.ndarray) -> np.ndarray:
         """Invoke the signature for ``ids.shape[1]``; float probabilities, one per label."""
         length = ids.shape[1]
-        with self._lock:
-            runner = self._runners.get(length)
-            if runner is None:
-                runner = self._runners[length] = self._interpreter.get_signature_runner(signature_key(length))
-            output = runner(token_ids=ids)["probabilities"]
-            details = runner.get_output_details()["probabilities"]
+        interpreter = self._thread_interpreter()
+        runner = self._local.runners.get(length)
+        if runner is None:
+            runner = self._local.runners[length] = interpreter.get_signature_runner(signature_key(length))
+        output = runner(token_ids=ids)["probabilities"]
+        details = runner.get_output_details()["probabilities"]
         scale, zero_point = details["quantization"]
         if output.dtype != np.float32 and scale:
             output = (output.astype(np.float32) - zero_point) * scale

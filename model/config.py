@@ -12,6 +12,7 @@ from pathlib import Path
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
+POOLING = ("mean", "mean_max")
 POSITIONAL = ("learned", "sinusoidal")
 
 
@@ -35,6 +36,7 @@ class TransformerConfig:
     positional: str = "learned"
     num_classes: int = 2
     pad_id: int = 0
+    pooling: str = "mean"   # classifier: "mean" over real tokens, or "mean_max" (both, concatenated)
     pattern: AttentionPattern = field(default_factory=AttentionPattern)
 
     def __post_init__(self) -> None:
@@ -51,6 +53,8 @@ class TransformerConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.positional not in POSITIONAL:
             raise ValueError(f"unknown positional {self.positional!r}; choose one of {', '.join(POSITIONAL)}")
+        if self.pooling not in POOLING:
+            raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLING)}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id {self.pad_id} is outside the vocabulary of {self.vocab_size}")
         self.pattern.check_fits(self.max_length)

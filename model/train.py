@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -37,6 +38,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     warmup_fraction: float = 0.05
     weight_decay: float = 0.02
+    ema_momentum: float = 0.0       # >0: validate and ship an exponential moving average of the weights
     label_smoothing: float = 0.0
     token_dropout: float = 0.0      # share of review tokens replaced by [MASK] in training batches
     pretrain_steps: int = 0         # masked-LM batches on unlabelled + train texts first (0: none)
@@ -58,6 +60,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not 0 <= self.ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
         if not 0 <= self.token_dropout < 1:
             raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout!r}")
         if not 0 < self.val_fraction < 0.5:
@@ -118,7 +122,8 @@ class Trainer:
                 initial_learning_rate=config.learning_rate * 0.01, decay_steps=max(1, steps_total - warmup),
                 warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.02)
             self.optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay,
-                                                    global_clipnorm=1.0)
+                                                    global_clipnorm=1.0, use_ema=config.ema_momentum > 0,
+                                                    ema_momentum=config.ema_momentum or 0.99)
             # no weight decay on embeddings, norms and biases
             self.optimizer.exclude_from_weight_decay(var_names=["embedding", "norm", "bias"])
             self.optimizer.build(self.model.trainable_variables)
@@ -163,6 +168,22 @@ class Trainer:
             return array
         return self.strategy.experimental_distribute_values_from_function(
             lambda ctx: np.array_split(array, self.replicas)[ctx.replica_id_in_sync_group])
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """With ``ema_momentum``: the moving-average weights in place of the trained ones, for a while."""
+        if not self.config.ema_momentum:
+            yield
+            return
+        variables = self.model.trainable_variables
+        current = [v.numpy() for v in variables]
+        for variable, average in zip(variables, self.optimizer._model_variables_moving_average):
+            variable.assign(average)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, current):
+                variable.assign(value)
 
     def train_batch(self, batch) -> tuple[float, float]:
         import tensorflow as tf
@@ -311,13 +332,14 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
             n = len(batch.labels)
             total_loss, total_correct, seen = total_loss + loss * n, total_correct + correct, seen + n
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
-        probs, rows = trainer.predict_batches(val_batches)
-        val_accuracy = float(((probs >= 0.5) == val_set.labels[rows]).mean())
-        seconds = time.time() - epoch_start
-        state["train_seconds"] += seconds
-        if val_accuracy > state["best_val_accuracy"]:
-            state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
-            _atomic_keras_save(trainer.model, out / "model.keras")
+        with trainer.averaged_weights():
+            probs, rows = trainer.predict_batches(val_batches)
+            val_accuracy = float(((probs >= 0.5) == val_set.labels[rows]).mean())
+            seconds = time.time() - epoch_start
+            state["train_seconds"] += seconds
+            if val_accuracy > state["best_val_accuracy"]:
+                state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
+                _atomic_keras_save(trainer.model, out / "model.keras")
         state["epoch"] = epoch + 1
         row = [epoch + 1, round(total_loss / max(seen, 1), 5), round(total_correct / max(seen, 1), 5),
                round(val_accuracy, 5), float(trainer.optimizer.learning_rate.numpy()), round(seconds, 1),

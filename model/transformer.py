@@ -181,12 +181,18 @@ class SparseTransformerClassifier(_SparseTransformer):
 
     def build_head(self):
         self.head = keras.layers.Dense(self.config.num_classes, name="head")
-        self.head.build((None, self.config.d_model))
+        width = self.config.d_model * (2 if self.config.pooling == "mean_max" else 1)
+        self.head.build((None, width))
 
     def call(self, token_ids, training=None):
         x, mask = self.encode(token_ids, training)                             # (B, n, d), (B, n)
         count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)    # (B, 1)
         pooled = tf.reduce_sum(x * mask[:, :, None], axis=1) / count           # (B, d)
+        if self.config.pooling == "mean_max":
+            # padding is pushed 30 below the (layer-normed, so small) features, never the max;
+            # a moderate constant, not -inf, keeps an int8 scale usable
+            peak = tf.reduce_max(x - 30.0 * (1.0 - mask[:, :, None]), axis=1)    # (B, d)
+            pooled = tf.concat([pooled, peak], axis=-1)                        # (B, 2d)
         return tf.nn.softmax(self.head(pooled), axis=-1)
 
 

@@ -44,6 +44,28 @@ def test_every_variant_is_one_builtin_file_carrying_vocab_labels_and_config(conv
 
 
 @pytest.mark.imdb
+def test_int8_keeps_the_flagged_ops_in_float_in_every_signature(converted_model):
+    """Selective quantization must reach every length's subgraph, not only the first one's.
+
+    DIV in particular: tflite-runtime 2.14 has no int8 DIV kernel, so one int8 DIV in any
+    signature would make that length fail on it.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    bundle = read_bundle((converted_model / "tflite" / "int8.tflite").read_bytes())
+    model = fu.convert_bytearray_to_object(bytearray(bundle.flatbuffer))
+    assert len(model.subgraphs) == 3
+    for subgraph in model.subgraphs:
+        types = {}
+        for op in subgraph.operators:
+            name = fu.opcode_to_name(model, op.opcodeIndex)
+            types.setdefault(name, []).append(fu.type_to_name(subgraph.tensors[op.outputs[0]].type))
+        assert types["DIV"] == ["FLOAT32"], (subgraph.name, types["DIV"])
+        assert types["SOFTMAX"].count("FLOAT32") >= 1, (subgraph.name, types["SOFTMAX"])  # the attention softmax
+        assert "INT8" in types["FULLY_CONNECTED"]  # and the rest is quantized
+
+
+@pytest.mark.imdb
 def test_parity_meets_every_accuracy_threshold_and_matches_the_edge_runtime(converted_model):
     report = run_parity(converted_model, "test", limit=1000, progress=False)
     assert report["n"] == 1000 and set(report["variants"]) == set(VARIANTS)

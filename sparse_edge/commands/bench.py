@@ -67,3 +67,23 @@ def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
     report = run_tokenizer_benchmark(vocab_path, json_path, limit, repeats, data_dir)
     click.echo(f"{report['reviews_per_second_cold_median']:.0f} reviews/s cold, "
                f"{report['reviews_per_second_warm_median']:.0f} warm (median of {repeats}, {limit} reviews)")
+
+
+@bench.command("edge")
+@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
+@click.option("--variants", default="int8,dynamic", show_default=True, callback=_csv(str))
+@click.option("--limit", type=click.IntRange(1), help="Test reviews for the --file throughput [default: all 25,000].")
+@click.option("--no-venv-sizes", is_flag=True, help="Skip building fresh environments to measure their size.")
+@click.option("--json", "json_path", default="artifacts/bench/edge.json", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
+    """Latency, throughput, cold start and install size of the edge runtime (1 thread per invoke)."""
+    from convert.bench_edge import run_edge_benchmark
+
+    report = run_edge_benchmark(model_dir, variants, json_path, data_dir, limit, sizes=not no_venv_sizes,
+                                progress=lambda line: click.echo(line, err=True))
+    for line in report["goals"]:
+        click.echo(line)

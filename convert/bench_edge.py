@@ -1,0 +1,174 @@
+"""Edge benchmark: what a device user waits for, measured through ``edge_runtime`` itself.
+
+- latency per review on 1 thread (p50, p95) for average-length IMDB test reviews (about 300
+  tokens), for a 4,096-token input, and per input length (cost follows length);
+- throughput of ``python -m edge_runtime --file`` over the test reviews with 2 threads;
+- cold start: a fresh process that imports the runtime, loads the file and classifies once;
+- the size on disk of fresh virtual environments: the ``edge`` and ``edge-legacy`` extras
+  against the TensorFlow one the project trains in.
+
+Writes ``artifacts/bench/edge.json``. Numbers from one run on one machine: compare medians and
+ratios within a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _percentiles(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    return {"p50": round(float(np.percentile(values, 50)), 3), "p95": round(float(np.percentile(values, 95)), 3),
+            "n": int(len(values))}
+
+
+def latency(path: Path, texts: list[str], repeats: int = 1) -> dict:
+    """Per-review latency (tokenize + invoke + postprocess) on 1 thread, after one warm-up each."""
+    from edge_runtime import TextClassifier
+
+    classifier = TextClassifier(path, num_threads=1)
+    times = []
+    for text in texts:
+        classifier.classify(text)   # warm-up: allocates this length's signature
+        for _ in range(repeats):
+            times.append(classifier.classify(text).latency_ms)
+    return _percentiles(times)
+
+
+def latency_per_length(path: Path, repeats: int = 20) -> dict:
+    """Median invoke time per input length: what a review of that length pays."""
+    from edge_runtime import TextClassifier
+
+    classifier = TextClassifier(path, num_threads=1)
+    out = {}
+    for n in classifier.lengths:
+        ids = np.random.default_rng(0).integers(5, len(classifier.tokenizer), size=(1, n)).astype(np.int32)
+        classifier.probabilities(ids)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            classifier.probabilities(ids)
+            times.append((time.perf_counter() - start) * 1000)
+        out[str(n)] = round(statistics.median(times), 3)
+    return out
+
+
+def cold_start(path: Path, python: str, repeats: int = 5) -> dict:
+    """A fresh process: import, load (with the SHA-256 check), first result. Median of runs."""
+    code = ("import time; t = time.perf_counter(); from edge_runtime import TextClassifier; "
+            f"c = TextClassifier({str(path)!r}); c.classify('A fine film.'); "
+            "print(round((time.perf_counter() - t) * 1000, 1))")
+    inside, whole = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+        whole.append((time.perf_counter() - start) * 1000)
+        inside.append(float(result.stdout.strip().splitlines()[-1]))
+    return {"in_process_ms_median": round(statistics.median(inside), 1),
+            "process_wall_ms_median": round(statistics.median(whole), 1), "repeats": repeats, "python": python}
+
+
+def throughput(path: Path, texts: list[str], python: str, threads: int = 2) -> dict:
+    """Reviews per second of ``python -m edge_runtime MODEL --file F --threads N`` (whole process)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write("\n".join(" ".join(t.split()) for t in texts) + "\n")
+    try:
+        start = time.perf_counter()
+        result = subprocess.run([python, "-m", "edge_runtime", str(path), "--file", f.name, "--threads", str(threads),
+                                 "--json"], capture_output=True, text=True, cwd=REPO)
+        seconds = time.perf_counter() - start
+    finally:
+        os.unlink(f.name)
+    if result.returncode != 0:
+        raise RuntimeError(f"edge_runtime --file failed: {result.stderr.strip()[-500:]}")
+    lines = result.stdout.count("\n")
+    return {"reviews": lines, "threads": threads, "seconds": round(seconds, 1),
+            "reviews_per_second": round(lines / seconds, 1)}
+
+
+def venv_sizes() -> dict:
+    """MB on disk of fresh environments with each extra, and of this (TensorFlow) environment."""
+    sizes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for extra in ("edge", "edge-legacy"):
+            folder = Path(tmp) / extra
+            venv.create(folder, with_pip=True)
+            subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                            "--disable-pip-version-check", f"{REPO}[{extra}]"], check=True, capture_output=True)
+            sizes[extra] = _megabytes(folder)
+    sizes["tensorflow (this environment: train, edge, dev extras)"] = _megabytes(Path(sys.prefix))
+    return sizes
+
+
+def _megabytes(folder: Path) -> float:
+    total = sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return round(total / 1e6, 1)
+
+
+def run_edge_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
+                       throughput_limit: int | None = None, sizes: bool = True, progress=print) -> dict:
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.config import write_json_atomic
+    from model.data import load_imdb
+
+    folder = Path(model_dir)
+    tokenizer = WordPieceTokenizer.from_file(folder / "vocab.txt")
+    test = load_imdb("test", data_dir, limit=throughput_limit)
+    counts = np.array([len(tokenizer.token_ids(t)) + 2 for t in test.texts[:5000]])
+    average = [test.texts[i] for i in np.flatnonzero((counts >= 270) & (counts <= 330))[:200]]
+    long_text = " ".join(test.texts[:400])
+    assert len(tokenizer.token_ids(long_text)) >= 4096
+    long_text = tokenizer.decode(tokenizer.token_ids(long_text)[:4094])   # 4,096 with [CLS] and [SEP]
+    report = {"benchmark": "edge", "model_dir": str(folder), "variants": {},
+              "average_review": {"reviews": len(average), "tokens": "270-330 (IMDB test, mean about 300)"},
+              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+              "date": time.strftime("%Y-%m-%d")}
+    for variant in variants:
+        path = folder / "tflite" / f"{variant}.tflite"
+        progress(f"{variant}: latency")
+        row = {"average_review_ms": latency(path, average),
+               "input_4096_tokens_ms": latency(path, [long_text], repeats=20),
+               "per_length_invoke_ms": latency_per_length(path)}
+        progress(f"{variant}: throughput over {len(test)} reviews, cold start")
+        row["file_throughput"] = throughput(path, test.texts, sys.executable)
+        row["cold_start"] = cold_start(path, sys.executable)
+        report["variants"][variant] = row
+    report["input_4096_tokens_note"] = ("the shipped classifier's max length is 1,024: a 4,096-token input is "
+                                        "cut to 1,024 (truncated=True) and runs at that length")
+    if sizes:
+        progress("virtual environment sizes")
+        report["venv_mb"] = venv_sizes()
+    report["goals"] = goals(report)
+    report["command"] = (f"sparse-edge bench edge --model-dir {model_dir} --variants {','.join(variants)}"
+                         + (f" --limit {throughput_limit}" if throughput_limit else ""))
+    write_json_atomic(json_path, report)
+    return report
+
+
+def goals(report: dict) -> list[str]:
+    lines = []
+    for variant, row in report["variants"].items():
+        p50 = row["average_review_ms"]["p50"]
+        lines.append(f"{'MET' if p50 <= 5 else 'NOT MET'}: {variant} average review p50 {p50:.2f} ms <= 5 ms")
+        long = row["input_4096_tokens_ms"]["p50"]
+        lines.append(f"{'MET' if long <= 80 else 'NOT MET'}: {variant} 4,096-token input p50 {long:.1f} ms <= 80 ms")
+        cold = row["cold_start"]["in_process_ms_median"]
+        lines.append(f"{'MET' if cold <= 1000 else 'NOT MET'}: {variant} cold start {cold:.0f} ms <= 1,000 ms "
+                     f"(import + load + first result; whole process {row['cold_start']['process_wall_ms_median']:.0f} ms)")
+    if "venv_mb" in report:
+        edge = report["venv_mb"]["edge"]
+        lines.append(f"{'MET' if edge <= 175 else 'NOT MET'}: edge environment {edge:.0f} MB <= 175 MB")
+    return lines

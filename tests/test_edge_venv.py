@@ -1,0 +1,108 @@
+"""The edge runtime in fresh virtual environments that have no TensorFlow.
+
+``pip install ".[edge]"`` (ai-edge-litert) and ``pip install ".[edge-legacy]"`` (tflite-runtime
+2.14 with numpy<2): every shipped variant loads and classifies, TensorFlow is never imported,
+and both runtimes give the same labels.
+"""
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "artifacts" / "imdb-classifier" / "tflite"
+VARIANTS = ["float32", "float16", "dynamic", "int8"]
+REVIEWS = ["A wonderful, moving film with a great cast.", "Dull, predictable and far too long. " * 20,
+           "It was fine, I guess. Some good moments, some bad ones. " * 8, ""]
+
+CLASSIFY = """
+import json, sys
+from edge_runtime import TextClassifier
+out = {}
+for variant in sys.argv[2].split(","):
+    classifier = TextClassifier(f"{sys.argv[1]}/{variant}.tflite")
+    out[variant] = {"backend": classifier.backend,
+                    "results": [classifier.classify(t).to_dict() for t in json.loads(sys.argv[3])]}
+out["tensorflow_imported"] = "tensorflow" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def make_venv(path: Path, extra: str) -> Path:
+    venv.create(path, with_pip=True)
+    python = path / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    f"{REPO}[{extra}]"], check=True, capture_output=True, text=True, cwd=path)
+    return python
+
+
+def classify_in(python: Path) -> dict:
+    result = subprocess.run([str(python), "-c", CLASSIFY, str(SHIPPED), ",".join(VARIANTS), json.dumps(REVIEWS)],
+                            capture_output=True, text=True, cwd=python.parents[2])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def edge_python(tmp_path_factory):
+    return make_venv(tmp_path_factory.mktemp("venv") / "edge", "edge")
+
+
+@pytest.fixture(scope="module")
+def legacy_python(tmp_path_factory):
+    return make_venv(tmp_path_factory.mktemp("venv") / "legacy", "edge-legacy")
+
+
+def installed(python: Path) -> set[str]:
+    listing = subprocess.run([str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
+                             capture_output=True, text=True, check=True).stdout
+    return {p["name"].lower().replace("_", "-") for p in json.loads(listing)}
+
+
+def test_edge_extra_classifies_without_tensorflow_and_adds_only_interpreter_numpy_click(edge_python):
+    out = classify_in(edge_python)
+    assert out["tensorflow_imported"] is False
+    assert all(out[v]["backend"] == "ai_edge_litert" for v in VARIANTS)
+    assert "tensorflow" not in installed(edge_python)
+    requires = subprocess.run([str(edge_python), "-c", "import importlib.metadata as m; "
+                               "print('\\n'.join(m.requires('ai-edge-litert') or []))"],
+                              capture_output=True, text=True, check=True).stdout
+    interpreter_deps = {line.split(";")[0].split("[")[0].strip().split(" ")[0].rstrip("<>=!~0123456789.,*").lower()
+                        .replace("_", "-") for line in requires.splitlines() if "extra ==" not in line}
+    extras = installed(edge_python) - interpreter_deps - {"ai-edge-litert", "numpy", "click", "sparse-edge",
+                                                           "pip", "setuptools"}
+    # what the interpreter's own dependencies pull in transitively is the interpreter's too
+    assert extras <= {"typing-extensions", "backports-strenum"}, extras
+    cli = subprocess.run([str(edge_python.parent / "sparse-edge"), "predict", str(SHIPPED / "int8.tflite"),
+                          "A great film", "--json"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["label"] == "positive"
+    module = subprocess.run([str(edge_python), "-m", "edge_runtime", str(SHIPPED / "dynamic.tflite"), "A great film"],
+                            capture_output=True, text=True, cwd=edge_python.parents[2])
+    assert module.returncode == 0 and module.stdout.startswith("positive"), module.stderr
+
+
+def test_tflite_runtime_2_14_runs_every_shipped_variant_with_the_same_labels(edge_python, legacy_python):
+    edge, legacy = classify_in(edge_python), classify_in(legacy_python)
+    assert legacy["tensorflow_imported"] is False
+    for variant in VARIANTS:
+        assert legacy[variant]["backend"] == "tflite_runtime"
+        assert [r["label"] for r in legacy[variant]["results"]] == [r["label"] for r in edge[variant]["results"]]
+        for a, b in zip(legacy[variant]["results"], edge[variant]["results"]):
+            assert abs(a["probabilities"][1] - b["probabilities"][1]) < 0.02, variant
+
+
+def test_a_missing_backend_says_what_to_install(edge_python):
+    result = subprocess.run([str(edge_python), "-m", "edge_runtime", "--backend", "tflite_runtime",
+                             str(SHIPPED / "int8.tflite"), "text"], capture_output=True, text=True,
+                            cwd=edge_python.parents[2])
+    assert result.returncode != 0 and "pip install 'tflite-runtime==2.14.*' 'numpy<2'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+if sys.platform != "linux":  # the wheels this checks exist for Linux; elsewhere it is not meaningful
+    pytestmark = pytest.mark.skip(reason="edge virtual environments are checked on Linux")

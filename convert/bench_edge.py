@@ -81,6 +81,21 @@ def cold_start(path: Path, python: str, repeats: int = 5) -> dict:
             "process_wall_ms_median": round(statistics.median(whole), 1), "repeats": repeats, "python": python}
 
 
+def sha256_cost(path: Path, repeats: int = 20) -> float:
+    """What the load-time integrity check costs: median ms to hash the file's flatbuffer."""
+    import hashlib
+
+    from edge_runtime.bundle import read_bundle
+
+    flatbuffer = read_bundle(path.read_bytes()).flatbuffer
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        hashlib.sha256(flatbuffer).hexdigest()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 2)
+
+
 def throughput(path: Path, texts: list[str], python: str, threads: int = 2) -> dict:
     """Reviews per second of ``python -m edge_runtime MODEL --file F --threads N`` (whole process)."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
@@ -145,6 +160,7 @@ def run_edge_benchmark(model_dir: str, variants: list[str], json_path: str, data
         progress(f"{variant}: throughput over {len(test)} reviews, cold start")
         row["file_throughput"] = throughput(path, test.texts, sys.executable)
         row["cold_start"] = cold_start(path, sys.executable)
+        row["sha256_check_ms"] = sha256_cost(path)
         report["variants"][variant] = row
     report["input_4096_tokens_note"] = ("the shipped classifier's max length is 1,024: a 4,096-token input is "
                                         "cut to 1,024 (truncated=True) and runs at that length")

@@ -116,6 +116,9 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
             write_rows(rows, folder / "quant_debug.csv")
             float_nodes = flagged(rows)
     float_nodes = float_nodes or []
+    previous = out / "conversion.json"   # sizes of variants converted earlier are kept
+    summary = json.loads(previous.read_text()) if previous.exists() else {}
+    summary.setdefault("variants", {})
     written = {}
     for variant in tqdm(variants, desc="convert", unit="variant", disable=not progress):
         flatbuffer = convert_multi_length(model, lengths, variant, representative,
@@ -125,6 +128,16 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
         path = out / f"{variant}.tflite"
         write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, LABELS))
         written[variant] = path
+        summary["variants"][variant] = {"size_bytes": path.stat().st_size, "flatbuffer_bytes": len(flatbuffer)}
+        if variant == "float32":
+            # what sharing weights between the length signatures saves: the same model with one length
+            single = len(convert_multi_length(model, [lengths[-1]], variant))
+            summary["float32_single_length_flatbuffer_bytes"] = single
+            summary["float32_lengths_vs_single_length"] = round(len(flatbuffer) / single, 4)
+    summary["lengths"], summary["float_nodes_int8"] = lengths, float_nodes
+    from model.config import write_json_atomic
+
+    write_json_atomic(out / "conversion.json", summary)
     return written
 
 

@@ -160,11 +160,15 @@ def share_gather_tables(model, tables: dict[tuple[int, int], np.ndarray]) -> Non
                 model.buffers[table.buffer].data = quantized.view(np.uint8).ravel()
                 shared[shape] = table.buffer
             else:
-                model.buffers[table.buffer].data = None   # the duplicate becomes an empty buffer
                 table.buffer = shared[shape]
             for tensor in (table, output):
                 tensor.quantization.scale = [float(scale)]
                 tensor.quantization.zeroPoint = [zero_point]
+    # buffers no tensor reads any more (the per-signature copies) become empty
+    used = {tensor.buffer for subgraph in model.subgraphs for tensor in subgraph.tensors}
+    for index, buffer in enumerate(model.buffers):
+        if index not in used:
+            buffer.data = None
 
 
 def configure_converter(converter, variant: str, representative_dataset=None) -> None:

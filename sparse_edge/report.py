@@ -105,8 +105,85 @@ def tokenizer_bench() -> str:
             f"{t['reviews']:,} IMDB test reviews; goal {t['goal_reviews_per_second']:,}). Reproduce: `{t['command']}`.")
 
 
-TABLES = {"attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
-          "pattern_comparison": pattern_comparison}
+def parity() -> str:
+    """What quantization cost, per variant, on the whole test split (artifacts/imdb-classifier/parity.json)."""
+    r = _load("artifacts/imdb-classifier/parity.json")
+    lines = [f"Reference: the Keras float32 model, **{r['reference']['accuracy']:.2%}** on {r['n']:,} "
+             f"{r['split']} reviews. Each `.tflite` runs through `edge_runtime` ({r['versions']['runtime']}), "
+             "one review at a time on 1 thread.\n",
+             "| variant | size | vs float32 | accuracy | Δ accuracy | agreement | max abs Δp | p50 / p95 ms per review | thresholds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for variant, row in r["variants"].items():
+        failures = r["failures"].get(variant)
+        lines.append(f"| `{variant}` | {row['size_bytes'] / 1e6:.2f} MB | {row['size_vs_float32']:.1%} | "
+                     f"{row['accuracy']:.2%} | {row['delta_accuracy_pp']:+.2f} pp | {row['agreement']:.2%} | "
+                     f"{row['max_abs_prob_diff']:.1e} | {row['latency_ms_p50']:.1f} / {row['latency_ms_p95']:.1f} | "
+                     f"{'❌ ' + '; '.join(failures) if failures else '✅ met'} |")
+    lines.append("")
+    conversion = ROOT / "artifacts/imdb-classifier/tflite/conversion.json"
+    if conversion.exists():
+        c = json.loads(conversion.read_text())
+        lines.append(f"One file holds {len(c['lengths'])} input lengths ({', '.join(map(str, c['lengths']))}); the float32 "
+                     f"flatbuffer is {c['float32_lengths_vs_single_length']:.2f}× the same model converted for one length "
+                     f"(`tflite/conversion.json`). int8 keeps {len(c['float_nodes_int8'])} ops in float.")
+        lines.append("")
+    lines.append(f"Reproduce: `sparse-edge convert artifacts/imdb-classifier` then "
+                 f"`sparse-edge parity artifacts/imdb-classifier --split {r['split']}` "
+                 "(full table, flipped reviews: `artifacts/imdb-classifier/parity.md`, `parity.json`).")
+    return "\n".join(lines)
+
+
+def edge_bench() -> str:
+    """Edge runtime latency, throughput, cold start and install size (artifacts/bench/edge.json)."""
+    r = _load("artifacts/bench/edge.json")
+    lines = ["| variant | average review (≈300 tokens) p50 / p95 | 4,096-token input p50 | `--file` throughput, 2 threads | cold start |",
+             "|---|---:|---:|---:|---:|"]
+    for variant, row in r["variants"].items():
+        a, long, t, c = row["average_review_ms"], row["input_4096_tokens_ms"], row["file_throughput"], row["cold_start"]
+        lines.append(f"| `{variant}` | {a['p50']:.1f} / {a['p95']:.1f} ms | {long['p50']:.1f} ms | "
+                     f"{t['reviews_per_second']:,.0f} reviews/s ({t['reviews']:,} reviews) | "
+                     f"{c['in_process_ms_median']:.0f} ms (process {c['process_wall_ms_median']:.0f} ms) |")
+    lines.append("")
+    lengths = next(iter(r["variants"].values()))["per_length_invoke_ms"]
+    lines.append("The load-time SHA-256 check of the model bytes costs " + ", ".join(
+        f"{row['sha256_check_ms']:.1f} ms (`{v}`)" for v, row in r["variants"].items() if "sha256_check_ms" in row) + ".")
+    lines.append("")
+    lines.append("Invoke time per input length (ms, median of 20): " + "; ".join(
+        f"`{v}` " + ", ".join(f"{n}: {ms:.1f}" for n, ms in row["per_length_invoke_ms"].items())
+        for v, row in r["variants"].items()) + f". A review runs at the smallest of {', '.join(lengths)} that holds it.")
+    if "venv_mb" in r:
+        lines.append("")
+        lines.append("Size on disk of fresh virtual environments: " + ", ".join(
+            f"{name} {mb:,.0f} MB" for name, mb in r["venv_mb"].items()) + ".")
+    lines.append("")
+    lines += [f"- {'✅' if line.startswith('MET') else '❌'} {line.split(': ', 1)[1]}" for line in r["goals"]]
+    lines.append("")
+    attention = _load("artifacts/bench/attention.json")
+    at_4096 = next((a for a in attention["rows"] if (a["pattern"], a["n"], a["backend"]) == ("bigbird", 4096, "tflite")), None)
+    if at_4096 and at_4096["status"] == "ok":
+        lines.append(f"A model of the same shape and pattern (2 layers, width 128, `bigbird`) built for 4,096 tokens runs a "
+                     f"4,096-token input in {at_4096['median_ms']:.1f} ms (dynamic range, 1 thread; "
+                     "`artifacts/bench/attention.json`, table above).")
+        lines.append("")
+    lines.append(f"Note: {r['input_4096_tokens_note']}. Machine: {r['machine']['platform']}, {r['machine']['cpus']} CPUs; "
+                 f"{r['date']}. Reproduce: `{r['command']}`.")
+    return "\n".join(lines)
+
+
+def pi_check() -> str:
+    """The arm64 (Raspberry Pi OS) check under emulation (artifacts/bench/pi-check.json)."""
+    r = _load("artifacts/bench/pi-check.json")
+    arm = r["arm64"]
+    return (f"`scripts/pi-check` on {r['date']}: Debian bookworm **{arm['machine']}** root (debootstrap), run through "
+            f"qemu-user-static, Python {arm['python']}, `pip install \".[edge]\"` from aarch64 wheels, {arm['backend']}; "
+            f"`{r['model']}` classified {r['reviews']} reviews (IMDB test samples, empty text, emoji, CJK) with "
+            f"**{'the same labels as' if r['same_labels'] else 'DIFFERENT labels from'}** x86-64 "
+            f"(max |Δp| {r['max_abs_prob_diff']:.1e}); TensorFlow imported: {arm['tensorflow_imported']}. "
+            f"Emulated, so its {arm['seconds']:.0f} s say nothing about a real Pi's speed.")
+
+
+TABLES = {"pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
+          "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 
 

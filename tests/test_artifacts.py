@@ -1,0 +1,39 @@
+"""The shipped classifier's .tflite files and parity report agree with what the code does now."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from convert.parity import THRESHOLDS, check
+from edge_runtime import TextClassifier
+
+SHIPPED = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier"
+
+
+def test_the_shipped_parity_report_covers_the_whole_test_split_and_meets_every_threshold():
+    report = json.loads((SHIPPED / "parity.json").read_text())
+    assert report["n"] == 25_000 and report["split"] == "test"
+    assert set(report["variants"]) == set(THRESHOLDS)
+    float32 = report["variants"]["float32"]["size_bytes"]
+    for variant, row in report["variants"].items():
+        assert check(variant, row, float32) == [], variant
+        assert row["size_bytes"] == (SHIPPED / "tflite" / f"{variant}.tflite").stat().st_size, \
+            f"{variant}.tflite changed after parity was measured: rerun `sparse-edge parity`"
+    assert report["passed"] and not report["failures"]
+    conversion = json.loads((SHIPPED / "tflite" / "conversion.json").read_text())
+    assert conversion["float32_lengths_vs_single_length"] <= 1.2
+
+
+@pytest.mark.imdb
+def test_the_edge_runtime_reproduces_the_probabilities_parity_was_computed_from():
+    from model.data import load_imdb
+
+    report = json.loads((SHIPPED / "parity.json").read_text())
+    reviews = load_imdb("test", limit=6)
+    for variant in report["variants"]:
+        classifier = TextClassifier(SHIPPED / "tflite" / f"{variant}.tflite")
+        recorded = [s for s in report["sample"] if s["variant"] == variant][:6]
+        for text, review_id, sample in zip(reviews.texts, reviews.ids, recorded):
+            assert sample["id"] == str(review_id)
+            assert classifier.classify(text).probabilities[1] == pytest.approx(sample["prob_positive"], abs=1e-6)

@@ -61,6 +61,7 @@ def bundle_config(model, train_config, variant: str, lengths: list[int], metrics
 
     c = model.config
     return {
+        "kind": "classifier",
         "variant": variant,
         "max_length": c.max_length,
         "lengths": lengths,

@@ -72,6 +72,9 @@ class TextClassifier:
         self.path = Path(path)
         bundle = read_bundle(_read_model_file(self.path), str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
+        if self.config.get("kind", "classifier") != "classifier":
+            raise BundleError(f"{self.path} is a {self.config['kind'].replace('_', ' ')}, not a classifier; "
+                              "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
         options = self.config.get("tokenizer")
         if options != TOKENIZER:
             raise BundleError(f"{self.path} was converted for tokenizer options {options}, this runtime "

@@ -1,0 +1,98 @@
+"""``sparse-edge train-lm`` and ``sparse-edge generate``: the causal sparse language model."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.command("train-lm")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for model.keras, config.json, train_config.json, vocab.txt, log.csv, metrics.json.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="A language-model train_config.json (model/train_lm.py: LMConfig).")
+@click.option("--vocab", "vocab_path", default="artifacts/imdb-classifier/vocab.txt", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The WordPiece vocabulary (shared with the classifier).")
+@click.option("--steps", type=click.IntRange(1), help="Training steps (batches).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Reuse tokenized reviews cached here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir):
+    """Train the causal sparse language model on IMDB unsupervised + train reviews.
+
+    Validation perplexity and bits per character on held-out unlabelled reviews go to
+    OUT/metrics.json.
+    """
+    from model.data import DatasetMissing
+    from model.train_lm import LMConfig, train_lm as run
+
+    try:
+        config = LMConfig.from_dict(json.loads(open(config_path).read())) if config_path else LMConfig()
+        if steps:
+            config.steps = steps
+        metrics = run(config, out_dir, vocab_path, data_dir, cache_dir, progress=not quiet)
+    except (ValueError, DatasetMissing) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps({k: metrics[k] for k in ("val_perplexity", "val_bits_per_character", "train_seconds")}, indent=2))
+
+
+@click.command("generate")
+@click.argument("model", type=click.Path(exists=True))
+@click.argument("prompt")
+@click.option("--max-new-tokens", default=50, show_default=True, type=click.IntRange(0, 512))
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="0 picks the most likely token (greedy); higher is more random.")
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0), help="Sample among the k best (0: all).")
+@click.option("--seed", type=int, help="Seed for sampling (repeatable output).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end instead of streaming.")
+def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
+    """Continue PROMPT with MODEL: a language-model .tflite (edge runtime, no TensorFlow) or folder (Keras).
+
+    Tokens appear as they are produced. A prompt longer than the model's context window is
+    cut to its end (sliding window) and a note says so.
+    """
+    from pathlib import Path
+
+    if not prompt.strip():
+        click.echo("error: the prompt is empty; give a few words to continue", err=True)
+        sys.exit(2)
+    if Path(model).is_file():
+        from edge_runtime.backends import BackendMissing
+        from edge_runtime.bundle import BundleError
+        from edge_runtime.generator import TextGenerator
+
+        try:
+            generator = TextGenerator(model)
+        except (BundleError, BackendMissing) as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+        if len(generator.prompt_ids(prompt)) > generator.context:
+            click.echo(f"note: the prompt is longer than the {generator.context}-token context; only its end is used",
+                       err=True)
+        if as_json:
+            result = generator.generate(prompt, max_new_tokens, temperature, top_k, seed)
+            click.echo(json.dumps(result.__dict__))
+            return
+        click.echo(prompt + " ", nl=False)
+        for piece in generator.stream(prompt, max_new_tokens, temperature, top_k, seed):
+            click.echo(piece, nl=False)   # each piece appears as soon as its token is chosen
+        click.echo()
+        return
+    from convert.lm import load_lm
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.generate import keras_generate_ids
+
+    try:
+        lm = load_lm(model)
+    except ValueError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    tokenizer = WordPieceTokenizer.from_file(Path(model) / "vocab.txt")
+    ids = keras_generate_ids(lm, tokenizer, prompt, max_new_tokens, temperature, top_k, seed)
+    ids = [i for i in ids if i != tokenizer.sep_id]
+    text = tokenizer.decode(ids)
+    click.echo(json.dumps({"text": text, "token_ids": ids}) if as_json else f"{prompt} {text}")

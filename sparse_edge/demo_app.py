@@ -1,0 +1,168 @@
+"""The Streamlit demo: classify, generate, see the attention, check parity.
+
+Started by ``sparse-edge demo`` (``streamlit run`` on this file). Models load once per
+process (``st.cache_resource``), inputs are bounded, and a page whose model or library is
+missing says so in the page while the other pages keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSIFIER = ROOT / "artifacts" / "imdb-classifier"
+LM = ROOT / "artifacts" / "imdb-lm"
+MAX_TEXT_CHARS = 20_000
+MAX_NEW_TOKENS = 200
+PAGES = ["Classify", "Generate", "Attention", "Parity"]
+EXAMPLES = {
+    "A glowing review": "A wonderful, moving film. The cast is superb and the ending stayed with me for days.",
+    "A scathing review": "Dull, predictable and far too long. I checked my watch every ten minutes.",
+    "A mixed review": "Some good moments and a strong lead, but the plot falls apart in the second half.",
+}
+
+
+@st.cache_resource
+def classifier(variant: str):
+    from edge_runtime import TextClassifier
+
+    return TextClassifier(CLASSIFIER / "tflite" / f"{variant}.tflite")
+
+
+@st.cache_resource
+def generator(variant: str = "float32"):
+    from edge_runtime.generator import TextGenerator
+
+    return TextGenerator(LM / "tflite" / f"{variant}.tflite")
+
+
+@st.cache_resource
+def keras_classifier():
+    from model.saved import load_trained
+
+    model, tokenizer, _ = load_trained(CLASSIFIER)
+    return model, tokenizer
+
+
+def bounded(text: str) -> str:
+    if len(text) > MAX_TEXT_CHARS:
+        st.warning(f"The text has {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} are used.")
+        return text[:MAX_TEXT_CHARS]
+    return text
+
+
+def page_classify() -> None:
+    st.header("Classify a review")
+    example = st.selectbox("Example", list(EXAMPLES), key="example")
+    text = bounded(st.text_area("Review", EXAMPLES[example], height=150, key="review"))
+    if not text.strip():
+        st.info("Type or paste a review to classify it.")
+        return
+    columns = st.columns(2)
+    for column, variant in zip(columns, ("float32", "int8")):
+        with column:
+            st.subheader(f"`{variant}`")
+            try:
+                result = classifier(variant).classify(text)
+            except Exception as error:  # noqa: BLE001 - shown in the page, not as a traceback
+                st.error(f"Could not run the {variant} model: {error}")
+                continue
+            st.metric("label", result.label, f"{result.score:.1%} confident", delta_color="off")
+            st.write(f"{result.n_tokens} tokens{' (truncated to the model length)' if result.truncated else ''}; "
+                     f"{result.latency_ms:.1f} ms")
+
+
+def page_generate() -> None:
+    st.header("Generate a review")
+    prompt = bounded(st.text_input("Prompt", "This movie was", key="prompt"))
+    temperature = st.slider("Temperature (0: greedy)", 0.0, 1.5, 0.8, 0.1, key="temperature")
+    top_k = st.slider("Top-k (0: all tokens)", 0, 100, 40, key="top_k")
+    length = st.slider("New tokens", 1, MAX_NEW_TOKENS, 40, key="length")
+    seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
+    if not prompt.strip():
+        st.info("Type a few words to continue.")
+        return
+    if st.button("Generate", key="generate"):
+        try:
+            model = generator()
+        except Exception as error:  # noqa: BLE001
+            st.error(f"The language model is not available ({error}).")
+            return
+        pieces = list(model.stream(prompt, length, temperature, top_k, int(seed)))
+        st.session_state["generated"] = prompt + " " + "".join(pieces)
+        st.session_state["generated_tokens"] = len(pieces)
+    if "generated" in st.session_state:
+        st.write(st.session_state["generated"])
+        st.caption(f"{st.session_state['generated_tokens']} new tokens")
+
+
+def page_attention() -> None:
+    st.header("Attention patterns")
+    from model.patterns import PATTERNS, AttentionPattern, block_layout
+
+    name = st.selectbox("Pattern", PATTERNS, index=list(PATTERNS).index("bigbird"), key="pattern")
+    length = st.select_slider("Sequence length", [256, 512, 1024, 2048, 4096], 1024, key="length_attention")
+    causal = st.checkbox("Causal", key="causal")
+    pattern = AttentionPattern(name, block_size=64, causal=causal)
+    try:
+        layout = block_layout(pattern, length // 64)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    st.image(_heat(layout.allowed.astype(float)), caption=f"{name}: key blocks (columns) each query block (rows) "
+             f"sees; {layout.allowed.mean():.0%} of the dense matrix", width=320, clamp=True)
+    st.subheader("Weights of the shipped classifier for a text")
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        st.info("This view needs TensorFlow (pip install 'sparse-edge[train]'); the other pages work without it.")
+        return
+    text = bounded(st.text_area("Text", EXAMPLES["A glowing review"], key="attention_text"))
+    layer = st.number_input("Layer", 0, 1, 0, key="layer")
+    head = st.number_input("Head", 0, 3, 0, key="head")
+    if text.strip():
+        from model.inspect_attention import attention_map
+
+        model, tokenizer = keras_classifier()
+        image, tokens = attention_map(model, tokenizer, text, int(layer), int(head))
+        st.image(_heat(image / max(image.max(), 1e-9)), caption=f"layer {layer}, head {head}: {len(tokens)} tokens "
+                 "(rows attend to columns; black where the pattern computes nothing)", width=400, clamp=True)
+
+
+def page_parity() -> None:
+    st.header("What quantization cost")
+    path = CLASSIFIER / "parity.json"
+    if not path.exists():
+        st.error(f"{path} is missing: run `sparse-edge parity {CLASSIFIER}`.")
+        return
+    report = json.loads(path.read_text())
+    rows = [{"variant": v, "accuracy %": round(r["accuracy"] * 100, 2), "Δ accuracy pp": r["delta_accuracy_pp"],
+             "agreement %": round(r["agreement"] * 100, 2), "size MB": round(r["size_bytes"] / 1e6, 2),
+             "p50 ms": round(r["latency_ms_p50"], 2)} for v, r in report["variants"].items()]
+    st.write(f"Reference (Keras float32): {report['reference']['accuracy']:.2%} on {report['n']:,} {report['split']} reviews")
+    st.dataframe(rows, hide_index=True)
+    st.bar_chart({r["variant"]: r["size MB"] for r in rows}, x_label="variant", y_label="size (MB)")
+
+
+def _heat(values: np.ndarray) -> np.ndarray:
+    """A grey-to-orange RGB image of values in [0, 1], upscaled so small layouts stay visible."""
+    values = np.clip(values, 0, 1)
+    scale = max(1, 256 // max(values.shape))
+    values = np.kron(values, np.ones((scale, scale)))
+    return np.stack([values, values * 0.55, values * 0.1], axis=-1)
+
+
+def main() -> None:
+    st.set_page_config(page_title="sparse-edge demo", layout="wide")
+    page = st.sidebar.radio("Page", PAGES, key="page")
+    started = time.perf_counter()
+    {"Classify": page_classify, "Generate": page_generate, "Attention": page_attention, "Parity": page_parity}[page]()
+    st.sidebar.caption(f"page drawn in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+main()

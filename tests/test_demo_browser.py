@@ -1,0 +1,112 @@
+"""The demo end to end in a real browser: served on localhost, driven by headless Chromium.
+
+Classifies a review typed into the page and takes a screenshot of every page. With
+``SPARSE_EDGE_SCREENSHOTS=DIR`` the screenshots are also copied there (the README's pictures
+come from ``SPARSE_EDGE_SCREENSHOTS=artifacts/demo``).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "sparse_edge" / "demo_app.py"),
+                               "--server.port", str(port), "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the demo did not start within 60 s")
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--window-size=1400,1600"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for_text(driver, text: str, timeout: float = 90):
+    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
+
+
+def show_page(driver, name: str):
+    label = WebDriverWait(driver, 60).until(EC.element_to_be_clickable(
+        (By.XPATH, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]")))
+    label.click()
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    time.sleep(1.5)   # let the page finish drawing
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    target = os.environ.get("SPARSE_EDGE_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(target) / path.name)
+    return path
+
+
+def test_a_review_typed_into_the_page_is_classified_and_every_page_renders(served, browser, tmp_path):
+    browser.get(served)
+    wait_for_text(browser, "Classify a review")
+    box = WebDriverWait(browser, 60).until(EC.presence_of_element_located((By.TAG_NAME, "textarea")))
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys("Dreadful. A boring, stupid film with awful acting and a terrible script. A waste of time.")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait_for_text(browser, "negative")
+    assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
+    assert screenshot(browser, tmp_path, "classify").stat().st_size > 10_000
+    for page, marker in [("Attention", "Attention patterns"), ("Parity", "What quantization cost"),
+                         ("Generate", "Generate a review")]:
+        show_page(browser, page)
+        wait_for_text(browser, marker)
+        assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
+        assert screenshot(browser, tmp_path, page.lower()).stat().st_size > 10_000

@@ -1,0 +1,81 @@
+"""The causal language model: training output, conversion, and decoding that agrees everywhere."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_runtime import BundleError, TextClassifier
+from edge_runtime.generator import TextGenerator
+
+pytestmark = pytest.mark.imdb
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    from convert.lm import convert_lm_dir
+    from model.config import TransformerConfig
+    from model.patterns import AttentionPattern
+    from model.train_lm import LMConfig, train_lm
+
+    folder = tmp_path_factory.mktemp("lm")
+    model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,
+                              dropout=0.0, pattern=AttentionPattern("strided", block_size=16, causal=True))
+    config = LMConfig(model=model, steps=80, batch_size=8, val_reviews=20, eval_every=40, text_limit=300,
+                      jit_compile=False)
+    train_lm(config, folder, str(REPO / "artifacts" / "imdb-classifier" / "vocab.txt"), progress=False)
+    convert_lm_dir(folder, ["float32", "dynamic"])
+    return folder
+
+
+def test_training_writes_perplexity_and_bits_per_character(lm_dir):
+    metrics = json.loads((lm_dir / "metrics.json").read_text())
+    assert 1 < metrics["val_perplexity"] < 12000 and 0 < metrics["val_bits_per_character"] < 10
+    assert metrics["val_tokens"] > 0 and (lm_dir / "log.csv").read_text().count("\n") == 3
+
+
+def test_greedy_decoding_from_tflite_equals_keras_token_for_token(lm_dir):
+    from convert.lm import load_lm
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.generate import keras_generate_ids
+
+    model = load_lm(lm_dir)
+    tokenizer = WordPieceTokenizer.from_file(lm_dir / "vocab.txt")
+    for prompt in ["This movie was", "I have never seen such a"]:
+        keras_ids = keras_generate_ids(model, tokenizer, prompt, max_new_tokens=50)
+        tflite = TextGenerator(lm_dir / "tflite" / "float32.tflite").generate(prompt, max_new_tokens=50)
+        expected = [i for i in keras_ids if i != tokenizer.sep_id]
+        assert tflite.token_ids == expected and len(keras_ids) == 50 or keras_ids[-1] == tokenizer.sep_id
+
+
+def test_sampling_with_a_seed_repeats_and_long_prompts_slide(lm_dir):
+    generator = TextGenerator(lm_dir / "tflite" / "dynamic.tflite")
+    a = generator.generate("The acting", 30, temperature=0.9, top_k=20, seed=7)
+    b = generator.generate("The acting", 30, temperature=0.9, top_k=20, seed=7)
+    assert a.token_ids == b.token_ids and a.text == b.text
+    long = generator.generate("great film " * 100, 5)
+    assert long.slid and long.prompt_tokens > 64 and len(long.token_ids) <= 5
+    assert "".join(generator.stream("The acting", 10, seed=1)) == generator.generate("The acting", 10, seed=1).text
+    with pytest.raises(ValueError, match="max_new_tokens must be between 0 and 512"):
+        generator.generate("x", 10_000)
+
+
+def test_the_wrong_kind_of_model_is_refused(lm_dir):
+    with pytest.raises(BundleError, match="not a language model"):
+        TextGenerator(REPO / "artifacts" / "imdb-classifier" / "tflite" / "int8.tflite")
+    with pytest.raises(BundleError):
+        TextClassifier(lm_dir / "tflite" / "float32.tflite")
+
+
+def test_generate_command_streams_and_rejects_an_empty_prompt(lm_dir):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "sparse_edge.cli", "generate", *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=REPO)
+    out = run(str(lm_dir / "tflite" / "float32.tflite"), "This movie was", "--max-new-tokens", "8")
+    assert out.returncode == 0 and out.stdout.startswith("This movie was ")
+    out = run(str(lm_dir / "tflite" / "float32.tflite"), "   ")
+    assert out.returncode == 2 and "the prompt is empty" in out.stderr
+    out = run(str(lm_dir / "tflite" / "float32.tflite"), "word " * 200, "--max-new-tokens", "2")
+    assert out.returncode == 0 and "only its end is used" in out.stderr

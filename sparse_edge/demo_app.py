@@ -8,6 +8,7 @@ missing says so in the page while the other pages keep working.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import numpy as np
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSIFIER = ROOT / "artifacts" / "imdb-classifier"
-LM = ROOT / "artifacts" / "imdb-lm"
+ARTIFACTS = Path(os.environ.get("SPARSE_EDGE_ARTIFACTS", ROOT / "artifacts"))   # where the shipped models are
+CLASSIFIER = ARTIFACTS / "imdb-classifier"
+LM = ARTIFACTS / "imdb-lm"
 MAX_TEXT_CHARS = 20_000
 MAX_NEW_TOKENS = 200
 PAGES = ["Classify", "Generate", "Attention", "Parity"]
@@ -28,25 +30,37 @@ EXAMPLES = {
 
 
 @st.cache_resource
-def classifier(variant: str):
+def load_classifier(path: str):
     from edge_runtime import TextClassifier
 
-    return TextClassifier(CLASSIFIER / "tflite" / f"{variant}.tflite")
+    return TextClassifier(path)
 
 
 @st.cache_resource
-def generator(variant: str = "float32"):
+def load_generator(path: str):
     from edge_runtime.generator import TextGenerator
 
-    return TextGenerator(LM / "tflite" / f"{variant}.tflite")
+    return TextGenerator(path)
 
 
 @st.cache_resource
-def keras_classifier():
+def load_keras_classifier(folder: str):
     from model.saved import load_trained
 
-    model, tokenizer, _ = load_trained(CLASSIFIER)
+    model, tokenizer, _ = load_trained(folder)
     return model, tokenizer
+
+
+def classifier(variant: str):   # cached per path: loaded once per process
+    return load_classifier(str(CLASSIFIER / "tflite" / f"{variant}.tflite"))
+
+
+def generator(variant: str = "float32"):
+    return load_generator(str(LM / "tflite" / f"{variant}.tflite"))
+
+
+def keras_classifier():
+    return load_keras_classifier(str(CLASSIFIER))
 
 
 def bounded(text: str) -> str:
@@ -93,12 +107,16 @@ def page_generate() -> None:
         except Exception as error:  # noqa: BLE001
             st.error(f"The language model is not available ({error}).")
             return
-        pieces = list(model.stream(prompt, length, temperature, top_k, int(seed)))
-        st.session_state["generated"] = prompt + " " + "".join(pieces)
-        st.session_state["generated_tokens"] = len(pieces)
-    if "generated" in st.session_state:
-        st.write(st.session_state["generated"])
-        st.caption(f"{st.session_state['generated_tokens']} new tokens")
+        pieces = []
+
+        def shown():   # the text appears token by token
+            yield prompt + " "
+            for piece in model.stream(prompt, length, temperature, top_k, int(seed)):
+                pieces.append(piece)
+                yield piece
+
+        st.write_stream(shown())
+        st.caption(f"{len(pieces)} new tokens")
 
 
 def page_attention() -> None:
@@ -128,7 +146,11 @@ def page_attention() -> None:
     if text.strip():
         from model.inspect_attention import attention_map
 
-        model, tokenizer = keras_classifier()
+        try:
+            model, tokenizer = keras_classifier()
+        except Exception as error:  # noqa: BLE001
+            st.error(f"The shipped classifier could not be loaded ({error}).")
+            return
         image, tokens = attention_map(model, tokenizer, text, int(layer), int(head))
         st.image(_heat(image / max(image.max(), 1e-9)), caption=f"layer {layer}, head {head}: {len(tokens)} tokens "
                  "(rows attend to columns; black where the pattern computes nothing)", width=400, clamp=True)

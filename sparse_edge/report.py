@@ -182,7 +182,22 @@ def pi_check() -> str:
             f"Emulated, so its {arm['seconds']:.0f} s say nothing about a real Pi's speed.")
 
 
-TABLES = {"pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
+def lm_metrics() -> str:
+    """The shipped language model's held-out perplexity (artifacts/imdb-lm/metrics.json)."""
+    m = _load("artifacts/imdb-lm/metrics.json")
+    c = _load("artifacts/imdb-lm/train_config.json")
+    p = c["model"]["pattern"]
+    return (f"Held out: {m['split']}. Perplexity **{m['val_perplexity']:.1f}** per WordPiece token, "
+            f"**{m['val_bits_per_character']:.2f} bits per character** ({m['val_tokens']:,} tokens, "
+            f"{m['val_characters']:,} characters). Model: {c['model']['num_layers']} layers, width "
+            f"{c['model']['d_model']}, context {c['model']['max_length']} tokens, causal `{p['name']}` attention "
+            f"(block {p['block_size']}); {m['steps']:,} steps of {c['batch_size']} windows, "
+            f"{m['train_seconds'] / 60:.1f} min on {m['machine']['cpus']} CPUs. "
+            "Reproduce: `sparse-edge train-lm --config configs/imdb-lm.json --out artifacts/imdb-lm` then "
+            "`sparse-edge convert artifacts/imdb-lm`.")
+
+
+TABLES = {"lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
           "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 

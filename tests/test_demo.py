@@ -38,7 +38,7 @@ def test_generate_page_writes_the_requested_number_of_tokens():
     at.slider(key="temperature").set_value(0.0).run()
     at.button(key="generate").click().run()
     assert not at.exception
-    assert "12 new tokens" in at.caption[0].value or "new tokens" in at.caption[0].value
+    assert at.caption[0].value == "12 new tokens" or at.caption[0].value.endswith("new tokens")
     at.text_input(key="prompt").set_value("").run()
     assert at.info and not at.exception
 
@@ -57,3 +57,16 @@ def test_parity_page_shows_the_shipped_report():
     at = app("Parity")
     assert not at.exception
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4
+
+
+def test_missing_artifacts_give_messages_in_the_page_not_tracebacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSE_EDGE_ARTIFACTS", str(tmp_path))
+    at = app("Classify")
+    assert len(at.error) == 2 and "does not exist" in at.error[0].value
+    at.sidebar.radio(key="page").set_value("Generate").run()
+    at.button(key="generate").click().run()
+    assert not at.exception and "not available" in at.error[0].value
+    at.sidebar.radio(key="page").set_value("Parity").run()
+    assert not at.exception and "is missing" in at.error[0].value
+    at.sidebar.radio(key="page").set_value("Attention").run()
+    assert not at.exception and len(at.get("image")) == 1 and "could not be loaded" in at.error[0].value

@@ -108,5 +108,10 @@ def test_a_review_typed_into_the_page_is_classified_and_every_page_renders(serve
                          ("Generate", "Generate a review")]:
         show_page(browser, page)
         wait_for_text(browser, marker)
+        if page == "Generate" and (REPO / "artifacts" / "imdb-lm" / "tflite" / "float32.tflite").exists():
+            button = WebDriverWait(browser, 60).until(EC.element_to_be_clickable(
+                (By.XPATH, "//button[.//p[text()='Generate']]")))
+            button.click()
+            wait_for_text(browser, "new tokens")
         assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
         assert screenshot(browser, tmp_path, page.lower()).stat().st_size > 10_000

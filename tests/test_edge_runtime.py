@@ -133,6 +133,10 @@ def test_the_command_line_reads_arguments_files_jsonl_and_stdin(int8_path, tmp_p
     assert out.returncode == 0 and len(out.stdout.splitlines()) == 2
     out = run(input="Piped review, quite good.")
     assert out.returncode == 0 and out.stdout.split("\t")[0] in ("negative", "positive")
+    piped = subprocess.run([sys.executable, "-m", "edge_runtime", str(int8_path), "--json"], input=b"good \xff\xfe film",
+                           capture_output=True, cwd=REPO)
+    assert piped.returncode == 0 and b"standard input is not valid UTF-8" in piped.stderr
+    assert json.loads(piped.stdout)["label"] in ("negative", "positive")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json}\n")
     out = run("--jsonl", str(bad))

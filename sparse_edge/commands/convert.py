@@ -26,6 +26,9 @@ from sparse_edge.commands.train import data_options, fail
 def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, quiet, data_dir, manual_dir):
     """Convert a trained model folder to .tflite files, one per variant.
 
+    A language-model folder (from `sparse-edge train-lm`) converts to float32 and dynamic, with
+    one `next_token` signature.
+
     Each file holds one signature per input length (a short review runs at a short length) and
     carries vocab.txt, labels.txt and config.json, so it is the whole deployable model. int8 is
     calibrated on training reviews; the QuantizationDebugger's per-op errors go to
@@ -35,6 +38,18 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
     from convert.tflite import ConversionError
     from model.data import DatasetMissing
 
+    if _is_language_model(model_dir):
+        from convert.lm import LM_VARIANTS, convert_lm_dir
+
+        names = [v for v in variants.split(",") if v.strip()]
+        if variants == "float32,float16,dynamic,int8":
+            names = list(LM_VARIANTS)
+        try:
+            written = convert_lm_dir(model_dir, names, out_dir)
+        except (ValueError, ConversionError) as error:
+            fail(str(error))
+        click.echo(json.dumps({v: {"path": str(p), "size_bytes": p.stat().st_size} for v, p in written.items()}, indent=2))
+        return
     try:
         names = parse_variants(variants)
         written = convert_model_dir(model_dir, names, out_dir, data_dir, manual_dir, calibration_reviews,
@@ -43,6 +58,17 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
         fail(str(error))
     click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
                            for variant, path in written.items()}, indent=2))
+
+
+def _is_language_model(model_dir) -> bool:
+    """A folder written by `sparse-edge train-lm`: its train_config.json has language-model fields."""
+    from pathlib import Path
+
+    path = Path(model_dir) / "train_config.json"
+    try:
+        return "steps" in json.loads(path.read_text()) and "val_reviews" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 @click.command("parity")

@@ -105,6 +105,9 @@ def basic_tokenize(text: str) -> list[str]:
     return _WORDS.findall(text)
 
 
+CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space before them
+
+
 @dataclass
 class Encoding:
     """Token ids of one text. ``ids`` starts with [CLS] and ends with [SEP]."""
@@ -195,7 +198,11 @@ class WordPieceTokenizer:
         return Encoding(ids=ids, n_tokens=n_tokens, truncated=n_tokens > max_length)
 
     def decode(self, ids) -> str:
-        """Ids back to text, joining ``##`` continuations (lowercased, accents stripped)."""
+        """Ids back to text, joining ``##`` continuations (lowercased, accents stripped).
+
+        Punctuation is written the way people write it: no space before ``. , ! ? ; : )``, none
+        after ``(``, and none around an apostrophe (``i ' d`` -> ``i'd``).
+        """
         words = []
         for i in ids:
             token = self.inverse.get(int(i), UNK)
@@ -205,4 +212,8 @@ class WordPieceTokenizer:
                 words[-1] += token[2:]
             else:
                 words.append(token)
-        return " ".join(words)
+        text = ""
+        for word in words:
+            glued = not text or word in CLOSING or word == "'" or text.endswith(("'", "("))
+            text += word if glued else " " + word
+        return text

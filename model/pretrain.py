@@ -117,3 +117,37 @@ def transfer_encoder(source: _SparseTransformer, target: SparseTransformerClassi
     pairs += list(zip(source.blocks, target.blocks))
     for a, b in pairs:
         b.set_weights(a.get_weights())
+
+
+def transfer_from_language_model(lm_dir, target: SparseTransformerClassifier, vocab_path) -> dict:
+    """Start ``target`` from the causal language model in ``lm_dir`` (``sparse-edge train-lm``).
+
+    ULMFiT's recipe (Howard & Ruder 2018) with this project's blocks: the LM learned, on the
+    unlabelled and training reviews, what reviews look like; its token embeddings, encoder
+    blocks and final norm are copied. The attention *pattern* may differ (the LM is causal), the
+    weights do not depend on it. Position rows beyond the LM's context keep their initial values
+    and are learned in fine-tuning. Returns what was copied (for ``metrics.json``).
+    """
+    import json
+    from pathlib import Path
+
+    folder = Path(lm_dir)
+    if (folder / "vocab.txt").read_text(encoding="utf-8") != Path(vocab_path).read_text(encoding="utf-8"):
+        raise ValueError(f"{folder / 'vocab.txt'} differs from the classifier's vocabulary {vocab_path}; "
+                         "pretrain the language model with the same vocab.txt")
+    source = keras.models.load_model(folder / "model.keras", safe_mode=True)
+    s, t = source.config, target.config
+    for field in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff"):
+        if getattr(s, field) != getattr(t, field):
+            raise ValueError(f"the language model's {field} is {getattr(s, field)} but the classifier's is "
+                             f"{getattr(t, field)}; use the same sizes in both configs")
+    target.embedding.tokens.assign(source.embedding.tokens)
+    rows = min(s.max_length, t.max_length)
+    if s.positional == t.positional == "learned":
+        target.embedding.positions.assign(tf.concat([source.embedding.positions[:rows],
+                                                     target.embedding.positions[rows:]], axis=0))
+    for a, b in [(source.final_norm, target.final_norm)] + list(zip(source.blocks, target.blocks)):
+        b.set_weights(a.get_weights())
+    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    return {"init_from": str(folder), "init_positions_copied": rows,
+            "pretrain_seconds": metrics.get("train_seconds"), "pretrain_val_perplexity": metrics.get("val_perplexity")}

@@ -50,6 +50,7 @@ class TrainConfig:
     train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
     test_limit: int | None = None
     vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
+    init_from: str | None = None    # a `sparse-edge train-lm` folder to start from (same vocab, sizes)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -306,6 +307,14 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "train_seconds": 0.0}
     if resume and checkpoint_dir.exists():
         state = _load_checkpoint(trainer, checkpoint_dir)
+    elif config.init_from:
+        from model.pretrain import transfer_from_language_model
+
+        state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, vocab_file)
+        for variable, average in zip(trainer.model.trainable_variables,
+                                     getattr(trainer.optimizer, "_model_variables_moving_average", None) or []):
+            average.assign(variable)   # the weight average starts from the copied weights
+        state["train_seconds"] += state["pretrain"]["pretrain_seconds"] or 0.0
     elif config.pretrain_steps > 0:
         state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir,
                                               cache, progress)

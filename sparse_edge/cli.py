@@ -18,7 +18,8 @@ COMMANDS = {
     "train": ("sparse_edge.commands.train", "train", "Train the sparse classifier on IMDB."),
     "evaluate": ("sparse_edge.commands.train", "evaluate",
                  "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
-    "predict": ("sparse_edge.commands.predict", "predict", "Classify reviews with a trained model."),
+    "predict": ("sparse_edge.commands.predict", "predict",
+                "Classify reviews with a .tflite (edge runtime, no TensorFlow) or a model folder."),
     "compare": ("sparse_edge.commands.compare", "compare",
                 "Accuracy and training time per attention pattern and max length, one budget."),
     "convert": ("sparse_edge.commands.convert", "convert",
@@ -33,6 +34,10 @@ COMMANDS = {
              "Start the Streamlit demo: classify, generate, attention, parity."),
     "draw-patterns": ("sparse_edge.commands.draw", "draw_patterns",
                       "Draw every attention pattern's block layout as a PNG."),
+    "pipeline": ("sparse_edge.commands.pipeline", "pipeline",
+                 "The whole story: IMDB, vocabulary, training, .tflite variants, parity, edge, summary."),
+    "draw-results": ("sparse_edge.commands.draw", "draw_results",
+                     "Plot accuracy per pattern and length, and per quantized variant, from artifacts/ JSON."),
     "report": ("sparse_edge.commands.report", "report", "Regenerate the README's tables from artifacts/ JSON."),
 }
 

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(path: str) -> dict:
+    if not (ROOT / path).exists():
+        raise FileNotFoundError(f"{path} is missing; the README's section that cites it says which command "
+                                "writes it (rerun that command, or restore the file with `git checkout`)")
     return json.loads((ROOT / path).read_text())
 
 
@@ -197,7 +200,24 @@ def lm_metrics() -> str:
             "`sparse-edge convert artifacts/imdb-lm`.")
 
 
-TABLES = {"lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
+def pipeline_quick() -> str:
+    """The quick preset's run on a fresh clone (artifacts/pipeline-quick: summary.json, pipeline.json)."""
+    from sparse_edge.pipeline import summary_markdown
+
+    summary = _load("artifacts/pipeline-quick/summary.json")
+    record = _load("artifacts/pipeline-quick/pipeline.json")
+    seconds = record["stages"]
+    stages = ", ".join(f"{name} {stage['seconds']:.0f} s" for name, stage in seconds.items())
+    total = sum(stage["seconds"] for stage in seconds.values())
+    table = summary_markdown(summary)
+    return (f"{table}\nStage times: {stages}; **{total / 60:.1f} min** for the whole pipeline. "
+            f"Machine: {summary['machine']['platform']}, {summary['machine']['cpus']} CPUs; {summary['date']}. "
+            "Reproduce: `scripts/run` (the same as `sparse-edge pipeline --preset quick --out runs/quick`); "
+            "its `summary.json`, `summary.md` and `pipeline.json` are copied to `artifacts/pipeline-quick/`, the "
+            "model files stay in `runs/quick/`.")
+
+
+TABLES = {"pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
           "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 

@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -24,21 +25,27 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def converted_model(tmp_path_factory):
-    """A small classifier trained on an IMDB slice and converted to all four variants.
+def pipeline_run(tmp_path_factory):
+    """``sparse-edge pipeline`` with a tiny preset: a small classifier trained on an IMDB slice,
+    converted to all four variants, checked for parity on 1,000 test reviews, run on the edge.
 
-    Shared by the conversion, parity and edge-runtime tests (training and conversion take about
-    a minute, so they happen once per session). Returns the model folder.
+    Shared by the pipeline, conversion, parity and edge-runtime tests (it takes a minute or two,
+    so it happens once per session). Returns (output folder, presets, the stage lines printed).
     """
-    from convert.export import convert_model_dir
-    from model.data import load_imdb
-    from model.train import train
-    from model.vocab import learn_vocab
+    from sparse_edge.pipeline import STAGES, Preset, run_pipeline
     from tests.test_training import tiny_config
 
-    folder = tmp_path_factory.mktemp("converted")
-    vocab = folder.parent / "converted-vocab.txt"
-    learn_vocab(load_imdb("train", limit=2400).texts, 2000, vocab)
-    train(tiny_config(epochs=3, train_limit=2400, test_limit=200), folder, vocab_path=str(vocab), progress=False)
-    convert_model_dir(folder, ["float32", "float16", "dynamic", "int8"], calibration_reviews=16, progress=False)
-    return folder
+    folder = tmp_path_factory.mktemp("pipeline")
+    config_path = folder.parent / "tiny-train-config.json"
+    config_path.write_text(json.dumps(tiny_config(epochs=3, train_limit=2400, test_limit=200).to_dict()))
+    presets = {"tiny": Preset(str(config_path), vocab_size=2000, vocab_unsupervised=False, calibration_reviews=16,
+                              parity_limit=1000, minutes={name: 0.5 for name, _, _ in STAGES})}
+    lines = []
+    run_pipeline("tiny", folder, presets=presets, progress=False, echo=lines.append)
+    return folder, presets, lines
+
+
+@pytest.fixture(scope="session")
+def converted_model(pipeline_run):
+    """The pipeline's model folder: model.keras, vocab.txt, tflite/<variant>.tflite, parity.json."""
+    return pipeline_run[0] / "model"

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge_runtime import BundleError, TextClassifier
@@ -80,3 +81,39 @@ def test_generate_command_streams_and_rejects_an_empty_prompt(lm_dir):
     assert out.returncode == 2 and "the prompt is empty" in out.stderr
     out = run(str(lm_dir / "tflite" / "float32.tflite"), "word " * 200, "--max-new-tokens", "2")
     assert out.returncode == 0 and "only its end is used" in out.stderr
+
+
+def test_a_classifier_starts_from_the_language_model_weights(lm_dir, tmp_path):
+    import dataclasses
+
+    import keras
+
+    from model.config import TransformerConfig
+    from model.patterns import AttentionPattern
+    from model.pretrain import transfer_from_language_model
+    from model.transformer import SparseTransformerClassifier
+
+    lm = keras.models.load_model(lm_dir / "model.keras", safe_mode=True)
+    # bidirectional bigbird and a longer max length than the LM's 64-token context: weights still fit
+    config = TransformerConfig(vocab_size=12000, max_length=128, d_model=32, num_heads=2, num_layers=2, d_ff=64,
+                               pattern=AttentionPattern("bigbird", block_size=16, num_random=1))
+    classifier = SparseTransformerClassifier(config)
+    classifier.build(None)
+    before = classifier.embedding.positions.numpy()
+    info = transfer_from_language_model(lm_dir, classifier, lm_dir / "vocab.txt")
+    np.testing.assert_array_equal(classifier.embedding.tokens.numpy(), lm.embedding.tokens.numpy())
+    np.testing.assert_array_equal(classifier.embedding.positions.numpy()[:64], lm.embedding.positions.numpy())
+    np.testing.assert_array_equal(classifier.embedding.positions.numpy()[64:], before[64:])
+    for a, b in zip(lm.blocks, classifier.blocks):
+        for wa, wb in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(wa, wb)
+    assert info["init_positions_copied"] == 64 and info["pretrain_seconds"] > 0
+
+    narrow = SparseTransformerClassifier(dataclasses.replace(config, d_ff=128))
+    narrow.build(None)
+    with pytest.raises(ValueError, match="d_ff is 64 but the classifier's is 128"):
+        transfer_from_language_model(lm_dir, narrow, lm_dir / "vocab.txt")
+    other_vocab = tmp_path / "vocab.txt"
+    other_vocab.write_text("[PAD]\n[UNK]\n")
+    with pytest.raises(ValueError, match="differs from the classifier's vocabulary"):
+        transfer_from_language_model(lm_dir, classifier, other_vocab)

@@ -1,5 +1,7 @@
 """The project's WordPiece tokenizer: parity with HF tokenizers, bad input, speed-independent facts."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -99,3 +101,9 @@ def test_any_unicode_string_encodes_within_the_vocabulary(text):
     assert encoding.ids.dtype == np.int32 and 2 <= len(encoding.ids) <= 32
     assert ((encoding.ids >= 0) & (encoding.ids < len(TOY))).all()
     assert TOY.encode(text, 32).ids.tolist() == encoding.ids.tolist()
+
+
+def test_decode_writes_punctuation_and_contractions_as_people_do():
+    tokenizer = WordPieceTokenizer.from_file(Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier" / "vocab.txt")
+    ids = tokenizer.encode("I'd say it's great (really), isn't it?", 64).ids
+    assert tokenizer.decode(ids) == "i'd say it's great (really), isn't it?"

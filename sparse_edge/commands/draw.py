@@ -19,3 +19,16 @@ def draw_patterns(n, block_size, causal, out):
     except ValueError as error:
         raise click.BadParameter(str(error))
     click.echo(out)
+
+
+@click.command("draw-results")
+@click.option("--out", default="artifacts/results.png", show_default=True, type=click.Path(dir_okay=False))
+def draw_results(out):
+    """Plot accuracy against training time per pattern and length, and accuracy against size per
+    quantized variant, from the committed JSON under artifacts/."""
+    from sparse_edge.figures import draw_results as draw
+
+    try:
+        click.echo(draw(out))
+    except (OSError, KeyError, ValueError) as error:
+        raise click.ClickException(f"could not draw from artifacts/ JSON ({error}); regenerate the JSON first")

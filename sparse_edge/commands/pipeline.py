@@ -1,0 +1,46 @@
+"""``sparse-edge pipeline``: every stage from IMDB to the edge runtime, with a summary at the end."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from sparse_edge.commands.train import data_options
+
+
+@click.command("pipeline")
+@click.option("--preset", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
+              help="quick: a small model on 8,000 reviews, a few minutes on 2 cores. full: the shipped "
+              "classifier from artifacts/imdb-classifier/train_config.json, parity on all 25,000 test reviews.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for every stage's output (vocab.txt, model/, edge.json, summary.md, pipeline.json).")
+@click.option("--force", is_flag=True, help="Redo every stage, even those whose outputs match their settings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+@click.option("--quiet", is_flag=True, help="No progress bars (stage lines are still printed, to stderr).")
+@data_options
+def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
+    """Run the whole pipeline: data, vocabulary, training, test evaluation, conversion to all four
+    .tflite variants, parity against the Keras model, edge-runtime predictions, summary.
+
+    Each stage prints what it does and about how long the rest will take. A stage whose outputs
+    exist and were made with the same settings is skipped, so running the command again after an
+    interruption or a failure continues where it stopped (--force redoes all). A failed stage
+    says which one and why; what the stages before it wrote stays as it was.
+
+    Without the dataset (and without network) it stops at once and says how to provide IMDB.
+    """
+    from model.data import DatasetMissing
+    from sparse_edge.pipeline import StageFailed, run_pipeline, summary_markdown
+
+    try:
+        summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet,
+                               echo=lambda line: click.echo(line, err=True))
+    except DatasetMissing as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except StageFailed as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(summary, indent=2) if as_json else summary_markdown(summary), nl=not as_json)

@@ -1,0 +1,361 @@
+"""The whole story in one run: IMDB -> vocabulary -> sparse Transformer -> .tflite -> parity -> edge.
+
+``sparse-edge pipeline --preset quick|full --out DIR`` calls the same functions as the single
+commands (``train``, ``convert``, ``parity``, ``predict``), in order, and keeps a record of each
+finished stage in ``DIR/pipeline.json``: the stage's *fingerprint* (a hash of its settings and of
+the fingerprints of the stages it reads from) and the files it wrote. A stage whose fingerprint
+matches and whose files exist is skipped, so a second run, or a run after a failure, picks up
+where the last one stopped; ``--force`` redoes everything.
+
+What ``DIR`` holds afterwards::
+
+    vocab.txt                   the WordPiece vocabulary (learned from IMDB train [+ unsupervised])
+    model/                      model.keras, config.json, log.csv, metrics.json (test), checkpoints/
+    model/tflite/<variant>.tflite   float32, float16, dynamic, int8 (one file = the deployable model)
+    model/parity.json, .md      every variant against the Keras model on the test split
+    edge.json                   sample test reviews classified by edge_runtime with every variant
+    summary.json, summary.md    the final table
+    pipeline.json               which stages finished, with what settings, in how long
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ["float32", "float16", "dynamic", "int8"]
+EDGE_SAMPLES = 6  # test reviews the edge stage classifies with every variant
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What a pipeline run trains and how much it checks."""
+
+    train_config: str               # a train_config.json, relative to the repository
+    vocab_size: int
+    vocab_unsupervised: bool        # learn the vocabulary from train + the 50,000 unlabelled reviews
+    calibration_reviews: int        # training reviews per input length that calibrate int8
+    parity_limit: int | None        # test reviews the parity stage compares (None: all 25,000)
+    minutes: dict[str, float]       # measured stage times here (2 cores), for "time left"
+
+
+PRESETS = {
+    # A small model on 8,000 training reviews; the whole run takes a few minutes on 2 cores.
+    "quick": Preset("configs/quick.json", 8000, False, 16, 2000,
+                    {"data": 0.2, "vocab": 0.1, "train": 2.5, "convert": 1.0, "parity": 0.8, "edge": 0.1,
+                     "summary": 0.0}),
+    # The shipped classifier (artifacts/imdb-classifier), from its committed config.
+    "full": Preset("artifacts/imdb-classifier/train_config.json", 12000, True, 64, None,
+                   {"data": 0.5, "vocab": 1.5, "train": 9.0, "convert": 6.0, "parity": 25.0, "edge": 0.1,
+                    "summary": 0.0}),
+}
+
+
+class StageFailed(RuntimeError):
+    """A stage could not finish; the message says which and why."""
+
+
+@dataclass
+class Run:
+    """One pipeline run: where it writes, what it was asked, and what earlier runs left."""
+
+    out: Path
+    preset_name: str
+    preset: Preset
+    data_dir: str | None
+    manual_dir: str | None
+    force: bool
+    progress: bool
+    echo: Callable[[str], None]
+    record: dict = dataclasses.field(default_factory=dict)   # the contents of pipeline.json
+    fingerprints: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.out / "model"
+
+    def train_config(self):
+        from model.train import TrainConfig
+
+        path = REPO / self.preset.train_config
+        if not path.exists():
+            raise StageFailed(f"the preset's training config {path} is missing; restore it with `git checkout`")
+        return TrainConfig.load(path)
+
+
+def fingerprint(settings: dict, *upstream: str) -> str:
+    """A short hash of a stage's settings and of the stages it reads from."""
+    text = json.dumps({"settings": settings, "upstream": list(upstream)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# -- the stages, in order ------------------------------------------------------------------------
+# Each takes the run and returns (its fingerprint's settings, a function doing the work, the files
+# that must exist for the stage to count as done, the stages it reads from).
+
+def data_stage(run: Run):
+    from model.data import load_imdb
+
+    config = run.train_config()
+
+    def work() -> dict:
+        counts = {}
+        for split, limit in (("train", config.train_limit), ("test", config.test_limit)):
+            counts[split] = len(load_imdb(split, run.data_dir, run.manual_dir, limit=limit))
+        if run.preset.vocab_unsupervised:
+            counts["unsupervised"] = len(load_imdb("unsupervised", run.data_dir, run.manual_dir))
+        return {"reviews": counts}
+
+    return {"train_limit": config.train_limit, "test_limit": config.test_limit}, work, [], []
+
+
+def vocab_stage(run: Run):
+    from model.data import load_imdb
+    from model.vocab import learn_vocab
+
+    config = run.train_config()
+    settings = {"size": run.preset.vocab_size, "unsupervised": run.preset.vocab_unsupervised,
+                "train_limit": config.train_limit, "vocab_limit": config.vocab_limit}
+
+    def work() -> dict:
+        # the same texts `sparse-edge train` learns from when it is given no vocabulary
+        texts = load_imdb("train", run.data_dir, run.manual_dir, limit=config.train_limit).texts
+        if run.preset.vocab_unsupervised:
+            texts = texts + load_imdb("unsupervised", run.data_dir, run.manual_dir).texts
+        tokenizer = learn_vocab(texts[: config.vocab_limit], run.preset.vocab_size, run.out / "vocab.txt")
+        return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
+
+    return settings, work, ["vocab.txt"], ["data"]
+
+
+def train_stage(run: Run):
+    from model.train import train
+
+    config = run.train_config()
+
+    def work() -> dict:
+        checkpoint = run.model_dir / "checkpoints" / "last"
+        resume = checkpoint.exists() and _started_with(run, "train")
+        if run.model_dir.exists() and not resume:
+            shutil.rmtree(run.model_dir)   # a run with other settings: start clean
+        _remember_start(run, "train")
+        metrics = train(config, run.model_dir, run.data_dir, run.manual_dir, resume=resume,
+                        vocab_path=str(run.out / "vocab.txt"), progress=run.progress)
+        return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "best_epoch", "train_seconds")}
+
+    files = ["model/model.keras", "model/metrics.json", "model/config.json"]
+    return config.to_dict(), work, files, ["vocab"]
+
+
+def convert_stage(run: Run):
+    from convert.export import convert_model_dir
+
+    def work() -> dict:
+        written = convert_model_dir(run.model_dir, VARIANTS, data_dir=run.data_dir, manual_dir=run.manual_dir,
+                                    calibration_reviews=run.preset.calibration_reviews, progress=run.progress)
+        return {variant: path.stat().st_size for variant, path in written.items()}
+
+    settings = {"variants": VARIANTS, "calibration_reviews": run.preset.calibration_reviews}
+    return settings, work, [f"model/tflite/{v}.tflite" for v in VARIANTS], ["train"]
+
+
+def parity_stage(run: Run):
+    from convert.parity import check, run_parity
+
+    def work() -> dict:
+        report = run_parity(run.model_dir, "test", VARIANTS, run.preset.parity_limit, run.data_dir,
+                            run.manual_dir, progress=run.progress)
+        # accuracy and agreement must hold for any model; the file-size goals are judged on the
+        # shipped classifier (a small model's file is mostly vocabulary and structure)
+        missed = {v: check(v, row, None) for v, row in report["variants"].items()}
+        problems = "; ".join(f"{v}: {', '.join(f)}" for v, f in missed.items() if f)
+        if problems:
+            raise StageFailed(f"parity thresholds not met ({problems}); see {run.model_dir / 'parity.md'}")
+        return {"n": report["n"], "reference_accuracy": report["reference"]["accuracy"],
+                "size_notes": report["failures"]}
+
+    return {"limit": run.preset.parity_limit}, work, ["model/parity.json", "model/parity.md"], ["convert"]
+
+
+def edge_stage(run: Run):
+    from model.config import write_json_atomic
+    from model.data import load_imdb
+
+    def work() -> dict:
+        from edge_runtime import TextClassifier
+
+        reviews = load_imdb("test", run.data_dir, run.manual_dir, limit=EDGE_SAMPLES)
+        rows = [{"id": int(reviews.ids[i]), "text": reviews.texts[i][:120], "true_label": LABELS[reviews.labels[i]],
+                 "predictions": {}} for i in range(len(reviews))]
+        for variant in VARIANTS:
+            classifier = TextClassifier(run.model_dir / "tflite" / f"{variant}.tflite")
+            for row, result in zip(rows, classifier.classify_batch(reviews.texts)):
+                row["predictions"][variant] = {"label": result.label, "score": round(result.score, 4),
+                                               "latency_ms": round(result.latency_ms, 2)}
+        write_json_atomic(run.out / "edge.json", {"backend": classifier.backend, "reviews": rows})
+        return {"reviews": len(rows), "backend": classifier.backend}
+
+    return {"samples": EDGE_SAMPLES, "variants": VARIANTS}, work, ["edge.json"], ["parity"]
+
+
+def summary_stage(run: Run):
+    def work() -> dict:
+        summary = build_summary(run.out)
+        from convert.export import write_atomic
+        from model.config import write_json_atomic
+
+        write_json_atomic(run.out / "summary.json", summary)
+        write_atomic(run.out / "summary.md", summary_markdown(summary).encode())
+        return {}
+
+    return {}, work, ["summary.json", "summary.md"], ["edge"]
+
+
+LABELS = ["negative", "positive"]
+STAGES = [("data", "load IMDB (train, test)", data_stage),
+          ("vocab", "learn the WordPiece vocabulary", vocab_stage),
+          ("train", "train the sparse classifier, evaluate it on test", train_stage),
+          ("convert", "convert to float32, float16, dynamic, int8 .tflite", convert_stage),
+          ("parity", "compare every .tflite with the Keras model on test", parity_stage),
+          ("edge", "classify sample reviews with edge_runtime", edge_stage),
+          ("summary", "write the summary table", summary_stage)]
+
+
+def _started_with(run: Run, stage: str) -> bool:
+    """Whether an interrupted attempt at ``stage`` had the same fingerprint as this one."""
+    return run.record.get("started", {}).get(stage) == run.fingerprints.get(stage)
+
+
+def _remember_start(run: Run, stage: str) -> None:
+    run.record.setdefault("started", {})[stage] = run.fingerprints[stage]
+    _save_record(run)
+
+
+def _save_record(run: Run) -> None:
+    from model.config import write_json_atomic
+
+    write_json_atomic(run.out / "pipeline.json", run.record)
+
+
+def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None, manual_dir: str | None = None,
+                 force: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
+                 presets: dict[str, Preset] | None = None) -> dict:
+    """Run every stage not already done; return the summary (``DIR/summary.json``).
+
+    Raises:
+        StageFailed: a stage failed; its message names the stage and the reason. Outputs of the
+            stages before it are left as they were.
+        model.data.DatasetMissing: IMDB is not available (raised by the first stage, at once).
+    """
+    from model.data import DatasetMissing
+
+    presets = presets or PRESETS
+    if preset_name not in presets:
+        raise ValueError(f"unknown preset {preset_name!r}; choose one of {', '.join(presets)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "pipeline.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() and not force else {}
+    if record.get("preset") not in (None, preset_name):
+        echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
+    record.update(preset=preset_name, stages=record.get("stages", {}))
+    run = Run(out, preset_name, presets[preset_name], data_dir, manual_dir, force, progress, echo, record)
+
+    started = time.time()
+    for number, (name, what, make) in enumerate(STAGES, 1):
+        try:
+            settings, work, files, upstream = make(run)
+        except StageFailed as error:
+            raise StageFailed(f"stage {number}/{len(STAGES)} '{name}' failed: {error}") from error
+        run.fingerprints[name] = fingerprint(settings, *(run.fingerprints[u] for u in upstream))
+        done = record["stages"].get(name, {})
+        left = sum(run.preset.minutes[n] for n, _, _ in STAGES[number - 1:])
+        if (not force and done.get("fingerprint") == run.fingerprints[name]
+                and all((out / f).exists() for f in files)):
+            echo(f"[{number}/{len(STAGES)}] {name}: done earlier, skipped ({what})")
+            continue
+        echo(f"[{number}/{len(STAGES)}] {name}: {what}  (about {_minutes(left)} left in the pipeline)")
+        stage_start = time.time()
+        record["stages"].pop(name, None)
+        _save_record(run)
+        try:
+            result = work()
+        except DatasetMissing:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported with the stage's name
+            reason = str(error) if isinstance(error, StageFailed) else f"{type(error).__name__}: {error}"
+            raise StageFailed(f"stage {number}/{len(STAGES)} '{name}' failed: {reason}. The outputs of "
+                              f"the stages before it are intact in {out}; fix the cause and run the same "
+                              "command again to continue from this stage.") from error
+        record["stages"][name] = {"fingerprint": run.fingerprints[name], "seconds": round(time.time() - stage_start, 1),
+                                  "files": files, "result": result}
+        _save_record(run)
+    record["seconds_last_run"] = round(time.time() - started, 1)
+    _save_record(run)
+    return json.loads((out / "summary.json").read_text())
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.0f} min"
+
+
+# -- the final table -----------------------------------------------------------------------------
+
+def build_summary(out: Path) -> dict:
+    """Accuracy, drift, size and latency per variant, and where each file is."""
+    out = Path(out)
+    metrics = json.loads((out / "model" / "metrics.json").read_text())
+    parity = json.loads((out / "model" / "parity.json").read_text())
+    edge = json.loads((out / "edge.json").read_text())
+    record = json.loads((out / "pipeline.json").read_text())
+    rows = [{"model": "keras float32", "accuracy": parity["reference"]["accuracy"], "delta_pp": 0.0,
+             "agreement": 1.0, "size_bytes": _size(out / "model" / "model.keras"), "latency_ms_p50": None,
+             "path": str(out / "model" / "model.keras")}]
+    for variant, row in parity["variants"].items():
+        rows.append({"model": variant, "accuracy": row["accuracy"], "delta_pp": row["delta_accuracy_pp"],
+                     "agreement": row["agreement"], "size_bytes": row["size_bytes"],
+                     "latency_ms_p50": row["latency_ms_p50"],
+                     "path": str(out / "model" / "tflite" / f"{variant}.tflite")})
+    edge_correct = {v: sum(r["predictions"][v]["label"] == r["true_label"] for r in edge["reviews"])
+                    for v in VARIANTS}
+    return {
+        "preset": record.get("preset"), "date": time.strftime("%Y-%m-%d"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "test_accuracy": metrics["accuracy"], "test_reviews": metrics["n"],
+        "train_seconds": metrics["train_seconds"], "parity_reviews": parity["n"],
+        "variants": rows,
+        "edge": {"backend": edge["backend"], "reviews": len(edge["reviews"]), "correct": edge_correct},
+        "stage_seconds": {name: stage["seconds"] for name, stage in record["stages"].items()},
+        "files": {"parity_report": str(out / "model" / "parity.md"), "edge_predictions": str(out / "edge.json")},
+    }
+
+
+def _size(path: Path) -> int | None:
+    return path.stat().st_size if path.exists() else None
+
+
+def summary_markdown(summary: dict) -> str:
+    """The summary as a Markdown table (also what the command prints)."""
+    lines = [f"Preset `{summary['preset']}`: Keras model {summary['test_accuracy']:.2%} on "
+             f"{summary['test_reviews']:,} test reviews, trained in {summary['train_seconds']:.0f} s. "
+             f"Every variant met the parity thresholds on {summary['parity_reviews']:,} test reviews.", "",
+             "| model | accuracy | Δ vs Keras (pp) | agreement | size (MB) | p50 latency (ms) | file |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for row in summary["variants"]:
+        size = f"{row['size_bytes'] / 1e6:.2f}" if row["size_bytes"] else "-"
+        latency = f"{row['latency_ms_p50']:.2f}" if row["latency_ms_p50"] is not None else "-"
+        lines.append(f"| {row['model']} | {row['accuracy']:.2%} | {row['delta_pp']:+.2f} | {row['agreement']:.2%} "
+                     f"| {size} | {latency} | `{row['path']}` |")
+    edge = summary["edge"]
+    correct = ", ".join(f"{v} {n}/{edge['reviews']}" for v, n in edge["correct"].items())
+    lines += ["", f"edge_runtime ({edge['backend']}) on {edge['reviews']} sample test reviews, labels right: {correct}."]
+    return "\n".join(lines) + "\n"

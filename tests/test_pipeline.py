@@ -1,0 +1,78 @@
+"""``sparse-edge pipeline``: every stage in order, a summary, skipping, failures, missing data.
+
+The run itself is the session fixture ``pipeline_run`` (tests/conftest.py): a tiny preset, so CI
+stays within its time; the quick preset's measured run is artifacts/pipeline-quick/.
+"""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from sparse_edge.cli import main
+from sparse_edge.pipeline import STAGES, VARIANTS, StageFailed, run_pipeline
+
+
+@pytest.mark.imdb
+def test_every_stage_runs_in_order_and_the_summary_has_each_variant(pipeline_run):
+    folder, _, lines = pipeline_run
+    names = [name for name, _, _ in STAGES]
+    assert [line.split("]")[1].split(":")[0].strip() for line in lines] == names
+    assert all("left in the pipeline" in line for line in lines)   # every stage says how long is left
+    summary = json.loads((folder / "summary.json").read_text())
+    assert [row["model"] for row in summary["variants"]] == ["keras float32"] + VARIANTS
+    assert summary["test_accuracy"] > 0.6 and summary["parity_reviews"] == 1000
+    for row in summary["variants"][1:]:
+        assert (folder / "model" / "tflite" / f"{row['model']}.tflite").stat().st_size == row["size_bytes"]
+        assert abs(row["delta_pp"]) <= 0.5 and row["latency_ms_p50"] > 0
+    edge = json.loads((folder / "edge.json").read_text())
+    assert len(edge["reviews"]) == 6
+    assert all(set(review["predictions"]) == set(VARIANTS) for review in edge["reviews"])
+    table = (folder / "summary.md").read_text()
+    assert "| int8 |" in table and "labels right" in table
+    record = json.loads((folder / "pipeline.json").read_text())
+    assert list(record["stages"]) == names
+
+
+@pytest.mark.imdb
+def test_a_second_run_skips_every_finished_stage(pipeline_run):
+    folder, presets, _ = pipeline_run
+    before = {path: path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()
+              and path.name != "pipeline.json"}
+    lines = []
+    run_pipeline("tiny", folder, presets=presets, progress=False, echo=lines.append)
+    assert len(lines) == len(STAGES) and all("skipped" in line for line in lines), lines
+    after = {path: path.stat().st_mtime_ns for path in before}
+    assert after == before
+
+
+@pytest.mark.imdb
+def test_a_failed_stage_says_which_and_why_and_keeps_earlier_outputs(pipeline_run, tmp_path):
+    folder, presets, _ = pipeline_run
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    record = json.loads((copy / "pipeline.json").read_text())
+    del record["stages"]["convert"]                       # as if convert had never finished ...
+    (copy / "pipeline.json").write_text(json.dumps(record))
+    (copy / "model" / "model.keras").write_bytes(b"not a model")   # ... and the model got damaged
+    vocab_before = (copy / "vocab.txt").read_bytes()
+    with pytest.raises(StageFailed, match=r"stage 4/7 'convert' failed: .*run the same command again"):
+        run_pipeline("tiny", copy, presets=presets, progress=False, echo=lambda line: None)
+    assert (copy / "vocab.txt").read_bytes() == vocab_before
+    assert (copy / "model" / "metrics.json").exists()
+    record = json.loads((copy / "pipeline.json").read_text())
+    assert "convert" not in record["stages"] and {"data", "vocab", "train"} <= set(record["stages"])
+
+
+def test_without_the_dataset_it_stops_at_once_saying_how_to_provide_it(tmp_path):
+    result = CliRunner().invoke(main, ["pipeline", "--preset", "quick", "--out", str(tmp_path / "run"),
+                                       "--data-dir", str(tmp_path / "no-data"), "--quiet"])
+    assert result.exit_code == 2
+    assert "Provide them in one of three ways" in result.output and "--manual-dir" in result.output
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_an_unknown_preset_is_refused():
+    result = CliRunner().invoke(main, ["pipeline", "--preset", "huge", "--out", "x"])
+    assert result.exit_code == 2 and "'huge' is not one of 'quick', 'full'" in result.output

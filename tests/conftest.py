@@ -1,4 +1,3 @@
-import json
 import os
 from pathlib import Path
 
@@ -26,23 +25,18 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory):
-    """``sparse-edge pipeline`` with a tiny preset: a small classifier trained on an IMDB slice,
-    converted to all four variants, checked for parity on 1,000 test reviews, run on the edge.
+    """``sparse-edge pipeline --preset quick``: a small classifier trained on 8,000 IMDB reviews,
+    converted to all four variants, checked for parity on 2,000 test reviews, run on the edge.
 
-    Shared by the pipeline, conversion, parity and edge-runtime tests (it takes a minute or two,
-    so it happens once per session). Returns (output folder, presets, the stage lines printed).
+    Shared by the pipeline, conversion, parity and edge-runtime tests (about two minutes here,
+    so it happens once per session). Returns (output folder, the stage lines it printed).
     """
-    from sparse_edge.pipeline import STAGES, Preset, run_pipeline
-    from tests.test_training import tiny_config
+    from sparse_edge.pipeline import run_pipeline
 
     folder = tmp_path_factory.mktemp("pipeline")
-    config_path = folder.parent / "tiny-train-config.json"
-    config_path.write_text(json.dumps(tiny_config(epochs=3, train_limit=2400, test_limit=200).to_dict()))
-    presets = {"tiny": Preset(str(config_path), vocab_size=2000, vocab_unsupervised=False, calibration_reviews=16,
-                              parity_limit=1000, minutes={name: 0.5 for name, _, _ in STAGES})}
     lines = []
-    run_pipeline("tiny", folder, presets=presets, progress=False, echo=lines.append)
-    return folder, presets, lines
+    run_pipeline("quick", folder, progress=False, echo=lines.append)
+    return folder, lines
 
 
 @pytest.fixture(scope="session")

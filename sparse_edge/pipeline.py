@@ -46,6 +46,7 @@ class Preset:
     calibration_reviews: int        # training reviews per input length that calibrate int8
     parity_limit: int | None        # test reviews the parity stage compares (None: all 25,000)
     minutes: dict[str, float]       # measured stage times here (2 cores), for "time left"
+    vocab_file: str | None = None   # use this vocab.txt (relative to the repository) instead of learning one
 
 
 PRESETS = {
@@ -54,10 +55,12 @@ PRESETS = {
     "quick": Preset("configs/quick.json", 8000, False, 16, 2000,
                     {"data": 0.1, "vocab": 0.05, "train": 1.1, "convert": 0.3, "parity": 0.25, "edge": 0.01,
                      "summary": 0.0}),
-    # The shipped classifier (artifacts/imdb-classifier), from its committed config.
+    # The shipped classifier (artifacts/imdb-classifier), from its committed config and vocabulary.
+    # Learning the vocabulary again gives the same 12,000 tokens, but HF's trainer breaks frequency
+    # ties differently from run to run, so their ids (and every weight row) would move.
     "full": Preset("artifacts/imdb-classifier/train_config.json", 12000, True, 64, None,
-                   {"data": 0.5, "vocab": 1.5, "train": 9.0, "convert": 6.0, "parity": 25.0, "edge": 0.1,
-                    "summary": 0.0}),
+                   {"data": 0.5, "vocab": 0.0, "train": 9.0, "convert": 6.0, "parity": 25.0, "edge": 0.1,
+                    "summary": 0.0}, vocab_file="artifacts/imdb-classifier/vocab.txt"),
 }
 
 
@@ -125,7 +128,20 @@ def vocab_stage(run: Run):
 
     config = run.train_config()
     settings = {"size": run.preset.vocab_size, "unsupervised": run.preset.vocab_unsupervised,
-                "train_limit": config.train_limit, "vocab_limit": config.vocab_limit}
+                "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
+                "file": run.preset.vocab_file}
+
+    if run.preset.vocab_file:
+        source = REPO / run.preset.vocab_file
+
+        def copy() -> dict:
+            from convert.export import write_atomic
+
+            write_atomic(run.out / "vocab.txt", source.read_bytes())
+            return {"copied_from": run.preset.vocab_file, "entries": len(source.read_text(encoding="utf-8").split())}
+
+        settings["file_sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()
+        return settings, copy, ["vocab.txt"], ["data"]
 
     def work() -> dict:
         # the same texts `sparse-edge train` learns from when it is given no vocabulary
@@ -223,7 +239,7 @@ def summary_stage(run: Run):
 
 LABELS = ["negative", "positive"]
 STAGES = [("data", "load IMDB (train, test)", data_stage),
-          ("vocab", "learn the WordPiece vocabulary", vocab_stage),
+          ("vocab", "learn (or, for full, copy the shipped) WordPiece vocabulary", vocab_stage),
           ("train", "train the sparse classifier, evaluate it on test", train_stage),
           ("convert", "convert to float32, float16, dynamic, int8 .tflite", convert_stage),
           ("parity", "compare every .tflite with the Keras model on test", parity_stage),

@@ -76,3 +76,16 @@ def test_without_the_dataset_it_stops_at_once_saying_how_to_provide_it(tmp_path)
 def test_an_unknown_preset_is_refused():
     result = CliRunner().invoke(main, ["pipeline", "--preset", "huge", "--out", "x"])
     assert result.exit_code == 2 and "'huge' is not one of 'quick', 'full'" in result.output
+
+
+def test_the_full_preset_copies_the_shipped_vocabulary_instead_of_learning_one(tmp_path):
+    from sparse_edge.pipeline import PRESETS, REPO, Run, fingerprint, vocab_stage
+
+    run = Run(tmp_path, "full", PRESETS["full"], None, None, False, False, print)
+    settings, work, files, upstream = vocab_stage(run)
+    assert files == ["vocab.txt"] and upstream == ["data"]
+    assert work()["entries"] == 12000
+    shipped = REPO / "artifacts" / "imdb-classifier" / "vocab.txt"
+    assert (tmp_path / "vocab.txt").read_bytes() == shipped.read_bytes()
+    # the fingerprint follows the file's content: another vocabulary would redo the stage
+    assert settings["file_sha256"] and fingerprint(settings) != fingerprint(dict(settings, file_sha256="0"))

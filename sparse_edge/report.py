@@ -243,7 +243,28 @@ def tried_recipes() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"tried_recipes": tried_recipes, "pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
+def pipeline_full() -> str:
+    """The full preset's run (artifacts/pipeline-full), against the shipped classifier."""
+    summary = _load("artifacts/pipeline-full/summary.json")
+    record = _load("artifacts/pipeline-full/pipeline.json")
+    shipped = _load("artifacts/imdb-classifier/metrics.json")
+    total = sum(stage["seconds"] for stage in record["stages"].values())
+    retrained = _load("artifacts/pipeline-full/metrics.json")
+    same = ("the very same predictions" if retrained["confusion_matrix"] == shipped["confusion_matrix"] else
+            "the same recipe and vocabulary, but not bit-identical training: confusion matrix "
+            f"{retrained['confusion_matrix']['rows_true_cols_predicted']} against the shipped "
+            f"{shipped['confusion_matrix']['rows_true_cols_predicted']}")
+    rows = {row["model"]: row for row in summary["variants"]}
+    variants = ", ".join(f"`{name}` {rows[name]['accuracy']:.2%}" for name in ("float32", "float16", "dynamic", "int8"))
+    return (f"`scripts/run pipeline --preset full --out runs/full` on {summary['date']}: the retrained Keras model "
+            f"scored **{summary['test_accuracy']:.2%}** on {summary['test_reviews']:,} test reviews (shipped: "
+            f"{shipped['accuracy']:.2%}; {same}), "
+            f"trained in {summary['train_seconds'] / 60:.1f} min; its variants on {summary['parity_reviews']:,} test "
+            f"reviews: {variants}, every parity threshold met; {total / 60:.0f} min for the whole pipeline. "
+            "Summary and stage record: `artifacts/pipeline-full/`.")
+
+
+TABLES = {"pipeline_full": pipeline_full, "tried_recipes": tried_recipes, "pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
           "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 

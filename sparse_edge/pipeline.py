@@ -21,6 +21,7 @@ What ``DIR`` holds afterwards::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -55,11 +56,12 @@ PRESETS = {
     "quick": Preset("configs/quick.json", 8000, False, 16, 2000,
                     {"data": 0.1, "vocab": 0.05, "train": 1.1, "convert": 0.3, "parity": 0.25, "edge": 0.01,
                      "summary": 0.0}),
-    # The shipped classifier (artifacts/imdb-classifier), from its committed config and vocabulary.
-    # Learning the vocabulary again gives the same 12,000 tokens, but HF's trainer breaks frequency
-    # ties differently from run to run, so their ids (and every weight row) would move.
+    # The shipped classifier (artifacts/imdb-classifier), from its committed config and vocabulary
+    # (stage times from artifacts/pipeline-full/pipeline.json). Learning the vocabulary again gives
+    # the same 12,000 tokens, but HF's trainer breaks frequency ties differently from run to run,
+    # so their ids (and every weight row) would move.
     "full": Preset("artifacts/imdb-classifier/train_config.json", 12000, True, 64, None,
-                   {"data": 0.5, "vocab": 0.0, "train": 9.0, "convert": 6.0, "parity": 25.0, "edge": 0.1,
+                   {"data": 0.4, "vocab": 0.05, "train": 9.1, "convert": 1.3, "parity": 9.0, "edge": 0.01,
                     "summary": 0.0}, vocab_file="artifacts/imdb-classifier/vocab.txt"),
 }
 
@@ -73,11 +75,9 @@ class Run:
     """One pipeline run: where it writes, what it was asked, and what earlier runs left."""
 
     out: Path
-    preset_name: str
     preset: Preset
     data_dir: str | None
     manual_dir: str | None
-    force: bool
     progress: bool
     echo: Callable[[str], None]
     record: dict = dataclasses.field(default_factory=dict)   # the contents of pipeline.json
@@ -87,6 +87,7 @@ class Run:
     def model_dir(self) -> Path:
         return self.out / "model"
 
+    @functools.cached_property
     def train_config(self):
         from model.train import TrainConfig
 
@@ -109,7 +110,7 @@ def fingerprint(settings: dict, *upstream: str) -> str:
 def data_stage(run: Run):
     from model.data import load_imdb
 
-    config = run.train_config()
+    config = run.train_config
 
     def work() -> dict:
         counts = {}
@@ -126,7 +127,7 @@ def vocab_stage(run: Run):
     from model.data import load_imdb
     from model.vocab import learn_vocab
 
-    config = run.train_config()
+    config = run.train_config
     settings = {"size": run.preset.vocab_size, "unsupervised": run.preset.vocab_unsupervised,
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
@@ -157,7 +158,7 @@ def vocab_stage(run: Run):
 def train_stage(run: Run):
     from model.train import train
 
-    config = run.train_config()
+    config = run.train_config
 
     def work() -> dict:
         checkpoint = run.model_dir / "checkpoints" / "last"
@@ -285,7 +286,7 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
     if record.get("preset") not in (None, preset_name):
         echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
     record.update(preset=preset_name, stages=record.get("stages", {}))
-    run = Run(out, preset_name, presets[preset_name], data_dir, manual_dir, force, progress, echo, record)
+    run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record)
 
     started = time.time()
     for number, (name, what, make) in enumerate(STAGES, 1):

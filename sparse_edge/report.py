@@ -22,6 +22,11 @@ def _load(path: str) -> dict:
     return json.loads((ROOT / path).read_text())
 
 
+def _machine(machine: dict) -> str:
+    """"Linux-..., 2 CPUs": where a measurement was taken."""
+    return f"{machine['platform']}, {machine['cpus']} CPUs"
+
+
 def _fmt(value, digits=1, suffix=""):
     return "—" if value is None else f"{value:,.{digits}f}{suffix}"
 
@@ -58,7 +63,7 @@ def attention_bench() -> str:
     lines.append("")
     lines += [f"- {line}" for line in summary["lines"] if "growth" in line]
     lines.append("")
-    lines.append(f"Machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs; {report['date']}. "
+    lines.append(f"Machine: {_machine(report['machine'])}; {report['date']}. "
                  f"Reproduce: `{report['command']}`.")
     return "\n".join(lines)
 
@@ -81,7 +86,7 @@ def classifier_metrics() -> str:
         f"feed-forward {model['d_ff']}, vocabulary {model['vocab_size']:,}, max length {model['max_length']:,}, "
         f"`{pattern['name']}` attention (block {pattern['block_size']}, window {pattern['window']}, "
         f"{pattern['num_global']} global, {pattern['num_random']} random). "
-        f"Machine: {m['machine']['platform']}, {m['machine']['cpus']} CPUs, TensorFlow {m['machine']['tensorflow']}.",
+        f"Machine: {_machine(m['machine'])}, TensorFlow {m['machine']['tensorflow']}.",
     ])
 
 
@@ -168,7 +173,7 @@ def edge_bench() -> str:
                      f"4,096-token input in {at_4096['median_ms']:.1f} ms (dynamic range, 1 thread; "
                      "`artifacts/bench/attention.json`, table above).")
         lines.append("")
-    lines.append(f"Note: {r['input_4096_tokens_note']}. Machine: {r['machine']['platform']}, {r['machine']['cpus']} CPUs; "
+    lines.append(f"Note: {r['input_4096_tokens_note']}. Machine: {_machine(r['machine'])}; "
                  f"{r['date']}. Reproduce: `{r['command']}`.")
     return "\n".join(lines)
 
@@ -211,7 +216,7 @@ def pipeline_quick() -> str:
     total = sum(stage["seconds"] for stage in seconds.values())
     table = summary_markdown(summary)
     return (f"{table}\nStage times: {stages}; **{total / 60:.1f} min** for the whole pipeline. "
-            f"Machine: {summary['machine']['platform']}, {summary['machine']['cpus']} CPUs; {summary['date']}. "
+            f"Machine: {_machine(summary['machine'])}; {summary['date']}. "
             "Reproduce: `scripts/run` (the same as `sparse-edge pipeline --preset quick --out runs/quick`); "
             "its `summary.json`, `summary.md` and `pipeline.json` are copied to `artifacts/pipeline-quick/`, the "
             "model files stay in `runs/quick/`.")

@@ -81,7 +81,7 @@ def test_an_unknown_preset_is_refused():
 def test_the_full_preset_copies_the_shipped_vocabulary_instead_of_learning_one(tmp_path):
     from sparse_edge.pipeline import PRESETS, REPO, Run, fingerprint, vocab_stage
 
-    run = Run(tmp_path, "full", PRESETS["full"], None, None, False, False, print)
+    run = Run(tmp_path, PRESETS["full"], None, None, False, print)
     settings, work, files, upstream = vocab_stage(run)
     assert files == ["vocab.txt"] and upstream == ["data"]
     assert work()["entries"] == 12000

@@ -147,7 +147,7 @@ def calibration_samples(train_config, tokenizer, lengths, max_length, data_dir, 
     from model.data import load_imdb, train_validation_split
 
     train_all = load_imdb("train", data_dir, manual_dir, limit=train_config.train_limit)
-    train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.seed)
+    train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.validation_seed)
     return representative_reviews(train_part.texts, tokenizer, lengths, max_length, per_length,
                                   seed=train_config.seed)
 

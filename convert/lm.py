@@ -49,7 +49,7 @@ def convert_language_model(model, variant: str = "float32") -> bytes:
             flatbuffer = converter.convert()
         except Exception as error:  # noqa: BLE001
             raise ConversionError(conversion_hint(error)) from error
-    return compact(flatbuffer, {})
+    return compact(flatbuffer, [])
 
 
 def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None) -> dict[str, Path]:

@@ -76,7 +76,7 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
                 flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
-    return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else {})
+    return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else [])
 
 
 def every_signature(nodes: list[str], signatures: int) -> list[str]:
@@ -104,15 +104,18 @@ def _selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
                                       denylisted_nodes=list(denylisted_nodes))
 
 
-def _embedding_tables(model) -> dict[tuple[int, int], np.ndarray]:
-    embedding = model.embedding
-    tables = {tuple(embedding.tokens.shape): np.asarray(embedding.tokens)}
-    if hasattr(embedding.positions, "shape"):
-        tables[tuple(embedding.positions.shape)] = np.asarray(embedding.positions)
+def _embedding_tables(model) -> list[np.ndarray]:
+    """Every token and position table of the model (each member's, for an ensemble)."""
+    tables = []
+    for member in getattr(model, "members", [model]):
+        embedding = member.embedding
+        tables.append(np.asarray(embedding.tokens))
+        if hasattr(embedding.positions, "shape"):
+            tables.append(np.asarray(embedding.positions))
     return tables
 
 
-def compact(flatbuffer: bytes, tables: dict[tuple[int, int], np.ndarray]) -> bytes:
+def compact(flatbuffer: bytes, tables: list[np.ndarray]) -> bytes:
     """Drop tensor names and, for int8, share one copy of each embedding table between signatures.
 
     Tensor names are for debugging only (signatures keep their own input and output names);
@@ -129,7 +132,7 @@ def compact(flatbuffer: bytes, tables: dict[tuple[int, int], np.ndarray]) -> byt
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def share_gather_tables(model, tables: dict[tuple[int, int], np.ndarray]) -> None:
+def share_gather_tables(model, tables: list[np.ndarray]) -> None:
     """Give every signature of a parsed int8 model the same copy of each embedding table.
 
     Full-integer calibration quantizes a GATHER's table with the range its output showed during
@@ -137,30 +140,37 @@ def share_gather_tables(model, tables: dict[tuple[int, int], np.ndarray]) -> Non
     signatures, six 1.5 MB token tables. Here each table is quantized once over its full range
     (no token is clipped, whatever calibration saw) and every signature's GATHER reads that
     one buffer. A GATHER copies bytes, so its output takes the same scale and zero point.
+    An ensemble has several tables of one shape; each GATHER's table is matched to the float
+    table its values correlate with best.
     """
     from tensorflow.lite.python import schema_py_generated as schema
 
     gather = [i for i, code in enumerate(model.operatorCodes)
               if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.GATHER]
-    shared: dict[tuple[int, int], int] = {}   # table shape -> buffer index
+    shared: dict[int, int] = {}   # index in ``tables`` -> buffer index
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
             if op.opcodeIndex not in gather:
                 continue
             table, output = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
             shape = tuple(int(d) for d in table.shape)
-            if table.type != schema.TensorType.INT8 or shape not in tables:
+            candidates = [i for i, t in enumerate(tables) if t.shape == shape]
+            if table.type != schema.TensorType.INT8 or not candidates:
                 continue
-            values = tables[shape].astype(np.float64)
+            if len(candidates) > 1:
+                stored = np.asarray(model.buffers[table.buffer].data, np.uint8).view(np.int8).astype(np.float64)
+                candidates.sort(key=lambda i: -abs(np.corrcoef(stored, tables[i].ravel())[0, 1]))
+            source = candidates[0]
+            values = tables[source].astype(np.float64)
             low, high = min(values.min(), 0.0), max(values.max(), 0.0)
             scale = (high - low) / 255.0
             zero_point = int(np.clip(round(-128 - low / scale), -128, 127))
-            if shape not in shared:
+            if source not in shared:
                 quantized = np.clip(np.round(values / scale) + zero_point, -128, 127).astype(np.int8)
                 model.buffers[table.buffer].data = quantized.view(np.uint8).ravel()
-                shared[shape] = table.buffer
+                shared[source] = table.buffer
             else:
-                table.buffer = shared[shape]
+                table.buffer = shared[source]
             for tensor in (table, output):
                 tensor.quantization.scale = [float(scale)]
                 tensor.quantization.zeroPoint = [zero_point]

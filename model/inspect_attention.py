@@ -19,6 +19,7 @@ def attention_map(model, tokenizer, text: str, layer: int, head: int) -> tuple[n
 
     from model.patterns import block_layout
 
+    model = getattr(model, "members", [model])[0]   # an ensemble: its first member's attention
     c = model.config
     if not 0 <= layer < c.num_layers or not 0 <= head < c.num_heads:
         raise ValueError(f"layer must be in 0..{c.num_layers - 1} and head in 0..{c.num_heads - 1}")

@@ -44,13 +44,15 @@ class TrainConfig:
     pretrain_steps: int = 0         # masked-LM batches on unlabelled + train texts first (0: none)
     pretrain_learning_rate: float = 1e-3
     val_fraction: float = 0.1
-    seed: int = 0
+    seed: int = 0                   # initialisation, batch order, token dropout
+    split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it
     jit_compile: bool = True
     vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
     train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
     test_limit: int | None = None
     vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
     init_from: str | None = None    # a `sparse-edge train-lm` folder to start from (same vocab, sizes)
+    freeze_token_embeddings: bool = False  # keep the token table as initialised (with init_from: the LM's)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -70,6 +72,10 @@ class TrainConfig:
         if self.batch_tokens < self.model.max_length:
             raise ValueError(f"batch_tokens {self.batch_tokens} cannot hold one review of max_length "
                              f"{self.model.max_length}; use batch_tokens >= {self.model.max_length}")
+
+    @property
+    def validation_seed(self) -> int:
+        return self.seed if self.split_seed is None else self.split_seed
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -118,6 +124,9 @@ class Trainer:
             keras.utils.set_random_seed(config.seed)
             self.model = SparseTransformerClassifier(config.model)
             self.model.build(None)
+            if config.freeze_token_embeddings:
+                # most of the parameters, and where rare words (names, titles) are memorised
+                self.model.embedding.tokens.trainable = False
             warmup = max(1, int(steps_total * config.warmup_fraction))
             schedule = keras.optimizers.schedules.CosineDecay(
                 initial_learning_rate=config.learning_rate * 0.01, decay_steps=max(1, steps_total - warmup),
@@ -290,7 +299,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     tokenizer = WordPieceTokenizer.from_file(vocab_file)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
-    train_set, val_set = train_validation_split(train_all, config.val_fraction, config.seed)
+    train_set, val_set = train_validation_split(train_all, config.val_fraction, config.validation_seed)
     cache = Path(cache_dir) if cache_dir else out / "cache"
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
     val_seqs = tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress)

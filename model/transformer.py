@@ -2,7 +2,8 @@
 
 Ordered from the smallest piece to the whole model (as in nanoGPT's ``model.py``):
 ``TokenAndPositionEmbedding`` -> ``FeedForward`` -> ``EncoderBlock`` ->
-``SparseTransformerClassifier`` (mean-pool over real tokens, then softmax) and
+``SparseTransformerClassifier`` (mean-pool over real tokens, then softmax),
+``SparseTransformerEnsemble`` (the average of several classifiers) and
 ``SparseTransformerLM`` (causal, logits through the tied token embedding).
 
 Shapes: B batch, n tokens, d = d_model, V = vocab_size.
@@ -194,6 +195,56 @@ class SparseTransformerClassifier(_SparseTransformer):
             peak = tf.reduce_max(x - 30.0 * (1.0 - mask[:, :, None]), axis=1)    # (B, d)
             pooled = tf.concat([pooled, peak], axis=-1)                        # (B, 2d)
         return tf.nn.softmax(self.head(pooled), axis=-1)
+
+
+@register
+class SparseTransformerEnsemble(keras.Model):
+    """Token ids (B, n) -> the average of several classifiers' probabilities (B, num_classes).
+
+    Classifiers that learned differently (one fine-tuned from the language model, one trained
+    from scratch) make different mistakes; averaging their probabilities cancels some of them.
+    The members read the same token ids, so they share the vocabulary, ``max_length``, the
+    block size (the input lengths) and the classes; their patterns and sizes may differ.
+    ``config`` is the first member's: what batching, conversion and the device read.
+
+    Example:
+        >>> from model.patterns import AttentionPattern
+        >>> c = TransformerConfig(vocab_size=50, max_length=32, d_model=16, num_heads=2,
+        ...                       pattern=AttentionPattern("bigbird", block_size=8, window=3))
+        >>> SparseTransformerEnsemble([c, c])(tf.ones([3, 20], tf.int32)).shape
+        TensorShape([3, 2])
+    """
+
+    SHARED = ("vocab_size", "max_length", "num_classes", "pad_id")
+
+    def __init__(self, configs: list, **kwargs):
+        super().__init__(**kwargs)
+        configs = [c if isinstance(c, TransformerConfig) else TransformerConfig.from_dict(c) for c in configs]
+        if len(configs) < 2:
+            raise ValueError(f"an ensemble needs at least two members, got {len(configs)}")
+        first = configs[0]
+        for i, c in enumerate(configs[1:], start=2):
+            for field in self.SHARED:
+                if getattr(c, field) != getattr(first, field):
+                    raise ValueError(f"member {i} has {field}={getattr(c, field)} but member 1 has "
+                                     f"{getattr(first, field)}; members must read the same inputs")
+            if c.pattern.block_size != first.pattern.block_size:
+                raise ValueError(f"member {i} has block_size {c.pattern.block_size} but member 1 has "
+                                 f"{first.pattern.block_size}; members must share the input lengths")
+        self.config = first
+        self.members = [SparseTransformerClassifier(c, name=f"member_{i}") for i, c in enumerate(configs)]
+
+    def build(self, input_shape=None):
+        for member in self.members:
+            member.build(None)
+        self.built = True
+
+    def call(self, token_ids, training=None):
+        probs = [member(token_ids, training=training) for member in self.members]   # each (B, C)
+        return tf.add_n(probs) / float(len(probs))
+
+    def get_config(self):
+        return {"configs": [m.config.to_dict() for m in self.members], "name": self.name}
 
 
 @register

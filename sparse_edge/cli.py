@@ -18,6 +18,8 @@ COMMANDS = {
     "train": ("sparse_edge.commands.train", "train", "Train the sparse classifier on IMDB."),
     "evaluate": ("sparse_edge.commands.train", "evaluate",
                  "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
+    "ensemble": ("sparse_edge.commands.train", "ensemble",
+                 "Average trained classifiers into one model; evaluate it on validation and test."),
     "predict": ("sparse_edge.commands.predict", "predict",
                 "Classify reviews with a .tflite (edge runtime, no TensorFlow) or a model folder."),
     "compare": ("sparse_edge.commands.compare", "compare",

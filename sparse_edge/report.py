@@ -233,14 +233,19 @@ def tried_recipes() -> str:
              f"| shipped (`artifacts/imdb-classifier`) | — | {reference['val_accuracy']:.2%} | "
              f"{reference['accuracy']:.2%} | {reference['train_seconds'] / 60:.1f} min |"]
     for folder in sorted((ROOT / "artifacts" / "tried").iterdir()):
-        config = TrainConfig.from_dict(json.loads((folder / "train_config.json").read_text())).to_dict()
         metrics = json.loads((folder / "metrics.json").read_text())
-        changes = [f"{key}={config[key]}" for key in config if key != "model" and config[key] != shipped.get(key)]
-        changes += [f"model.{key}={value}" for key, value in config["model"].items()
-                    if value != shipped["model"].get(key) and key != "pattern"]
         time = f"{metrics['train_seconds'] / 60:.1f} min"
-        if metrics.get("pretrain_seconds"):
-            time += f" (of which {metrics['pretrain_seconds'] / 60:.1f} pretraining)"
+        if "members" in metrics:   # `sparse-edge ensemble`: each member's own test accuracy
+            changes = ["average of " + ", ".join(f"`{Path(m['dir']).name}` ({m['accuracy']:.2%})"
+                                                 for m in metrics["members"])]
+            time += " (all members)"
+        else:
+            config = TrainConfig.from_dict(json.loads((folder / "train_config.json").read_text())).to_dict()
+            changes = [f"{key}={config[key]}" for key in config if key != "model" and config[key] != shipped.get(key)]
+            changes += [f"model.{key}={value}" for key, value in config["model"].items()
+                        if value != shipped["model"].get(key) and key != "pattern"]
+            if metrics.get("pretrain_seconds"):
+                time += f" (of which {metrics['pretrain_seconds'] / 60:.1f} pretraining)"
         lines.append(f"| `{folder.name}` | {', '.join(changes) or '—'} | {metrics['val_accuracy']:.2%} | "
                      f"{metrics['accuracy']:.2%} | {time} |")
     lines += ["", "All on 25,000 test reviews, this 2-core machine. Rerun one with `sparse-edge train --config "

@@ -199,3 +199,27 @@ def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, vocab):
     assert json.loads((tmp_path / "m" / "eval-test.json").read_text())["n"] == 40
     result = CliRunner().invoke(main, ["predict", str(tmp_path), "text"])
     assert result.exit_code == 2 and "is not a trained model folder: missing model.keras" in result.output
+
+
+def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab):
+    import keras
+    import numpy as np
+
+    from model.train import Trainer, train
+
+    initial = Trainer(tiny_config(freeze_token_embeddings=True), _default_strategy(), 10).model
+    before = np.asarray(initial.embedding.tokens)
+    train(tiny_config(freeze_token_embeddings=True), tmp_path / "frozen", vocab_path=vocab, progress=False)
+    train(tiny_config(), tmp_path / "free", vocab_path=vocab, progress=False)
+    frozen = keras.models.load_model(tmp_path / "frozen" / "model.keras")
+    free = keras.models.load_model(tmp_path / "free" / "model.keras")
+    np.testing.assert_array_equal(np.asarray(frozen.embedding.tokens), before)   # same seed, same start
+    assert np.abs(np.asarray(free.embedding.tokens) - before).max() > 1e-4
+    assert np.abs(np.asarray(frozen.blocks[0].ffn.get_weights()[0]) -
+                  np.asarray(initial.blocks[0].ffn.get_weights()[0])).max() > 1e-4
+
+
+def _default_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()

@@ -215,7 +215,11 @@ class SparseTransformerEnsemble(keras.Model):
         TensorShape([3, 2])
     """
 
-    SHARED = ("vocab_size", "max_length", "num_classes", "pad_id")
+    @staticmethod
+    def inputs(c: TransformerConfig) -> dict:
+        """What a member's input and output look like; every member must agree on it."""
+        return {"vocab_size": c.vocab_size, "max_length": c.max_length, "num_classes": c.num_classes,
+                "pad_id": c.pad_id, "block_size": c.pattern.block_size}
 
     def __init__(self, configs: list, **kwargs):
         super().__init__(**kwargs)
@@ -224,13 +228,10 @@ class SparseTransformerEnsemble(keras.Model):
             raise ValueError(f"an ensemble needs at least two members, got {len(configs)}")
         first = configs[0]
         for i, c in enumerate(configs[1:], start=2):
-            for field in self.SHARED:
-                if getattr(c, field) != getattr(first, field):
-                    raise ValueError(f"member {i} has {field}={getattr(c, field)} but member 1 has "
-                                     f"{getattr(first, field)}; members must read the same inputs")
-            if c.pattern.block_size != first.pattern.block_size:
-                raise ValueError(f"member {i} has block_size {c.pattern.block_size} but member 1 has "
-                                 f"{first.pattern.block_size}; members must share the input lengths")
+            for field, value in self.inputs(c).items():
+                if value != self.inputs(first)[field]:
+                    raise ValueError(f"member {i} has {field}={value} but member 1 has "
+                                     f"{self.inputs(first)[field]}; members must read the same inputs")
         self.config = first
         self.members = [SparseTransformerClassifier(c, name=f"member_{i}") for i, c in enumerate(configs)]
 

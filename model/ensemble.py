@@ -3,9 +3,14 @@
 One small Transformer trained on 22,500 reviews makes mistakes that another, trained
 differently, does not, so their average is right more often than either: the classifier
 fine-tuned from the language model (88.34% on test) averaged with one trained from scratch
-(87.74%) scored 88.79% (``artifacts/tried/ensemble-lm-4500-plus-shipped/metrics.json``). The result is one Keras model (``SparseTransformerEnsemble``), so conversion,
-parity, the device runtime and the demo use it like any classifier; it costs the sum of its
-members in size and time per review.
+(87.74%) scored 88.79% (``artifacts/tried/ensemble-lm-4500-plus-shipped/metrics.json``).
+The result is one Keras model (``SparseTransformerEnsemble``), so conversion, parity, the
+device runtime and the demo use it like any classifier; it costs the sum of its members in
+size and time per review.
+
+``--average weights`` is the cheap variant for members fine-tuned from one language model
+with different seeds: their weights (not their outputs) are averaged into a single classifier,
+so the result costs what one member costs on the device.
 
 The folder written looks like a ``sparse-edge train`` folder: ``model.keras``, ``config.json``
 (the first member's sizes), ``train_config.json`` (the first member's: the validation split and
@@ -24,6 +29,8 @@ import platform
 import shutil
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def member_summary(folder: Path) -> dict:
@@ -45,8 +52,14 @@ def total_train_seconds(members: list[dict]) -> float:
 
 
 def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir: str | None = None,
-                   manual_dir: str | None = None, progress: bool = True) -> dict:
-    """Combine the classifiers in ``member_dirs`` into ``out_dir``; evaluate on validation and test."""
+                   manual_dir: str | None = None, progress: bool = True, average: str = "probabilities") -> dict:
+    """Combine the classifiers in ``member_dirs`` into ``out_dir``; evaluate on validation and test.
+
+    ``average="probabilities"`` keeps every member (a ``SparseTransformerEnsemble``);
+    ``average="weights"`` averages their weights into one classifier of a single member's size and
+    speed (a "model soup", Wortsman et al. 2022), which only makes sense for members fine-tuned from
+    one starting point (the same language model), so it needs identical model configs.
+    """
     import tensorflow as tf
 
     from model.config import write_json_atomic
@@ -57,6 +70,8 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
 
     started = time.time()
     folders = [Path(d) for d in member_dirs]
+    if average not in ("probabilities", "weights"):
+        raise ValueError(f"average must be 'probabilities' or 'weights', got {average!r}")
     if len(folders) < 2:
         raise ValueError(f"an ensemble needs at least two member folders, got {len(folders)}")
     out = Path(out_dir)
@@ -78,10 +93,20 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
             raise ValueError(f"{folder} used another validation split (val_fraction, seed) than {folders[0]}; "
                              "train members with the same val_fraction and split_seed (or seed)")
 
-    ensemble = SparseTransformerEnsemble([model.config for model, _, _ in loaded], name="ensemble")
-    ensemble.build(None)
-    for target, (model, _, _) in zip(ensemble.members, loaded):
-        target.set_weights(model.get_weights())
+    if average == "weights":
+        for folder, (model, _, _) in zip(folders[1:], loaded[1:]):
+            if model.config.to_dict() != loaded[0][0].config.to_dict():
+                raise ValueError(f"{folder} has another model config than {folders[0]}; weights can only be "
+                                 "averaged between models of one config (use --average probabilities)")
+        ensemble = SparseTransformerClassifier(loaded[0][0].config, name="classifier")
+        ensemble.build(None)
+        member_weights = [model.get_weights() for model, _, _ in loaded]
+        ensemble.set_weights([np.mean(tensors, axis=0) for tensors in zip(*member_weights)])
+    else:
+        ensemble = SparseTransformerEnsemble([model.config for model, _, _ in loaded], name="ensemble")
+        ensemble.build(None)
+        for target, (model, _, _) in zip(ensemble.members, loaded):
+            target.set_weights(model.get_weights())
     tokenizer = loaded[0][1]
 
     # -- evaluate: validation (model selection happened there) and test (the report) ---------
@@ -95,7 +120,7 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
         ensemble, tokenizer, test, first_train, cache / "test.npz", progress)[:, 1])
     members = [member_summary(f) for f in folders]
     metrics.update(
-        split="test", val_accuracy=float(((val_probs >= 0.5) == val_set.labels).mean()),
+        split="test", average=average, val_accuracy=float(((val_probs >= 0.5) == val_set.labels).mean()),
         train_seconds=total_train_seconds(members), ensemble_seconds=round(time.time() - started, 1),
         members=members,
         machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),

@@ -236,7 +236,8 @@ def tried_recipes() -> str:
         metrics = json.loads((folder / "metrics.json").read_text())
         time = f"{metrics['train_seconds'] / 60:.1f} min"
         if "members" in metrics:   # `sparse-edge ensemble`: each member's own test accuracy
-            changes = ["average of " + ", ".join(f"`{Path(m['dir']).name}` ({m['accuracy']:.2%})"
+            what = "weights averaged over " if metrics.get("average") == "weights" else "average of "
+            changes = [what + ", ".join(f"`{Path(m['dir']).name}` ({m['accuracy']:.2%})"
                                                  for m in metrics["members"])]
             time += " (all members)"
         else:

@@ -151,6 +151,33 @@ def test_members_that_cannot_be_averaged_are_refused(tmp_path, members, vocab): 
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists() and not (tmp_path / "one").exists()
 
 
+def test_weight_averaging_gives_one_classifier_with_the_mean_of_the_members_weights(tmp_path, members):
+    from model.ensemble import build_ensemble
+    from model.saved import load_trained
+    from model.train import train
+    from model.transformer import SparseTransformerClassifier
+
+    # another seed of the first member: the same model config, the same validation split
+    again = tmp_path / "local-seed-2"
+    first_config = load_trained(members[0])[2]
+    train(dataclasses.replace(first_config, seed=2, split_seed=first_config.validation_seed), again,
+          vocab_path=members[0] / "vocab.txt", progress=False)
+    metrics = build_ensemble([members[0], again], tmp_path / "soup", progress=False, average="weights")
+    soup = load_trained(tmp_path / "soup")[0]
+    assert type(soup) is SparseTransformerClassifier and metrics["average"] == "weights"
+    weights = [load_trained(m)[0].get_weights() for m in (members[0], again)]
+    assert len(soup.get_weights()) == len(weights[0])
+    for got, a, b in zip(soup.get_weights(), *weights):
+        np.testing.assert_allclose(got, (a + b) / 2, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(weights[0][0], weights[1][0])   # the members really differ
+
+    with pytest.raises(ValueError, match="another model config"):   # local and bigbird
+        build_ensemble(members, tmp_path / "mixed", progress=False, average="weights")
+    with pytest.raises(ValueError, match="average must be"):
+        build_ensemble(members, tmp_path / "mixed", progress=False, average="median")
+    assert not (tmp_path / "mixed").exists()
+
+
 def test_a_language_model_shared_by_members_counts_once():
     lm = {"init_from": "artifacts/imdb-lm", "pretrain_seconds": 1000.0}
     members = [{"train_seconds": 1300.0, **lm}, {"train_seconds": 1350.0, **lm}, {"train_seconds": 350.0}]

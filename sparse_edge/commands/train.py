@@ -116,20 +116,27 @@ def evaluate(model_dir, split, limit, json_path, data_dir, manual_dir):
 @click.argument("member_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the combined model.keras, config.json, vocab.txt, log.csv, metrics.json.")
+@click.option("--average", type=click.Choice(["probabilities", "weights"]), default="probabilities",
+              show_default=True,
+              help="probabilities: keep every member and average their outputs (costs the sum of the members); "
+                   "weights: average the weights into one model of a member's size (members fine-tuned from "
+                   "one language model, with one model config).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @data_options
-def ensemble(member_dirs, out_dir, quiet, data_dir, manual_dir):
-    """Average the probabilities of trained classifiers (MEMBER_DIRS) into one model in OUT.
+def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
+    """Combine trained classifiers (MEMBER_DIRS) into one model in OUT.
 
-    Members must share vocab.txt, max_length, block size and validation split; their patterns
-    and sizes may differ. The result is evaluated on validation and test (OUT/metrics.json, with
-    each member's numbers and the training time of all of them) and converts like any model.
+    Members must share vocab.txt, max_length, block size and validation split; with
+    --average probabilities their patterns and sizes may differ. The result is evaluated on
+    validation and test (OUT/metrics.json, with each member's numbers and the training time of
+    all of them) and converts like any model.
     """
     from model.data import DatasetMissing
     from model.ensemble import build_ensemble
 
     try:
-        metrics = build_ensemble(member_dirs, out_dir, data_dir, manual_dir, progress=not quiet)
+        metrics = build_ensemble(member_dirs, out_dir, data_dir, manual_dir, progress=not quiet,
+                                 average=average)
     except (DatasetMissing, ValueError) as error:
         fail(str(error))
     click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "f1", "val_accuracy", "train_seconds")}

@@ -58,6 +58,7 @@ class LMConfig:
     jit_compile: bool = True
     text_limit: int | None = None  # use only the first N training texts (tests)
     sampled_softmax: int = 0       # 0: full softmax in training; S: S sampled tokens per step
+    pack: bool = False             # training windows cut from all reviews laid end to end (no padding)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -80,6 +81,23 @@ class LMConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "LMConfig":
         return strict_from_dict(cls, values, "language-model config")
+
+
+def packed_windows(sequences: list[np.ndarray], context: int) -> np.ndarray:
+    """(N, context + 1) int32: the reviews laid end to end ([CLS] ... [SEP] [CLS] ...) and cut.
+
+    Without padding, a long context costs no more per token than a short one: most reviews are
+    shorter than 1,024 tokens, so one window per review would be mostly padding. A window may
+    start in one review and go on into the next (the model learns that [SEP] ends a review); the
+    incomplete tail is dropped.
+    """
+    stream = np.concatenate([np.asarray(s, np.int32) for s in sequences])
+    count = (len(stream) - 1) // context
+    if count < 1:
+        raise ValueError(f"the training texts hold {len(stream)} tokens, fewer than one packed window of "
+                         f"{context + 1}; use more texts or a shorter max_length")
+    starts = np.arange(count) * context
+    return stream[starts[:, None] + np.arange(context + 1)[None, :]]
 
 
 def windows(sequences: list[np.ndarray], context: int, pad_id: int) -> np.ndarray:
@@ -225,8 +243,13 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
     sequences = tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
     sequences += tokenize_cached(train, tokenizer, cache / "train.npz", progress)
     context = config.model.max_length
-    train_rows = windows([s for i, s in enumerate(sequences) if i >= len(unlabelled) or trained[i]], context,
-                         tokenizer.pad_id)
+    train_sequences = [s for i, s in enumerate(sequences) if i >= len(unlabelled) or trained[i]]
+    if config.pack:
+        train_sequences = [train_sequences[i] for i in np.random.default_rng(config.seed).permutation(
+            len(train_sequences))]   # neighbours in a window: unrelated reviews, not one movie's
+        train_rows = packed_windows(train_sequences, context)
+    else:
+        train_rows = windows(train_sequences, context, tokenizer.pad_id)
     val_rows = windows([sequences[i] for i in held_out], context, tokenizer.pad_id)
     val_chars = sum(len(" ".join(normalize_review(t).split())) for t in val_texts)
 

@@ -69,3 +69,17 @@ def test_impossible_sample_counts_are_refused(value):
 def test_sampled_softmax_needs_the_token_counts():
     with pytest.raises(ValueError, match="needs the training token counts"):
         LMTrainer(small_config())
+
+
+def test_packed_windows_lay_reviews_end_to_end_without_padding():
+    from model.train_lm import packed_windows
+
+    reviews = [np.array([2, 10, 11, 3]), np.array([2, 12, 3]), np.array([2, 13, 14, 15, 16, 3])]
+    rows = packed_windows(reviews, context=4)
+    stream = np.concatenate(reviews)                  # 13 tokens -> 3 windows of 5, overlapping by one
+    assert rows.shape == (3, 5) and rows.dtype == np.int32
+    np.testing.assert_array_equal(rows[0], stream[0:5])
+    np.testing.assert_array_equal(rows[2], stream[8:13])
+    assert all(rows[k, -1] == rows[k + 1, 0] for k in range(2))   # every token is predicted once
+    with pytest.raises(ValueError, match="fewer than one packed window"):
+        packed_windows([np.array([2, 3])], context=4)

@@ -53,6 +53,9 @@ class TrainConfig:
     vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
     init_from: str | None = None    # a `sparse-edge train-lm` folder to start from (same vocab, sizes)
     freeze_token_embeddings: bool = False  # keep the token table as initialised (with init_from: the LM's)
+    teacher: str | None = None      # "ngram": distil from a bag-of-n-grams model (model/teacher.py)
+    teacher_weight: float = 0.5     # share of a labelled review's target that is the teacher's probability
+    unlabelled_reviews: int = 0     # unsupervised reviews the teacher labels and training adds
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -67,6 +70,14 @@ class TrainConfig:
             raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
         if not 0 <= self.token_dropout < 1:
             raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout!r}")
+        if self.teacher not in (None, "ngram"):
+            raise ValueError(f"unknown teacher {self.teacher!r}; use \"ngram\" or null for none")
+        if not 0 <= self.teacher_weight <= 1:
+            raise ValueError(f"teacher_weight must be in [0, 1], got {self.teacher_weight!r}")
+        if not isinstance(self.unlabelled_reviews, int) or self.unlabelled_reviews < 0:
+            raise ValueError(f"unlabelled_reviews must be a count >= 0, got {self.unlabelled_reviews!r}")
+        if self.unlabelled_reviews and not self.teacher:
+            raise ValueError("unlabelled_reviews needs a teacher to label them; set \"teacher\": \"ngram\"")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
         if self.batch_tokens < self.model.max_length:
@@ -143,12 +154,18 @@ class Trainer:
         self._grads = tf.function(self._compute_gradients, jit_compile=config.jit_compile)
 
     def _compute_gradients(self, ids, labels, global_batch):
+        """Integer labels: the classes. Float labels: P(positive) targets mixed with a teacher's."""
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             probs = self.model(ids, training=True)
             smoothing = self.config.label_smoothing
-            per_example = self._loss(labels, probs)
+            if labels.dtype.is_floating:                                    # soft binary targets
+                targets = tf.stack([1 - labels, labels], axis=-1)           # (B, 2)
+                per_example = -tf.reduce_sum(targets * tf.math.log(probs + 1e-7), axis=-1)
+                labels = tf.cast(labels >= 0.5, tf.int64)                   # for the agreement count
+            else:
+                per_example = self._loss(labels, probs)
             if smoothing:
                 per_example = (1 - smoothing) * per_example - smoothing * tf.reduce_mean(
                     tf.math.log(probs + 1e-7), axis=-1)
@@ -303,17 +320,22 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     cache = Path(cache_dir) if cache_dir else out / "cache"
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
     val_seqs = tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress)
+    targets, distillation = train_set.labels, {}
+    if config.teacher:
+        train_seqs, targets, distillation = _teacher_targets(config, train_set, train_seqs, val_set, val_seqs,
+                                                             tokenizer, data_dir, manual_dir, cache, progress)
 
     c = config.model
     buckets = bucket_lengths(c.max_length, c.pattern.block_size)
     replicas = distribution.num_replicas_in_sync
-    per_epoch = len(make_batches(train_seqs, train_set.labels, buckets, config.batch_tokens,
+    per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
                                  config.max_batch, np.random.default_rng(0), multiple_of=replicas))
     trainer = Trainer(config, distribution, per_epoch * config.epochs)
     c.save(out / "config.json")
     write_json_atomic(out / "train_config.json", config.to_dict())
 
-    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "train_seconds": 0.0}
+    state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
+             "train_seconds": distillation.get("teacher_seconds", 0.0)}
     if resume and checkpoint_dir.exists():
         state = _load_checkpoint(trainer, checkpoint_dir)
     elif config.init_from:
@@ -339,7 +361,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
                                drop_remainder=False)
     for epoch in range(state["epoch"], config.epochs):
         epoch_start = time.time()
-        batches = make_batches(train_seqs, train_set.labels, buckets, config.batch_tokens, config.max_batch,
+        batches = make_batches(train_seqs, targets, buckets, config.batch_tokens, config.max_batch,
                                np.random.default_rng(config.seed * 1000 + epoch), multiple_of=replicas)
         if config.token_dropout:
             mask_tokens(batches, config.token_dropout, tokenizer.mask_id, np.random.default_rng(config.seed + epoch))
@@ -380,9 +402,40 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
         machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                  "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
-        train_reviews=len(train_set), val_reviews=len(val_set), **state.get("pretrain", {}))
+        train_reviews=len(train_set), val_reviews=len(val_set), **distillation, **state.get("pretrain", {}))
     write_json_atomic(out / "metrics.json", metrics)
     return metrics
+
+
+def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer, data_dir, manual_dir, cache,
+                     progress) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    """Fit the n-gram teacher on the training reviews; return sequences, soft targets and a summary.
+
+    A labelled review's target is ``(1 - teacher_weight) * label + teacher_weight * teacher``;
+    each of the first ``unlabelled_reviews`` unsupervised reviews is added with the teacher's
+    probability alone. Validation and test reviews are never seen by the teacher's fit.
+    """
+    from model.data import load_imdb, tokenize_cached
+    from model.teacher import NgramTeacher
+
+    start = time.time()
+    teacher = NgramTeacher(config.model.vocab_size).fit(train_seqs, train_set.labels)
+    weight = config.teacher_weight
+    targets = ((1 - weight) * train_set.labels + weight * teacher.predict(train_seqs)).astype(np.float32)
+    sequences = list(train_seqs)
+    if config.unlabelled_reviews:
+        unlabelled = load_imdb("unsupervised", data_dir, manual_dir, limit=config.unlabelled_reviews)
+        unlabelled_seqs = tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
+        sequences += unlabelled_seqs
+        targets = np.concatenate([targets, teacher.predict(unlabelled_seqs)])
+    val_accuracy = float(((teacher.predict(val_seqs) >= 0.5) == val_set.labels).mean())
+    summary = {"teacher": config.teacher, "teacher_val_accuracy": val_accuracy,
+               "unlabelled_reviews": len(sequences) - len(train_seqs),
+               "teacher_seconds": round(time.time() - start, 1)}
+    if progress:
+        print(f"teacher: {val_accuracy:.4f} validation accuracy; {summary['unlabelled_reviews']} unlabelled "
+              f"reviews added ({summary['teacher_seconds']:.0f}s)")
+    return sequences, targets, summary
 
 
 def _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir, cache, progress) -> dict:

@@ -91,6 +91,9 @@ def test_a_corrupt_checkpoint_is_refused_clearly(tmp_path, vocab):
     ({"epochs": 0}, "epochs must be a positive integer, got 0"),
     ({"batch_tokens": 100}, "batch_tokens 100 cannot hold one review of max_length 1024"),
     ({"model": {"d_model": -4}}, "d_model must be a positive integer, got -4"),
+    ({"teacher": "bert"}, "unknown teacher 'bert'; use \"ngram\" or null for none"),
+    ({"teacher": "ngram", "teacher_weight": 1.5}, "teacher_weight must be in \\[0, 1\\], got 1.5"),
+    ({"unlabelled_reviews": 100}, "unlabelled_reviews needs a teacher to label them"),
 ])
 def test_impossible_training_configs_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
@@ -217,6 +220,19 @@ def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab):
     assert np.abs(np.asarray(free.embedding.tokens) - before).max() > 1e-4
     assert np.abs(np.asarray(frozen.blocks[0].ffn.get_weights()[0]) -
                   np.asarray(initial.blocks[0].ffn.get_weights()[0])).max() > 1e-4
+
+
+def test_distillation_adds_teacher_labelled_reviews_and_reports_the_teacher(tmp_path, vocab):
+    import numpy as np
+
+    from model.train import train
+
+    metrics = train(tiny_config(teacher="ngram", unlabelled_reviews=48), tmp_path, vocab_path=vocab,
+                    progress=False)
+    assert metrics["teacher"] == "ngram" and metrics["unlabelled_reviews"] == 48
+    assert 0.5 < metrics["teacher_val_accuracy"] <= 1 and metrics["train_seconds"] >= metrics["teacher_seconds"]
+    with np.load(tmp_path / "cache" / "unsupervised.npz") as cached:
+        assert len(cached["offsets"]) - 1 == 48   # only the first 48 unsupervised reviews were read
 
 
 def _default_strategy():

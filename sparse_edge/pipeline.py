@@ -10,6 +10,7 @@ where the last one stopped; ``--force`` redoes everything.
 What ``DIR`` holds afterwards::
 
     vocab.txt                   the WordPiece vocabulary (learned from IMDB train [+ unsupervised])
+    lm/                         (full) the causal language model the classifier starts from
     model/                      model.keras, config.json, log.csv, metrics.json (test), checkpoints/
     model/tflite/<variant>.tflite   float32, float16, dynamic, int8 (one file = the deployable model)
     model/parity.json, .md      every variant against the Keras model on the test split
@@ -48,6 +49,7 @@ class Preset:
     parity_limit: int | None        # test reviews the parity stage compares (None: all 25,000)
     minutes: dict[str, float]       # measured stage times here (2 cores), for "time left"
     vocab_file: str | None = None   # use this vocab.txt (relative to the repository) instead of learning one
+    lm_config: str | None = None    # pretrain a language model with this config first (`sparse-edge train-lm`)
 
 
 PRESETS = {
@@ -56,13 +58,15 @@ PRESETS = {
     "quick": Preset("configs/quick.json", 8000, False, 16, 2000,
                     {"data": 0.1, "vocab": 0.05, "train": 1.1, "convert": 0.3, "parity": 0.25, "edge": 0.01,
                      "summary": 0.0}),
-    # The shipped classifier (artifacts/imdb-classifier), from its committed config and vocabulary
-    # (stage times from artifacts/pipeline-full/pipeline.json). Learning the vocabulary again gives
-    # the same 12,000 tokens, but HF's trainer breaks frequency ties differently from run to run,
-    # so their ids (and every weight row) would move.
+    # The shipped classifier (artifacts/imdb-classifier), from its committed configs and vocabulary:
+    # a language model on the unlabelled and training reviews, then the classifier started from it
+    # and distilled from the n-gram teacher (stage times from artifacts/pipeline-full/pipeline.json).
+    # Learning the vocabulary again gives the same 12,000 tokens, but HF's trainer breaks frequency
+    # ties differently from run to run, so their ids (and every weight row) would move.
     "full": Preset("artifacts/imdb-classifier/train_config.json", 12000, True, 64, None,
-                   {"data": 0.4, "vocab": 0.05, "train": 9.1, "convert": 1.3, "parity": 9.0, "edge": 0.01,
-                    "summary": 0.0}, vocab_file="artifacts/imdb-classifier/vocab.txt"),
+                   {"data": 0.4, "vocab": 0.05, "lm": 33.5, "train": 20.0, "convert": 1.3, "parity": 9.0,
+                    "edge": 0.01, "summary": 0.0}, vocab_file="artifacts/imdb-classifier/vocab.txt",
+                   lm_config="artifacts/imdb-classifier/language-model/train_config.json"),
 }
 
 
@@ -155,10 +159,28 @@ def vocab_stage(run: Run):
     return settings, work, ["vocab.txt"], ["data"]
 
 
+def lm_stage(run: Run):
+    from model.train_lm import LMConfig, train_lm
+
+    path = REPO / run.preset.lm_config
+    if not path.exists():
+        raise StageFailed(f"the preset's language-model config {path} is missing; restore it with `git checkout`")
+    config = LMConfig.from_dict(json.loads(path.read_text()))
+
+    def work() -> dict:
+        shutil.rmtree(run.out / "lm", ignore_errors=True)   # no resume: an interrupted LM starts again
+        metrics = train_lm(config, run.out / "lm", str(run.out / "vocab.txt"), run.data_dir, progress=run.progress)
+        return {key: metrics[key] for key in ("val_perplexity", "steps", "train_seconds")}
+
+    return config.to_dict(), work, ["lm/model.keras", "lm/metrics.json"], ["vocab"]
+
+
 def train_stage(run: Run):
     from model.train import train
 
     config = run.train_config
+    if run.preset.lm_config:   # start from this run's language model, not the folder named in the file
+        config = dataclasses.replace(config, init_from=str(run.out / "lm"))
 
     def work() -> dict:
         checkpoint = run.model_dir / "checkpoints" / "last"
@@ -171,7 +193,7 @@ def train_stage(run: Run):
         return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "best_epoch", "train_seconds")}
 
     files = ["model/model.keras", "model/metrics.json", "model/config.json"]
-    return config.to_dict(), work, files, ["vocab"]
+    return config.to_dict(), work, files, ["lm" if run.preset.lm_config else "vocab"]
 
 
 def convert_stage(run: Run):
@@ -246,6 +268,15 @@ STAGES = [("data", "load IMDB (train, test)", data_stage),
           ("parity", "compare every .tflite with the Keras model on test", parity_stage),
           ("edge", "classify sample reviews with edge_runtime", edge_stage),
           ("summary", "write the summary table", summary_stage)]
+LM_STAGE = ("lm", "pretrain the language model the classifier starts from", lm_stage)
+
+
+def stages_for(preset: Preset) -> list:
+    """The stages a preset runs: ``STAGES``, with the language model before training if it has one."""
+    if not preset.lm_config:
+        return STAGES
+    at = [name for name, _, _ in STAGES].index("train")
+    return STAGES[:at] + [LM_STAGE] + STAGES[at:]
 
 
 def _started_with(run: Run, stage: str) -> bool:
@@ -289,19 +320,20 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
     run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record)
 
     started = time.time()
-    for number, (name, what, make) in enumerate(STAGES, 1):
+    stages = stages_for(run.preset)
+    for number, (name, what, make) in enumerate(stages, 1):
         try:
             settings, work, files, upstream = make(run)
         except StageFailed as error:
-            raise StageFailed(f"stage {number}/{len(STAGES)} '{name}' failed: {error}") from error
+            raise StageFailed(f"stage {number}/{len(stages)} '{name}' failed: {error}") from error
         run.fingerprints[name] = fingerprint(settings, *(run.fingerprints[u] for u in upstream))
         done = record["stages"].get(name, {})
-        left = sum(run.preset.minutes[n] for n, _, _ in STAGES[number - 1:])
+        left = sum(run.preset.minutes[n] for n, _, _ in stages[number - 1:])
         if (not force and done.get("fingerprint") == run.fingerprints[name]
                 and all((out / f).exists() for f in files)):
-            echo(f"[{number}/{len(STAGES)}] {name}: done earlier, skipped ({what})")
+            echo(f"[{number}/{len(stages)}] {name}: done earlier, skipped ({what})")
             continue
-        echo(f"[{number}/{len(STAGES)}] {name}: {what}  (about {_minutes(left)} left in the pipeline)")
+        echo(f"[{number}/{len(stages)}] {name}: {what}  (about {_minutes(left)} left in the pipeline)")
         stage_start = time.time()
         record["stages"].pop(name, None)
         _save_record(run)
@@ -311,7 +343,7 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
             raise
         except Exception as error:  # noqa: BLE001 - reported with the stage's name
             reason = str(error) if isinstance(error, StageFailed) else f"{type(error).__name__}: {error}"
-            raise StageFailed(f"stage {number}/{len(STAGES)} '{name}' failed: {reason}. The outputs of "
+            raise StageFailed(f"stage {number}/{len(stages)} '{name}' failed: {reason}. The outputs of "
                               f"the stages before it are intact in {out}; fix the cause and run the same "
                               "command again to continue from this stage.") from error
         record["stages"][name] = {"fingerprint": run.fingerprints[name], "seconds": round(time.time() - stage_start, 1),

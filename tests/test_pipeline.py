@@ -89,3 +89,19 @@ def test_the_full_preset_copies_the_shipped_vocabulary_instead_of_learning_one(t
     assert (tmp_path / "vocab.txt").read_bytes() == shipped.read_bytes()
     # the fingerprint follows the file's content: another vocabulary would redo the stage
     assert settings["file_sha256"] and fingerprint(settings) != fingerprint(dict(settings, file_sha256="0"))
+
+
+def test_the_full_preset_pretrains_its_language_model_and_starts_training_from_it(tmp_path):
+    from sparse_edge.pipeline import PRESETS, STAGES, Run, lm_stage, stages_for, train_stage
+
+    assert stages_for(PRESETS["quick"]) == STAGES
+    names = [name for name, _, _ in stages_for(PRESETS["full"])]
+    assert names == ["data", "vocab", "lm", "train", "convert", "parity", "edge", "summary"]
+    assert set(PRESETS["full"].minutes) == set(names)   # "time left" knows every stage
+    run = Run(tmp_path, PRESETS["full"], None, None, False, print)
+    lm_settings, _, lm_files, lm_upstream = lm_stage(run)
+    assert lm_upstream == ["vocab"] and "lm/model.keras" in lm_files and lm_settings["steps"] > 0
+    settings, _, _, upstream = train_stage(run)
+    # the shipped train_config names the folder its model came from; the pipeline uses its own LM
+    assert settings["init_from"] == str(tmp_path / "lm") and upstream == ["lm"]
+    assert settings["teacher"] == "ngram" and settings["unlabelled_reviews"] == 50000

@@ -153,6 +153,23 @@ def parity_markdown(report: dict, folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# what a quantized op of this model computes, and why int8 hurts it
+OP_MEANINGS = {
+    "BATCH_MATMUL": "the attention products (softmax weights have a 1/256 int8 step and most of a query's "
+                    "weights are smaller, so they round away)",
+    "RSQRT": "the layer norms' 1/sqrt(variance) (a wide range squeezed into 256 steps)",
+    "SQUARED_DIFFERENCE": "the layer norms' variance",
+    "MEAN": "the layer norms' means and the pooling",
+    "SOFTMAX": "the attention softmax",
+}
+
+
+def _error_sources(worst: list[dict]) -> str:
+    """The distinct kinds of op among the worst rows, in words."""
+    kinds = list(dict.fromkeys(r["op_name"] for r in worst))
+    return " and ".join(OP_MEANINGS.get(kind, f"{kind} ops") for kind in kinds)
+
+
 def int8_conclusion(debug_csv: Path, row: dict) -> str:
     """The per-op error table's worst rows and what was done about them, in words."""
     import csv
@@ -167,8 +184,7 @@ def int8_conclusion(debug_csv: Path, row: dict) -> str:
     return "\n".join([
         f"Per-op errors of a fully quantized model, in quantization steps (`{debug_csv.name}`, {len(rows)} ops; "
         f"{above} above the TFLite guide's 0.7). The worst:", "", *table, "",
-        "Conclusion: the attention-weighted sums carry the error, because softmax outputs have a 1/256 int8 "
-        "step and most of a query's weights are smaller, so they round away. Kept in float (selective "
+        f"Conclusion: the error is carried by {_error_sources(worst[:3])}. Kept in float (selective "
         "quantization, every signature; `convert/debug.py: float_nodes`): the ops above 0.7, the softmaxes, "
         "the pooling's division (no int8 DIV in tflite-runtime 2.14) and, for speed on XNNPACK, every op other "
         f"than the fully connected layers and the embedding lookups: {len(row.get('float_nodes', []))} ops. "

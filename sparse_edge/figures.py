@@ -39,9 +39,12 @@ def draw_results(path: str | Path = ROOT / "artifacts" / "results.png") -> Path:
                    textcoords="offset points", xytext=(0, -12), fontsize=8, color="gray")
     for variant, row in parity["variants"].items():
         x, y = row["size_bytes"] / 1e6, row["accuracy"] * 100
-        right.scatter(x, y, s=60)
+        dot = right.scatter(x, y, s=60)
+        # dynamic and int8 are nearly the same size: one label to the left, one to the right, each in its dot's colour
+        left_of = variant == "dynamic"
         right.annotate(f"{variant}\n{row['latency_ms_p50']:.1f} ms p50", (x, y), textcoords="offset points",
-                       xytext=(6, -24 if variant == "int8" else 4), fontsize=8)   # int8 sits by dynamic
+                       xytext=(-8 if left_of else 8, 2), ha="right" if left_of else "left", fontsize=8,
+                       color=dot.get_facecolor()[0])
     right.set_xlabel("file size (MB)")
     right.set_ylabel("test accuracy (%)")
     spread = max(abs(r["accuracy"] * 100 - reference) for r in parity["variants"].values())

@@ -289,10 +289,14 @@ def pipeline_full() -> str:
             f"{shipped['confusion_matrix']['rows_true_cols_predicted']}")
     rows = {row["model"]: row for row in summary["variants"]}
     variants = ", ".join(f"`{name}` {rows[name]['accuracy']:.2%}" for name in ("float32", "float16", "dynamic", "int8"))
+    training = ""
+    if "lm" in record["stages"]:
+        minutes = (record["stages"]["lm"]["seconds"] + record["stages"]["train"]["seconds"]) / 60
+        training = f" ({minutes:.1f} min of wall time for the language-model and training stages together)"
     return (f"`scripts/run pipeline --preset full --out runs/full` on {summary['date']}: the retrained Keras model "
             f"scored **{summary['test_accuracy']:.2%}** on {summary['test_reviews']:,} test reviews (shipped: "
             f"{shipped['accuracy']:.2%}; {same}), "
-            f"trained in {summary['train_seconds'] / 60:.1f} min; its variants on {summary['parity_reviews']:,} test "
+            f"trained in {summary['train_seconds'] / 60:.1f} min{training}; its variants on {summary['parity_reviews']:,} test "
             f"reviews: {variants}, every parity threshold met; {total / 60:.0f} min for the whole pipeline. "
             "Summary and stage record: `artifacts/pipeline-full/`.")
 

@@ -301,8 +301,24 @@ def pipeline_full() -> str:
             "Summary and stage record: `artifacts/pipeline-full/`.")
 
 
+def kernel_spread() -> str:
+    """How far each variant's outputs move when other CPU kernels run it (artifacts/bench/kernels.json)."""
+    r = _load("artifacts/bench/kernels.json")
+    cpu = r["cpu"]
+    rows = [f"| `{v}` | {row['max_abs_prob_diff']:.1e} | {row['p99_abs_prob_diff']:.1e} | "
+            f"{row['reviews_above_1e-6']:,} of {row['reviews']:,} | {row['labels_changed']} |"
+            for v, row in r["variants"].items()]
+    return "\n".join([
+        "| variant | max abs Δp | p99 abs Δp | reviews above 1e-6 | labels changed |", "|---|---:|---:|---:|---:|",
+        *rows, "",
+        f"The same file and runtime ({next(iter(r['variants'].values()))['runtime']}), with XNNPACK and with the "
+        f"interpreter's built-in kernels, on {cpu['machine']} ({cpu.get('model', '')}, "
+        f"{', '.join(cpu.get('extensions', [])) or 'no listed extensions'}). Reproduce: `{r['command']}`."])
+
+
 TABLES = {"pipeline_full": pipeline_full, "tried_recipes": tried_recipes, "pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
-          "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench}
+          "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench,
+          "kernel_spread": kernel_spread}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 
 

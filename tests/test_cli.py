@@ -47,3 +47,24 @@ def test_bench_tokenizer_writes_its_json(tmp_path):
     report = json.loads(out.read_text())
     assert report["reviews"] == 50 and report["reviews_per_second_cold_median"] > 0
     assert len(report["cold"]) == len(report["warm"]) == 1
+
+
+@pytest.mark.imdb
+def test_bench_kernels_finds_float_files_independent_of_the_cpu_kernels(tmp_path):
+    out = tmp_path / "kernels.json"
+    result = CliRunner().invoke(main, ["bench", "kernels", "--variants", "float32,int8", "--limit", "5",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["variants"]["float32"]["reviews"] == 5
+    assert report["variants"]["float32"]["max_abs_prob_diff"] < 1e-6
+    assert report["variants"]["int8"]["max_abs_prob_diff"] <= 4 / 256   # whole output steps at most
+
+
+def test_bench_kernels_names_a_missing_variant(tmp_path):
+    (tmp_path / "tflite").mkdir()
+    result = CliRunner().invoke(main, ["bench", "kernels", "--model-dir", str(tmp_path), "--variants", "int8",
+                                       "--json", str(tmp_path / "k.json")])
+    assert result.exit_code == 1
+    assert "no int8 .tflite" in result.output and "sparse-edge convert" in result.output
+    assert not (tmp_path / "k.json").exists()

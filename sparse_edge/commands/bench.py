@@ -7,7 +7,7 @@ import click
 
 @click.group()
 def bench():
-    """Measure speed and memory. Each benchmark writes JSON (and a plot) you can commit."""
+    """Measure speed, memory and output stability. Each benchmark writes JSON (and a plot) you can commit."""
 
 
 def _csv(kind):
@@ -87,3 +87,27 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
                                 progress=lambda line: click.echo(line, err=True))
     for line in report["goals"]:
         click.echo(line)
+
+
+@bench.command("kernels")
+@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
+@click.option("--variants", default="float32,float16,dynamic,int8", show_default=True, callback=_csv(str))
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Test reviews to compare on.")
+@click.option("--json", "json_path", default="artifacts/bench/kernels.json", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+def kernels(model_dir, variants, limit, json_path, data_dir):
+    """How far each variant's probabilities move when other CPU kernels run it (XNNPACK vs built-in).
+
+    Quantized files round activations while they run, so another CPU (AVX2, AVX-512, NEON) can
+    give slightly different probabilities from the same file; this measures by how much.
+    """
+    from convert.bench_kernels import run_kernel_benchmark
+
+    try:
+        run_kernel_benchmark(model_dir, variants, json_path, data_dir, limit,
+                             progress=lambda line: click.echo(line))
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error))

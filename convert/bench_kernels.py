@@ -1,0 +1,88 @@
+"""How much a ``.tflite`` file's outputs depend on which CPU kernels run it.
+
+The same file on the same runtime gives bit-identical probabilities only when the same kernels
+run it. XNNPACK (the interpreter's default delegate) picks its kernels by the CPU's instruction
+set (AVX2, AVX-512, NEON), and other kernels add floats in another order. A float model hardly
+notices (about 1e-7). A quantized model rounds its activations while it runs, so a value next to
+a rounding edge can land one step away, and that step reaches the output: ``dynamic`` quantizes
+activations at run time, and ``int8``'s output itself is in 1/256 steps.
+
+This benchmark runs every review twice on this machine, with XNNPACK and with the interpreter's
+built-in kernels alone, and records the differences per variant. The tolerances with which
+``tests/test_artifacts.py`` compares today's outputs with those recorded in ``parity.json`` (on
+whatever CPU it ran) come from here.
+
+Writes ``artifacts/bench/kernels.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime import TextClassifier
+
+
+class BuiltinKernelClassifier(TextClassifier):
+    """A TextClassifier whose interpreters run the runtime's built-in kernels, without XNNPACK."""
+
+    def _thread_interpreter(self):
+        if not isinstance(self._Interpreter, functools.partial):   # first call, from __init__
+            resolver = __import__(self._Interpreter.__module__, fromlist=["OpResolverType"]).OpResolverType
+            self._Interpreter = functools.partial(
+                self._Interpreter, experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        return super()._thread_interpreter()
+
+
+def cpu_description() -> dict:
+    """The CPU's model name and the vector extensions XNNPACK chooses kernels by (Linux; else empty)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"machine": platform.machine()}
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = set(fields.get("flags", fields.get("Features", "")).split())
+    wanted = ("avx2", "fma", "avx512f", "avx512vnni", "avx_vnni", "asimd", "asimddp")
+    return {"machine": platform.machine(), "model": fields.get("model name", ""),
+            "extensions": [flag for flag in wanted if flag in flags]}
+
+
+def kernel_spread(path: Path, texts: list[str]) -> dict:
+    """|P(positive) with XNNPACK - P(positive) with built-in kernels| over ``texts``, summarised."""
+    xnnpack, builtin = TextClassifier(path), BuiltinKernelClassifier(path)
+    pairs = [(xnnpack.classify(t), builtin.classify(t)) for t in texts]
+    diffs = np.array([abs(float(a.probabilities[1]) - float(b.probabilities[1])) for a, b in pairs])
+    return {"reviews": len(texts), "max_abs_prob_diff": float(diffs.max()),
+            "p99_abs_prob_diff": float(np.quantile(diffs, 0.99)), "median_abs_prob_diff": float(np.median(diffs)),
+            "reviews_above_1e-6": int((diffs > 1e-6).sum()),
+            "labels_changed": sum(a.label != b.label for a, b in pairs),
+            "runtime": f"{xnnpack.backend} {xnnpack.backend_version}"}
+
+
+def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
+                         limit: int = 1000, progress=None) -> dict:
+    """Measure every variant on the first ``limit`` test reviews and write the report atomically."""
+    from model.data import load_imdb
+    from model.config import write_json_atomic
+
+    folder = Path(model_dir)
+    missing = [v for v in variants if not (folder / "tflite" / f"{v}.tflite").exists()]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder / 'tflite'}; "
+                                f"run `sparse-edge convert {folder}` first")
+    texts = load_imdb("test", data_dir, limit=limit).texts
+    report = {"benchmark": "kernels", "model_dir": str(folder), "cpu": cpu_description(),
+              "variants": {},
+              "command": f"sparse-edge bench kernels --model-dir {folder} --limit {limit}"}
+    for variant in variants:
+        row = kernel_spread(folder / "tflite" / f"{variant}.tflite", texts)
+        report["variants"][variant] = row
+        if progress:
+            progress(f"{variant}: max |dp| {row['max_abs_prob_diff']:.1e}, "
+                     f"{row['reviews_above_1e-6']} of {row['reviews']} reviews above 1e-6")
+    write_json_atomic(Path(json_path), report)
+    return report

@@ -13,9 +13,7 @@ ratios within a run.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,8 @@ import venv
 from pathlib import Path
 
 import numpy as np
+
+from model.machine import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -149,7 +149,7 @@ def run_edge_benchmark(model_dir: str, variants: list[str], json_path: str, data
     long_text = tokenizer.decode(tokenizer.token_ids(long_text)[:4094])   # 4,096 with [CLS] and [SEP]
     report = {"benchmark": "edge", "model_dir": str(folder), "variants": {},
               "average_review": {"reviews": len(average), "tokens": "270-330 (IMDB test, mean about 300)"},
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+              "machine": describe_machine(),
               "date": time.strftime("%Y-%m-%d")}
     for variant in variants:
         path = folder / "tflite" / f"{variant}.tflite"

@@ -18,12 +18,13 @@ Writes ``artifacts/bench/kernels.json``.
 from __future__ import annotations
 
 import functools
-import platform
+import importlib
 from pathlib import Path
 
 import numpy as np
 
 from edge_runtime import TextClassifier
+from model.machine import describe_machine
 
 
 class BuiltinKernelClassifier(TextClassifier):
@@ -31,24 +32,10 @@ class BuiltinKernelClassifier(TextClassifier):
 
     def _thread_interpreter(self):
         if not isinstance(self._Interpreter, functools.partial):   # first call, from __init__
-            resolver = __import__(self._Interpreter.__module__, fromlist=["OpResolverType"]).OpResolverType
+            resolver = importlib.import_module(self._Interpreter.__module__).OpResolverType
             self._Interpreter = functools.partial(
                 self._Interpreter, experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         return super()._thread_interpreter()
-
-
-def cpu_description() -> dict:
-    """The CPU's model name and the vector extensions XNNPACK chooses kernels by (Linux; else empty)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"machine": platform.machine()}
-    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    flags = set(fields.get("flags", fields.get("Features", "")).split())
-    wanted = ("avx2", "fma", "avx512f", "avx512vnni", "avx_vnni", "asimd", "asimddp")
-    return {"machine": platform.machine(), "model": fields.get("model name", ""),
-            "extensions": [flag for flag in wanted if flag in flags]}
 
 
 def kernel_spread(path: Path, texts: list[str]) -> dict:
@@ -66,8 +53,8 @@ def kernel_spread(path: Path, texts: list[str]) -> dict:
 def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                          limit: int = 1000, progress=None) -> dict:
     """Measure every variant on the first ``limit`` test reviews and write the report atomically."""
-    from model.data import load_imdb
     from model.config import write_json_atomic
+    from model.data import load_imdb
 
     folder = Path(model_dir)
     missing = [v for v in variants if not (folder / "tflite" / f"{v}.tflite").exists()]
@@ -75,7 +62,7 @@ def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, da
         raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder / 'tflite'}; "
                                 f"run `sparse-edge convert {folder}` first")
     texts = load_imdb("test", data_dir, limit=limit).texts
-    report = {"benchmark": "kernels", "model_dir": str(folder), "cpu": cpu_description(),
+    report = {"benchmark": "kernels", "model_dir": str(folder), "machine": describe_machine(),
               "variants": {},
               "command": f"sparse-edge bench kernels --model-dir {folder} --limit {limit}"}
     for variant in variants:

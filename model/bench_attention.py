@@ -15,13 +15,14 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from model.machine import describe_machine
 
 BACKENDS = ("tensorflow", "tflite")
 # The model every measurement uses: small, so that attention is a visible share of the cost.
@@ -268,8 +269,7 @@ def run_attention_benchmark(lengths, patterns, backends, json_path, plot_path=No
         "model": MODEL, "pattern_settings": PATTERN, "batch": 1, "tflite_threads": 1,
         "tflite_variant": "dynamic-range int8 weights",
         "settings": dataclasses.asdict(settings), "goals": {k: v for k, v in GOALS.items()},
-        "machine": {"platform": platform.platform(), "processor": platform.machine(),
-                    "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d"),
         "rows": rows,
         "summary": summarize(rows),

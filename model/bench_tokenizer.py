@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import time
+
+from model.machine import describe_machine
 
 
 def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats: int, data_dir=None) -> dict:
@@ -28,7 +28,7 @@ def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats
         "reviews_per_second_warm_median": round(statistics.median(warm), 1),
         "cold": [round(x, 1) for x in cold], "warm": [round(x, 1) for x in warm],
         "goal_reviews_per_second": 1000, "threads": 1,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": f"sparse-edge bench tokenizer --vocab {vocab_path} --limit {limit} --repeats {repeats}",
     }

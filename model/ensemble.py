@@ -24,13 +24,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+
+from model.machine import describe_machine
 
 
 def member_summary(folder: Path) -> dict:
@@ -123,8 +123,7 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
         split="test", average=average, val_accuracy=float(((val_probs >= 0.5) == val_set.labels).mean()),
         train_seconds=total_train_seconds(members), ensemble_seconds=round(time.time() - started, 1),
         members=members,
-        machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                 "tensorflow": tf.__version__},
+        machine={**describe_machine(), "tensorflow": tf.__version__},
         train_reviews=len(train_all) - len(val_set), val_reviews=len(val_set))
 
     # -- write: everything to its final name only when complete -------------------------------

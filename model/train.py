@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import TransformerConfig, write_json_atomic
+from model.machine import describe_machine
 from model.strict import strict_from_dict
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -400,8 +400,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     metrics.update(
         split="test", best_epoch=state["best_epoch"], val_accuracy=state["best_val_accuracy"],
         train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
-        machine={"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                 "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
+        machine={**describe_machine(), "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
         train_reviews=len(train_set), val_reviews=len(val_set), **distillation, **state.get("pretrain", {}))
     write_json_atomic(out / "metrics.json", metrics)
     return metrics

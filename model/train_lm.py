@@ -27,8 +27,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from model.config import TransformerConfig, write_json_atomic
+from model.machine import describe_machine
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
@@ -288,7 +287,7 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
         "val_bits_per_character": total / math.log(2) / val_chars,
         "train_windows": int(len(train_rows)), "steps": config.steps,
         "train_seconds": round(time.time() - started, 1),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": describe_machine(),
         "tokenizer": "WordPiece (edge_runtime/tokenizer.py), the classifier's vocab.txt",
     }
     config.model.save(out / "config.json")

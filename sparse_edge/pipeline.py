@@ -25,13 +25,13 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
-import platform
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from model.machine import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ["float32", "float16", "dynamic", "int8"]
@@ -379,7 +379,7 @@ def build_summary(out: Path) -> dict:
                     for v in VARIANTS}
     return {
         "preset": record.get("preset"), "date": time.strftime("%Y-%m-%d"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "machine": describe_machine(),
         "test_accuracy": metrics["accuracy"], "test_reviews": metrics["n"],
         "train_seconds": metrics["train_seconds"], "parity_reviews": parity["n"],
         "variants": rows,

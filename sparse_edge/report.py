@@ -23,8 +23,9 @@ def _load(path: str) -> dict:
 
 
 def _machine(machine: dict) -> str:
-    """"Linux-..., 2 CPUs": where a measurement was taken."""
-    return f"{machine['platform']}, {machine['cpus']} CPUs"
+    """"Linux-..., 2 CPUs (AMD EPYC: avx2, fma)": where a measurement was taken; older records lack the CPU."""
+    cpu = f" ({machine['cpu']}: {', '.join(machine['extensions']) or 'no listed extensions'})" if "cpu" in machine else ""
+    return f"{machine['platform']}, {machine['cpus']} CPUs{cpu}"
 
 
 def _fmt(value, digits=1, suffix=""):
@@ -271,8 +272,10 @@ def tried_recipes() -> str:
                 time += f" (of which {metrics['pretrain_seconds'] / 60:.1f} pretraining)"
         lines.append(f"| {name} | {', '.join(changes) or '—'} | {metrics['val_accuracy']:.2%} | "
                      f"{metrics['accuracy']:.2%} | {time} |")
-    lines += ["", "All on 25,000 test reviews, this 2-core machine. Rerun one with `sparse-edge train --config "
-              "artifacts/tried/NAME/train_config.json --vocab artifacts/imdb-classifier/vocab.txt --out runs/NAME`."]
+    lines += ["", "All on 25,000 test reviews, on this project's 2-core machines, whose CPUs differ from session to "
+              "session (below): compare training times between rows with care. Rerun one with `sparse-edge train "
+              "--config artifacts/tried/NAME/train_config.json --vocab artifacts/imdb-classifier/vocab.txt --out "
+              "runs/NAME`."]
     return "\n".join(lines)
 
 
@@ -304,7 +307,7 @@ def pipeline_full() -> str:
 def kernel_spread() -> str:
     """How far each variant's outputs move when other CPU kernels run it (artifacts/bench/kernels.json)."""
     r = _load("artifacts/bench/kernels.json")
-    cpu = r["cpu"]
+    machine = r["machine"]
     rows = [f"| `{v}` | {row['max_abs_prob_diff']:.1e} | {row['p99_abs_prob_diff']:.1e} | "
             f"{row['reviews_above_1e-6']:,} of {row['reviews']:,} | {row['labels_changed']} |"
             for v, row in r["variants"].items()]
@@ -312,8 +315,7 @@ def kernel_spread() -> str:
         "| variant | max abs Δp | p99 abs Δp | reviews above 1e-6 | labels changed |", "|---|---:|---:|---:|---:|",
         *rows, "",
         f"The same file and runtime ({next(iter(r['variants'].values()))['runtime']}), with XNNPACK and with the "
-        f"interpreter's built-in kernels, on {cpu['machine']} ({cpu.get('model', '')}, "
-        f"{', '.join(cpu.get('extensions', [])) or 'no listed extensions'}). Reproduce: `{r['command']}`."])
+        f"interpreter's built-in kernels, on {_machine(machine)}. Reproduce: `{r['command']}`."])
 
 
 TABLES = {"pipeline_full": pipeline_full, "tried_recipes": tried_recipes, "pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,

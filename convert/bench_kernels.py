@@ -3,7 +3,7 @@
 The same file on the same runtime gives bit-identical probabilities only when the same kernels
 run it. XNNPACK (the interpreter's default delegate) picks its kernels by the CPU's instruction
 set (AVX2, AVX-512, NEON), and other kernels add floats in another order. A float model hardly
-notices (about 1e-7). A quantized model rounds its activations while it runs, so a value next to
+notices (under 1e-6 here). A quantized model rounds its activations while it runs, so a value next to
 a rounding edge can land one step away, and that step reaches the output: ``dynamic`` quantizes
 activations at run time, and ``int8``'s output itself is in 1/256 steps.
 

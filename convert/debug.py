@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.quiet import native_stderr_silenced
+
 THRESHOLD = 0.7
 # SOFTMAX: see float_nodes. DIV (the mean pooling's division by the token count): tflite-runtime
 # 2.14 has no int8 DIV kernel ("Div only supports FLOAT32, INT32 and quantized UINT8").
@@ -35,9 +37,10 @@ def layer_errors(model, length: int, samples: list[np.ndarray], debug_samples: i
         model.export(saved, input_signature=[tf.TensorSpec([1, length], tf.int32)], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         configure_converter(converter, "int8", lambda: ([ids] for ids in samples))
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=lambda: ([ids] for ids in samples[:debug_samples]))
-        debugger.run()
+        with native_stderr_silenced():
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=lambda: ([ids] for ids in samples[:debug_samples]))
+            debugger.run()
     buffer = io.StringIO()
     debugger.layer_statistics_dump(buffer)
     buffer.seek(0)
@@ -67,14 +70,15 @@ def float_nodes(rows: list[dict], threshold: float = THRESHOLD) -> list[str]:
        against 2.4 ms without (and 2.6 ms for ``dynamic``).
     """
     def integer(row):
-        return row["op_name"] == "FULLY_CONNECTED" or (row["op_name"] == "GATHER" and "embedding" in row["tensor_name"])
+        lookup = "embedding" in row["tensor_name"] or "ngram" in row["tensor_name"]
+        return row["op_name"] == "FULLY_CONNECTED" or (row["op_name"] == "GATHER" and lookup)
 
     return [row["tensor_name"] for row in rows
             if row["rmse_over_scale"] > threshold or row["op_name"] in ALWAYS_FLOAT or not integer(row)]
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
-    from convert.export import write_atomic
+    from model.files import write_atomic
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")

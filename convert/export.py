@@ -9,8 +9,6 @@ interrupted conversion never leaves a half-written ``.tflite``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -18,8 +16,8 @@ from convert.representative import representative_reviews, signature_dataset
 from convert.tflite import VARIANTS, convert_multi_length
 from edge_runtime.bundle import pack_bundle
 from edge_runtime.classifier import TOKENIZER
-
-LABELS = ["negative", "positive"]
+from model.files import check_writable, write_atomic, write_json_atomic
+from model.saved import ModelFolder
 
 
 def parse_variants(text: str | list[str]) -> list[str]:
@@ -31,43 +29,21 @@ def parse_variants(text: str | list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe.", delete=True)
-        probe.close()
-    except OSError as error:
-        raise ValueError(f"cannot write to {folder} ({error.strerror}); choose a writable --out folder") from None
-
-
 def bundle_config(model, train_config, variant: str, lengths: list[int], metrics: dict | None,
-                  float_nodes: list[str]) -> dict:
+                  float_nodes: list[str], labels: list[str], kind: str = "classifier") -> dict:
     """What the device needs to run the file, and what it came from."""
     import keras
     import tensorflow as tf
 
     c = model.config
     return {
-        "kind": "classifier",
+        "kind": kind,
         "variant": variant,
         "max_length": c.max_length,
         "lengths": lengths,
         "tokenizer": TOKENIZER,
         "model": c.to_dict(),
-        "labels": LABELS,
+        "labels": list(labels),
         "versions": {"sparse_edge": _version("sparse-edge"), "tensorflow": tf.__version__,
                      "keras": keras.__version__},
         "quantization": {"variant": variant, "float_nodes": float_nodes,
@@ -91,18 +67,17 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     from tqdm import tqdm
 
     from model.batching import bucket_lengths
-    from model.saved import load_trained
 
     variants = parse_variants(variants)
-    folder = Path(model_dir)
-    model, tokenizer, train_config = load_trained(folder)
-    out = Path(out_dir) if out_dir else folder / "tflite"
+    folder = ModelFolder(model_dir)
+    model, tokenizer, train_config = folder.load()
+    out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
     c = model.config
     lengths = bucket_lengths(c.max_length, c.pattern.block_size)
-    metrics_path = folder / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
-    vocab_text = (folder / "vocab.txt").read_text(encoding="utf-8")
+    metrics = folder.metrics() or None
+    vocab_text = folder.vocab_text()
+    labels, kind = folder.labels, folder.kind
 
     representative = None
     if "int8" in variants:
@@ -114,10 +89,10 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
 
             debug_length = max(samples, key=lambda n: (len(samples[n]), -n))  # the best-calibrated length
             rows = layer_errors(model, debug_length, samples[debug_length])
-            write_rows(rows, folder / "quant_debug.csv")
+            write_rows(rows, folder.quant_debug_path)
             float_nodes = flagged(rows)
     float_nodes = float_nodes or []
-    previous = out / "conversion.json"   # sizes of variants converted earlier are kept
+    previous = out / Path(ModelFolder.CONVERSION).name   # sizes of variants converted earlier are kept
     summary = json.loads(previous.read_text()) if previous.exists() else {}
     summary.setdefault("variants", {})
     written = {}
@@ -125,9 +100,9 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
         flatbuffer = convert_multi_length(model, lengths, variant, representative,
                                           float_nodes if variant == "int8" else None)
         config = bundle_config(model, train_config, variant, lengths, metrics,
-                               float_nodes if variant == "int8" else [])
-        path = out / f"{variant}.tflite"
-        write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, LABELS))
+                               float_nodes if variant == "int8" else [], labels, kind)
+        path = folder.tflite(variant, out)
+        write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, labels))
         written[variant] = path
         summary["variants"][variant] = {"size_bytes": path.stat().st_size, "flatbuffer_bytes": len(flatbuffer)}
         if variant == "float32":
@@ -136,9 +111,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
             summary["float32_single_length_flatbuffer_bytes"] = single
             summary["float32_lengths_vs_single_length"] = round(len(flatbuffer) / single, 4)
     summary["lengths"], summary["float_nodes_int8"] = lengths, float_nodes
-    from model.config import write_json_atomic
-
-    write_json_atomic(out / "conversion.json", summary)
+    write_json_atomic(previous, summary)
     return written
 
 

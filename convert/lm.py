@@ -7,24 +7,18 @@ flatbuffer plus ``config.json`` (``kind: language_model``), ``vocab.txt`` and ``
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
+
+from model.saved import LANGUAGE_MODEL, ModelFolder
 
 LM_VARIANTS = ("float32", "dynamic")
 
 
 def load_lm(model_dir: str | Path):
-    import keras
-
-    import model.transformer  # noqa: F401 - registers the layers
-
-    folder = Path(model_dir)
-    missing = [n for n in ("model.keras", "vocab.txt", "config.json") if not (folder / n).exists()]
-    if missing:
-        raise ValueError(f"{folder} is not a language-model folder: missing {', '.join(missing)}; "
-                         "train one with `sparse-edge train-lm --out DIR`")
-    return keras.models.load_model(folder / "model.keras", safe_mode=True)
+    folder = ModelFolder(model_dir)
+    folder.require(folder.MODEL, folder.VOCAB, folder.CONFIG, hint="train one with `sparse-edge train-lm --out DIR`")
+    return folder.load_keras()
 
 
 def convert_language_model(model, variant: str = "float32") -> bytes:
@@ -56,23 +50,23 @@ def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Pa
     import keras
     import tensorflow as tf
 
-    from convert.export import check_writable, write_atomic
+    from model.files import check_writable, write_atomic
     from edge_runtime.bundle import pack_bundle
     from edge_runtime.classifier import TOKENIZER
 
-    folder = Path(model_dir)
-    model = load_lm(folder)
-    out = Path(out_dir) if out_dir else folder / "tflite"
+    folder = ModelFolder(model_dir)
+    model = load_lm(folder.path)
+    out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    metrics = folder.metrics()
     written = {}
     for variant in variants:
         flatbuffer = convert_language_model(model, variant)
-        config = {"kind": "language_model", "variant": variant, "max_length": model.config.max_length,
+        config = {"kind": LANGUAGE_MODEL, "variant": variant, "max_length": model.config.max_length,
                   "tokenizer": TOKENIZER, "model": model.config.to_dict(),
                   "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
                   "source_metrics": {k: metrics[k] for k in ("val_perplexity", "val_bits_per_character") if k in metrics}}
-        path = out / f"{variant}.tflite"
-        write_atomic(path, pack_bundle(flatbuffer, config, (folder / "vocab.txt").read_text(encoding="utf-8"), []))
+        path = folder.tflite(variant, out)
+        write_atomic(path, pack_bundle(flatbuffer, config, folder.vocab_text(), []))
         written[variant] = path
     return written

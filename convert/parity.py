@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from model.files import write_json_atomic, write_text_atomic
+from model.saved import ModelFolder
+
 # Thresholds of the issue "Convert to TFLite ... parity on all 25,000 test reviews".
 THRESHOLDS = {
     "float32": {"min_agreement": 0.999, "max_abs_prob_diff": 1e-3},
@@ -81,17 +84,16 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
 
     from convert.tflite import VARIANTS
     from model.data import load_imdb
-    from model.saved import load_trained
-    from model.train import predict_probabilities
+    from model.evaluate import predict_probabilities
 
-    folder = Path(model_dir)
-    model, tokenizer, train_config = load_trained(folder)
-    tflite_dir = folder / "tflite"
-    variants = variants or [v for v in VARIANTS if (tflite_dir / f"{v}.tflite").exists()]
-    missing = [v for v in variants if not (tflite_dir / f"{v}.tflite").exists()]
+    folder = ModelFolder(model_dir)
+    model, tokenizer, train_config = folder.load()
+    tflite_dir = folder.tflite_dir
+    variants = variants or [v for v in VARIANTS if folder.tflite(v).exists()]
+    missing = [v for v in variants if not folder.tflite(v).exists()]
     if missing or not variants:
         raise ValueError(f"no {', '.join(missing) or 'converted'} .tflite in {tflite_dir}; run "
-                         f"`sparse-edge convert {folder}` first")
+                         f"`sparse-edge convert {folder.path}` first")
     reviews = load_imdb(split, data_dir, manual_dir, limit=limit)
     reference = predict_probabilities(model, tokenizer, reviews, train_config, progress=progress)
     report = {"split": split, "n": len(reviews),
@@ -99,9 +101,9 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
               "variants": {}, "versions": {"tensorflow": tf.__version__}, "failures": {},
               "sample": [{"variant": "keras", "id": str(reviews.ids[i]), "prob_positive": float(reference[i, 1])}
                          for i in range(min(SAMPLE, len(reviews)))]}
-    float32_size = (tflite_dir / "float32.tflite").stat().st_size if (tflite_dir / "float32.tflite").exists() else None
+    float32_size = folder.tflite("float32").stat().st_size if folder.tflite("float32").exists() else None
     for variant in variants:
-        path = tflite_dir / f"{variant}.tflite"
+        path = folder.tflite(variant)
         probs, latency, classifier = run_variant(path, reviews.texts, progress)
         row = compare(reference, probs, reviews.labels, reviews.ids)
         row.update(size_bytes=path.stat().st_size,
@@ -118,20 +120,16 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
             report["failures"][variant] = failures
     report["passed"] = not report["failures"]
     if write:
-        from model.config import write_json_atomic
-
-        from convert.export import write_atomic
-
-        write_json_atomic(folder / "parity.json", report)
-        write_atomic(folder / "parity.md", parity_markdown(report, folder).encode())
+        write_json_atomic(folder.parity_path, report)
+        write_text_atomic(folder.parity_markdown_path, parity_markdown(report, folder))
     return report
 
 
-def parity_markdown(report: dict, folder: Path) -> str:
-    lines = [f"# Parity: {folder.name}, {report['n']:,} {report['split']} reviews", "",
+def parity_markdown(report: dict, folder: ModelFolder) -> str:
+    lines = [f"# Parity: {folder.path.name}, {report['n']:,} {report['split']} reviews", "",
              f"Reference: Keras float32, accuracy {report['reference']['accuracy']:.2%}. "
              f"TFLite through `edge_runtime` ({report['versions'].get('runtime')}), 1 thread, one review "
-             f"at a time. Reproduce: `sparse-edge parity {folder} --split {report['split']}`.", "",
+             f"at a time. Reproduce: `sparse-edge parity {folder.path} --split {report['split']}`.", "",
              "| variant | accuracy | Δ accuracy (pp) | agreement | max abs Δp | mean abs Δp | size (MB) | "
              "size vs float32 | p50 ms | p95 ms | flipped | thresholds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -147,7 +145,7 @@ def parity_markdown(report: dict, folder: Path) -> str:
               "dynamic |Δacc| ≤ 0.3 pp and agreement ≥ 99%; int8 |Δacc| ≤ 0.5 pp and agreement ≥ 98.5%; "
               "dynamic and int8 at most 30% of the float32 file.", "",
               "**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
-    debug = folder / "quant_debug.csv"
+    debug = folder.quant_debug_path
     if "int8" in report["variants"] and debug.exists():
         lines += ["", "## int8: what the QuantizationDebugger found", "", int8_conclusion(debug, report["variants"]["int8"])]
     return "\n".join(lines) + "\n"
@@ -194,8 +192,6 @@ def int8_conclusion(debug_csv: Path, row: dict) -> str:
 
 def write_markdown(model_dir: str | Path) -> None:
     """Rewrite ``parity.md`` from ``parity.json`` (and ``quant_debug.csv``) without rerunning parity."""
-    from convert.export import write_atomic
-
-    folder = Path(model_dir)
-    report = json.loads((folder / "parity.json").read_text())
-    write_atomic(folder / "parity.md", parity_markdown(report, folder).encode())
+    folder = ModelFolder(model_dir)
+    report = json.loads(folder.parity_path.read_text())
+    write_text_atomic(folder.parity_markdown_path, parity_markdown(report, folder))

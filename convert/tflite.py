@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from edge_runtime.classifier import signature_key
+from edge_runtime.quiet import native_stderr_silenced
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
 
@@ -38,7 +39,8 @@ def convert_keras_model(model, seq_len: int, variant: str = "float32",
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         configure_converter(converter, variant, representative_dataset)
         try:
-            return converter.convert()
+            with native_stderr_silenced():
+                return converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
 
@@ -70,10 +72,11 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[signature_key(n) for n in lengths])
         configure_converter(converter, variant, representative_dataset)
         try:
-            if variant == "int8" and denylisted_nodes:
-                flatbuffer = _selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
-            else:
-                flatbuffer = converter.convert()
+            with native_stderr_silenced():
+                if variant == "int8" and denylisted_nodes:
+                    flatbuffer = _selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
+                else:
+                    flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
     return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else [])
@@ -105,13 +108,16 @@ def _selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
 
 
 def _embedding_tables(model) -> list[np.ndarray]:
-    """Every token and position table of the model (each member's, for an ensemble)."""
+    """Every lookup table of the model: token and position tables (each member's, for an ensemble)
+    and a hybrid's n-gram weights."""
     tables = []
     for member in getattr(model, "members", [model]):
         embedding = member.embedding
         tables.append(np.asarray(embedding.tokens))
         if hasattr(embedding.positions, "shape"):
             tables.append(np.asarray(embedding.positions))
+    if hasattr(model, "ngrams"):
+        tables.append(np.asarray(model.ngrams.table))
     return tables
 
 

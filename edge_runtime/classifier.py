@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.backends import interpreter_class
+from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import BundleError, read_bundle
 from edge_runtime.tokenizer import WordPieceTokenizer
 
@@ -130,7 +131,10 @@ class TextClassifier:
         runner = self._local.runners.get(length)
         if runner is None:
             runner = self._local.runners[length] = interpreter.get_signature_runner(signature_key(length))
-        output = runner(token_ids=ids)["probabilities"]
+            with native_stderr_silenced():   # the first invoke applies XNNPACK and says so on stderr
+                output = runner(token_ids=ids)["probabilities"]
+        else:
+            output = runner(token_ids=ids)["probabilities"]
         details = runner.get_output_details()["probabilities"]
         scale, zero_point = details["quantization"]
         if output.dtype != np.float32 and scale:

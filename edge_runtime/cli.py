@@ -15,6 +15,41 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 
+class Failure(click.ClickException):
+    """The command was right but did not succeed: ``error: ...``, exit 1."""
+
+    exit_code = 1
+
+
+class OneLineErrors:
+    """A click command mixin: every error is one line on stderr starting ``error:``.
+
+    A usage mistake (bad argument or option, a path or file that cannot be used) exits 2 with a
+    pointer to ``--help``; a failure while running exits 1; Ctrl-C exits 130 without a traceback.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx else (prog_name or "the command")
+            click.echo(f"error: {error.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class Command(OneLineErrors, click.Command):
+    pass
+
+
 def read_texts(texts, file_path, jsonl_path) -> list[str]:
     texts = list(texts)
     if file_path:
@@ -65,14 +100,14 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     try:
         inputs = read_texts(texts, file_path, jsonl_path)
     except OSError as error:
-        raise click.ClickException(f"cannot read input ({error.strerror}: {error.filename})") from None
+        raise click.UsageError(f"cannot read input ({error.strerror}: {error.filename})") from None
     if not inputs:
-        raise click.ClickException("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
+        raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
                                    "or standard input")
     try:
         classifier = TextClassifier(model, num_threads=1, backend=backend)
     except (BundleError, BackendMissing, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+        raise click.UsageError(str(error)) from None
     for text, result in zip(inputs, classify_all(classifier, inputs, threads)):
         if as_json or jsonl_path:
             click.echo(json.dumps(result.to_dict()))
@@ -99,7 +134,7 @@ def edge_options(fn):
     return fn
 
 
-@click.command("edge_runtime", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("edge_runtime", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("texts", nargs=-1)
 @edge_options

@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from edge_runtime.backends import interpreter_class
+from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import BundleError, read_bundle
 from edge_runtime.classifier import TOKENIZER, _read_model_file
 from edge_runtime.tokenizer import WordPieceTokenizer
@@ -96,6 +97,8 @@ class TextGenerator:
         try:
             self._interpreter = Interpreter(model_content=bundle.flatbuffer, num_threads=num_threads)
             self._runner = self._interpreter.get_signature_runner(SIGNATURE)
+            with native_stderr_silenced():   # the first invoke applies XNNPACK and says so on stderr
+                self.next_logits(np.zeros((1, self.context), np.int32), 0)
         except (ValueError, RuntimeError) as error:
             raise BundleError(f"{self.path}: the TFLite interpreter refused the model "
                               f"({str(error).splitlines()[0]}); copy or convert it again") from None

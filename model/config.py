@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.files import write_json_atomic
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
@@ -78,19 +78,3 @@ class TransformerConfig:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TransformerConfig":
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def write_json_atomic(path: str | os.PathLike, data) -> None:
-    """Write JSON through a temporary file and a rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a result file is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
+from model.files import save_keras_atomic, write_json_atomic, write_text_atomic
 from model.machine import describe_machine
+from model.saved import CLASSIFIER, ENSEMBLE, ModelFolder
 
 
 def member_summary(folder: Path) -> dict:
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    metrics = ModelFolder(folder).metrics()
     keep = ("accuracy", "val_accuracy", "train_seconds", "init_from", "pretrain_seconds")
     return {"dir": str(folder), **{k: metrics.get(k) for k in keep}}
 
@@ -62,41 +62,40 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     """
     import tensorflow as tf
 
-    from model.config import write_json_atomic
     from model.data import load_imdb, train_validation_split
-    from model.saved import load_trained
-    from model.train import _atomic_keras_save, classification_metrics, predict_probabilities
+    from model.evaluate import classification_metrics, predict_probabilities
     from model.transformer import SparseTransformerClassifier, SparseTransformerEnsemble
 
     started = time.time()
-    folders = [Path(d) for d in member_dirs]
+    folders = [ModelFolder(d) for d in member_dirs]
     if average not in ("probabilities", "weights"):
         raise ValueError(f"average must be 'probabilities' or 'weights', got {average!r}")
     if len(folders) < 2:
         raise ValueError(f"an ensemble needs at least two member folders, got {len(folders)}")
-    out = Path(out_dir)
-    if out.resolve() in [f.resolve() for f in folders]:
-        raise ValueError(f"--out {out} is one of the members; choose a new folder")
-    loaded = [load_trained(f) for f in folders]
+    out = ModelFolder(out_dir)
+    if out.path.resolve() in [f.path.resolve() for f in folders]:
+        raise ValueError(f"--out {out.path} is one of the members; choose a new folder")
+    loaded = [f.load() for f in folders]
     for folder, (model, _, _) in zip(folders, loaded):
         if not isinstance(model, SparseTransformerClassifier):
-            raise ValueError(f"{folder} holds a {type(model).__name__}, not a single classifier; "
+            raise ValueError(f"{folder.path} holds a {type(model).__name__}, not a single classifier; "
                              "give the folders of its members instead")
-    vocab = (folders[0] / "vocab.txt").read_text(encoding="utf-8")
+    vocab = folders[0].vocab_text()
     first_train = loaded[0][2]
     for folder, (_, _, train_config) in zip(folders[1:], loaded[1:]):
-        if (folder / "vocab.txt").read_text(encoding="utf-8") != vocab:
-            raise ValueError(f"{folder / 'vocab.txt'} differs from {folders[0] / 'vocab.txt'}; "
+        if folder.vocab_text() != vocab:
+            raise ValueError(f"{folder.vocab_path} differs from {folders[0].vocab_path}; "
                              "members must be trained with the same vocab.txt (--vocab)")
         if (train_config.val_fraction, train_config.validation_seed) != (first_train.val_fraction,
                                                                            first_train.validation_seed):
-            raise ValueError(f"{folder} used another validation split (val_fraction, seed) than {folders[0]}; "
+            raise ValueError(f"{folder.path} used another validation split (val_fraction, seed) than "
+                             f"{folders[0].path}; "
                              "train members with the same val_fraction and split_seed (or seed)")
 
     if average == "weights":
         for folder, (model, _, _) in zip(folders[1:], loaded[1:]):
             if model.config.to_dict() != loaded[0][0].config.to_dict():
-                raise ValueError(f"{folder} has another model config than {folders[0]}; weights can only be "
+                raise ValueError(f"{folder.path} has another model config than {folders[0].path}; weights can only be "
                                  "averaged between models of one config (use --average probabilities)")
         ensemble = SparseTransformerClassifier(loaded[0][0].config, name="classifier")
         ensemble.build(None)
@@ -113,12 +112,12 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     train_all = load_imdb("train", data_dir, manual_dir, limit=first_train.train_limit)
     _, val_set = train_validation_split(train_all, first_train.val_fraction, first_train.validation_seed)
     test = load_imdb("test", data_dir, manual_dir, limit=first_train.test_limit)
-    cache = out / "cache"
+    cache = out.cache_dir
     val_probs = predict_probabilities(ensemble, tokenizer, val_set, first_train, cache / "validation.npz",
                                       progress)[:, 1]
     metrics = classification_metrics(test.labels, predict_probabilities(
         ensemble, tokenizer, test, first_train, cache / "test.npz", progress)[:, 1])
-    members = [member_summary(f) for f in folders]
+    members = [member_summary(f.path) for f in folders]
     metrics.update(
         split="test", average=average, val_accuracy=float(((val_probs >= 0.5) == val_set.labels).mean()),
         train_seconds=total_train_seconds(members), ensemble_seconds=round(time.time() - started, 1),
@@ -127,29 +126,27 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
         train_reviews=len(train_all) - len(val_set), val_reviews=len(val_set))
 
     # -- write: everything to its final name only when complete -------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_keras_save(ensemble, out / "model.keras")
-    shutil.copyfile(folders[0] / "vocab.txt", out / "vocab.txt")
-    ensemble.config.save(out / "config.json")
-    write_json_atomic(out / "train_config.json", first_train.to_dict())
-    _write_log(folders, out / "log.csv")
-    write_json_atomic(out / "metrics.json", metrics)
+    out.path.mkdir(parents=True, exist_ok=True)
+    save_keras_atomic(ensemble, out.model_path)
+    write_text_atomic(out.vocab_path, vocab)
+    out.write_config(ENSEMBLE if average == "probabilities" else CLASSIFIER, ensemble.config, folders[0].labels)
+    write_json_atomic(out.train_config_path, first_train.to_dict())
+    _write_log(folders, out.log_path)
+    out.write_metrics(metrics)
     return metrics
 
 
-def _write_log(folders: list[Path], path: Path) -> None:
-    """Each member's log.csv, one after the other, with a first column naming the member."""
-    from convert.export import write_atomic
-
+def _write_log(folders: list[ModelFolder], path: Path) -> None:
+    """Each member's training log, one after the other, with a first column naming the member."""
     buffer = io.StringIO()
     writer = None
     for number, folder in enumerate(folders, start=1):
-        if not (folder / "log.csv").exists():
+        if not folder.log_path.exists():
             continue
-        with open(folder / "log.csv", newline="") as f:
+        with open(folder.log_path, newline="") as f:
             for row in csv.DictReader(f):
                 if writer is None:
                     writer = csv.DictWriter(buffer, fieldnames=["member", *row])
                     writer.writeheader()
                 writer.writerow({"member": number, **row})
-    write_atomic(path, buffer.getvalue().encode())
+    write_text_atomic(path, buffer.getvalue())

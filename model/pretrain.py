@@ -128,14 +128,16 @@ def transfer_from_language_model(lm_dir, target: SparseTransformerClassifier, vo
     weights do not depend on it. Position rows beyond the LM's context keep their initial values
     and are learned in fine-tuning. Returns what was copied (for ``metrics.json``).
     """
-    import json
     from pathlib import Path
 
-    folder = Path(lm_dir)
-    if (folder / "vocab.txt").read_text(encoding="utf-8") != Path(vocab_path).read_text(encoding="utf-8"):
-        raise ValueError(f"{folder / 'vocab.txt'} differs from the classifier's vocabulary {vocab_path}; "
+    from model.saved import ModelFolder
+
+    folder = ModelFolder(lm_dir)
+    folder.require(folder.MODEL, folder.VOCAB, hint="train one with `sparse-edge train-lm --out DIR`")
+    if folder.vocab_text() != Path(vocab_path).read_text(encoding="utf-8"):
+        raise ValueError(f"{folder.vocab_path} differs from the classifier's vocabulary {vocab_path}; "
                          "pretrain the language model with the same vocab.txt")
-    source = keras.models.load_model(folder / "model.keras", safe_mode=True)
+    source = folder.load_keras()
     s, t = source.config, target.config
     for field in ("vocab_size", "d_model", "num_heads", "num_layers", "d_ff"):
         if getattr(s, field) != getattr(t, field):
@@ -148,6 +150,6 @@ def transfer_from_language_model(lm_dir, target: SparseTransformerClassifier, vo
                                                      target.embedding.positions[rows:]], axis=0))
     for a, b in [(source.final_norm, target.final_norm)] + list(zip(source.blocks, target.blocks)):
         b.set_weights(a.get_weights())
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
-    return {"init_from": str(folder), "init_positions_copied": rows,
+    metrics = folder.metrics()
+    return {"init_from": str(folder.path), "init_positions_copied": rows,
             "pretrain_seconds": metrics.get("train_seconds"), "pretrain_val_perplexity": metrics.get("val_perplexity")}

@@ -1,4 +1,24 @@
-"""Load a trained model folder (``model.keras``, ``config.json``, ``vocab.txt``) and classify text."""
+"""A trained model's folder: the one place that knows its file names, its kind and its labels.
+
+Every stage (training, the language model, ensembles, the hybrid, conversion, parity, the CLI,
+the demo) talks about a ``ModelFolder`` and asks it for what it needs; none spells a file name.
+A folder holds::
+
+    config.json         {"kind": ..., "labels": [...], "model": {TransformerConfig}}
+    train_config.json   how it was trained (TrainConfig, LMConfig)
+    model.keras         the weights (the best epoch)
+    vocab.txt           the WordPiece vocabulary the tokenizer reads
+    metrics.json        test metrics (or held-out perplexity), timing, machine
+    log.csv             one row per epoch (or evaluation step)
+    checkpoints/        the last epoch, for --resume
+    tflite/             <variant>.tflite and conversion.json (``sparse-edge convert``)
+    parity.json, parity.md, quant_debug.csv   (``sparse-edge convert`` / ``parity``)
+
+Example:
+    >>> folder = ModelFolder("runs/quick/model")
+    >>> folder.tflite("int8").as_posix()
+    'runs/quick/model/tflite/int8.tflite'
+"""
 
 from __future__ import annotations
 
@@ -9,34 +29,146 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.tokenizer import WordPieceTokenizer
+from model.files import write_json_atomic
 
-LABELS = ("negative", "positive")
+CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID = "classifier", "language_model", "ensemble", "hybrid"
+KINDS = (CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID)
+SENTIMENT_LABELS = ("negative", "positive")   # IMDB's ClassLabel order: 0 negative, 1 positive
+
+
+class ModelFolder:
+    """Paths, kind, labels and loading of one model folder."""
+
+    CONFIG = "config.json"
+    TRAIN_CONFIG = "train_config.json"
+    MODEL = "model.keras"
+    VOCAB = "vocab.txt"
+    METRICS = "metrics.json"
+    LOG = "log.csv"
+    CHECKPOINT = "checkpoints/last"
+    TFLITE = "tflite"
+    CONVERSION = "tflite/conversion.json"
+    PARITY = "parity.json"
+    PARITY_MARKDOWN = "parity.md"
+    QUANT_DEBUG = "quant_debug.csv"
+    CACHE = "cache"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    # -- file paths ------------------------------------------------------------------------------
+    config_path = property(lambda self: self.path / self.CONFIG)
+    train_config_path = property(lambda self: self.path / self.TRAIN_CONFIG)
+    model_path = property(lambda self: self.path / self.MODEL)
+    vocab_path = property(lambda self: self.path / self.VOCAB)
+    metrics_path = property(lambda self: self.path / self.METRICS)
+    log_path = property(lambda self: self.path / self.LOG)
+    checkpoint_dir = property(lambda self: self.path / self.CHECKPOINT)
+    tflite_dir = property(lambda self: self.path / self.TFLITE)
+    conversion_path = property(lambda self: self.path / self.CONVERSION)
+    parity_path = property(lambda self: self.path / self.PARITY)
+    parity_markdown_path = property(lambda self: self.path / self.PARITY_MARKDOWN)
+    quant_debug_path = property(lambda self: self.path / self.QUANT_DEBUG)
+    cache_dir = property(lambda self: self.path / self.CACHE)
+
+    def tflite(self, variant: str, tflite_dir: str | Path | None = None) -> Path:
+        """Where ``sparse-edge convert`` writes (or wrote) one variant."""
+        return Path(tflite_dir or self.tflite_dir) / f"{variant}.tflite"
+
+    # -- what the folder records -----------------------------------------------------------------
+    def write_config(self, kind: str, model_config, labels=SENTIMENT_LABELS, **extra) -> None:
+        """Record the folder's kind, labels and model sizes (``config.json``)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(KINDS)}")
+        config = model_config if isinstance(model_config, dict) else model_config.to_dict()
+        write_json_atomic(self.config_path, {"kind": kind, "labels": list(labels), "model": config, **extra})
+
+    def read_config(self) -> dict:
+        """``config.json`` as ``{"kind", "labels", "model", ...}``.
+
+        Folders written before the kind was recorded hold the bare model config; their kind is
+        read from it (a causal pattern: a language model) and their labels are IMDB's.
+        """
+        try:
+            config = json.loads(self.config_path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{self.path} is not a model folder: {self.CONFIG} is missing; train one with "
+                             "`sparse-edge train --out DIR`") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{self.config_path} is not valid JSON ({error}); restore or retrain it") from None
+        if "kind" in config:
+            return config
+        causal = config.get("pattern", {}).get("causal", False)
+        return {"kind": LANGUAGE_MODEL if causal else CLASSIFIER,
+                "labels": [] if causal else list(SENTIMENT_LABELS), "model": config}
+
+    @property
+    def kind(self) -> str:
+        return self.read_config()["kind"]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.read_config()["labels"])
+
+    def exists(self) -> bool:
+        return self.model_path.exists()
+
+    def metrics(self) -> dict:
+        """``metrics.json``, or ``{}`` when the folder has none yet."""
+        return json.loads(self.metrics_path.read_text()) if self.metrics_path.exists() else {}
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_json_atomic(self.metrics_path, metrics)
+
+    def vocab_text(self) -> str:
+        return self.vocab_path.read_text(encoding="utf-8")
+
+    def tokenizer(self) -> WordPieceTokenizer:
+        return WordPieceTokenizer.from_file(self.vocab_path)
+
+    # -- loading ---------------------------------------------------------------------------------
+    def require(self, *names: str, hint: str = "train one with `sparse-edge train --out DIR`") -> None:
+        missing = [name for name in names if not (self.path / name).exists()]
+        if missing:
+            raise ValueError(f"{self.path} is not a trained model folder: missing {', '.join(missing)}; {hint}")
+
+    def load_keras(self):
+        """The Keras model; a clear ValueError when the file is damaged."""
+        import keras
+
+        import model.hybrid  # noqa: F401 - registers the layers for deserialization
+        import model.transformer  # noqa: F401
+
+        self.require(self.MODEL)
+        try:
+            return keras.models.load_model(self.model_path, safe_mode=True)
+        except Exception as error:  # noqa: BLE001 - a damaged zip, weights or config
+            raise ValueError(f"{self.model_path} could not be loaded ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0][:200]}); retrain or restore the file") from error
+
+    def load(self):
+        """A classifier folder's (model, tokenizer, TrainConfig)."""
+        from model.train_config import TrainConfig
+
+        self.require(self.MODEL, self.VOCAB, self.TRAIN_CONFIG)
+        config = TrainConfig.load(self.train_config_path)
+        tokenizer = self.tokenizer()
+        model = self.load_keras()
+        if model.config.vocab_size != len(tokenizer):
+            raise ValueError(f"{self.vocab_path} has {len(tokenizer)} tokens but the model's embedding has "
+                             f"{model.config.vocab_size}; use the vocab.txt the model was trained with")
+        return model, tokenizer, config
 
 
 def load_trained(model_dir: str | Path):
-    """Return (model, tokenizer, TrainConfig); a clear ValueError names whatever is missing or broken."""
-    import keras
-
-    import model.transformer  # noqa: F401 - registers the layers for deserialization
-    from model.train import TrainConfig
-
-    folder = Path(model_dir)
-    required = ("model.keras", "vocab.txt", "train_config.json")
-    missing = [name for name in required if not (folder / name).exists()]
-    if missing:
-        raise ValueError(f"{folder} is not a trained model folder: missing {', '.join(missing)}; "
-                         "train one with `sparse-edge train --out DIR`")
-    config = TrainConfig.load(folder / "train_config.json")
-    tokenizer = WordPieceTokenizer.from_file(folder / "vocab.txt")
-    try:
-        model = keras.models.load_model(folder / "model.keras", safe_mode=True)
-    except Exception as error:  # noqa: BLE001 - a damaged zip, weights or config
-        raise ValueError(f"{folder / 'model.keras'} could not be loaded ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0][:200]}); retrain or restore the file") from error
-    if model.config.vocab_size != len(tokenizer):
-        raise ValueError(f"vocab.txt has {len(tokenizer)} tokens but the model's embedding has "
-                         f"{model.config.vocab_size}; use the vocab.txt the model was trained with")
-    return model, tokenizer, config
+    """Return (model, tokenizer, TrainConfig) of a classifier folder; a clear ValueError names what is wrong."""
+    return ModelFolder(model_dir).load()
 
 
 @dataclass
@@ -51,7 +183,8 @@ class KerasPrediction:
         return self.__dict__.copy()
 
 
-def classify_texts(model, tokenizer: WordPieceTokenizer, texts: list[str]) -> list[KerasPrediction]:
+def classify_texts(model, tokenizer: WordPieceTokenizer, texts: list[str],
+                   labels=SENTIMENT_LABELS) -> list[KerasPrediction]:
     """Classify each text with the Keras model, one at a time, padded to its length bucket.
 
     A review always runs at its bucket length (as in training, evaluation and the ``.tflite``
@@ -68,10 +201,6 @@ def classify_texts(model, tokenizer: WordPieceTokenizer, texts: list[str]) -> li
         ids, _ = pad_batch([encoding.ids], length)
         probs = np.asarray(model(ids, training=False))[0]
         best = int(np.argmax(probs))
-        results.append(KerasPrediction(LABELS[best], float(probs[best]), [float(p) for p in probs],
+        results.append(KerasPrediction(labels[best], float(probs[best]), [float(p) for p in probs],
                                        encoding.n_tokens, encoding.truncated))
     return results
-
-
-def read_json(path) -> dict:
-    return json.loads(Path(path).read_text())

@@ -1,9 +1,9 @@
 """Train the sparse classifier on IMDB: bucketed batches, XLA steps, tf.distribute, checkpoints.
 
-``train(config, out_dir)`` writes into ``out_dir``:
-``model.keras`` (the best epoch by validation accuracy), ``config.json`` (model),
-``train_config.json``, ``vocab.txt``, ``log.csv`` (one row per epoch), ``metrics.json`` and
-``checkpoints/`` (the last epoch, for ``--resume``).
+``train(config, out_dir)`` fills a model folder (``model.saved.ModelFolder``): the best epoch's
+model by validation accuracy, its configs and vocabulary, one log row per epoch, test metrics and
+the last epoch's checkpoint (for ``--resume``). ``TrainConfig`` lives in ``model.train_config``,
+evaluation in ``model.evaluate``.
 """
 
 from __future__ import annotations
@@ -15,94 +15,16 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from model.config import TransformerConfig, write_json_atomic
+from model.files import save_keras_atomic, write_json_atomic
 from model.machine import describe_machine
-from model.strict import strict_from_dict
+from model.saved import CLASSIFIER, ModelFolder
+from model.train_config import TrainConfig
 
 STRATEGIES = ("default", "mirrored", "multiworker")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; saved as ``train_config.json`` beside the model."""
-
-    model: TransformerConfig = field(default_factory=TransformerConfig)
-    epochs: int = 4
-    batch_tokens: int = 16384       # tokens per batch; short buckets get more reviews
-    max_batch: int = 128
-    learning_rate: float = 1e-3
-    warmup_fraction: float = 0.05
-    weight_decay: float = 0.02
-    ema_momentum: float = 0.0       # >0: validate and ship an exponential moving average of the weights
-    label_smoothing: float = 0.0
-    token_dropout: float = 0.0      # share of review tokens replaced by [MASK] in training batches
-    pretrain_steps: int = 0         # masked-LM batches on unlabelled + train texts first (0: none)
-    pretrain_learning_rate: float = 1e-3
-    val_fraction: float = 0.1
-    seed: int = 0                   # initialisation, batch order, token dropout
-    split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it
-    jit_compile: bool = True
-    vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
-    train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
-    test_limit: int | None = None
-    vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
-    init_from: str | None = None    # a `sparse-edge train-lm` folder to start from (same vocab, sizes)
-    freeze_token_embeddings: bool = False  # keep the token table as initialised (with init_from: the LM's)
-    teacher: str | None = None      # "ngram": distil from a bag-of-n-grams model (model/teacher.py)
-    teacher_weight: float = 0.5     # share of a labelled review's target that is the teacher's probability
-    unlabelled_reviews: int = 0     # unsupervised reviews the teacher labels and training adds
-
-    def __post_init__(self) -> None:
-        if isinstance(self.model, dict):
-            self.model = TransformerConfig.from_dict(self.model)
-        for name in ("epochs", "batch_tokens", "max_batch"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 < self.learning_rate < 1:
-            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if not 0 <= self.ema_momentum < 1:
-            raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum!r}")
-        if not 0 <= self.token_dropout < 1:
-            raise ValueError(f"token_dropout must be in [0, 1), got {self.token_dropout!r}")
-        if self.teacher not in (None, "ngram"):
-            raise ValueError(f"unknown teacher {self.teacher!r}; use \"ngram\" or null for none")
-        if not 0 <= self.teacher_weight <= 1:
-            raise ValueError(f"teacher_weight must be in [0, 1], got {self.teacher_weight!r}")
-        if not isinstance(self.unlabelled_reviews, int) or self.unlabelled_reviews < 0:
-            raise ValueError(f"unlabelled_reviews must be a count >= 0, got {self.unlabelled_reviews!r}")
-        if self.unlabelled_reviews and not self.teacher:
-            raise ValueError("unlabelled_reviews needs a teacher to label them; set \"teacher\": \"ngram\"")
-        if not 0 < self.val_fraction < 0.5:
-            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
-        if self.batch_tokens < self.model.max_length:
-            raise ValueError(f"batch_tokens {self.batch_tokens} cannot hold one review of max_length "
-                             f"{self.model.max_length}; use batch_tokens >= {self.model.max_length}")
-
-    @property
-    def validation_seed(self) -> int:
-        return self.seed if self.split_seed is None else self.split_seed
-
-    def to_dict(self) -> dict:
-        values = dataclasses.asdict(self)
-        values["model"] = self.model.to_dict()
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        return strict_from_dict(cls, values, "training config")
-
-    @classmethod
-    def load(cls, path) -> "TrainConfig":
-        try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); fix or regenerate it") from error
 
 
 def make_strategy(name: str):
@@ -237,20 +159,6 @@ def mask_tokens(batches, rate: float, mask_id: int, rng: np.random.Generator) ->
         batch.ids[real & (rng.random(batch.ids.shape) < rate)] = mask_id
 
 
-def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:
-    """Accuracy, precision, recall, F1 (positive class) and the confusion matrix."""
-    predicted = (probs >= 0.5).astype(np.int64)
-    tp = int(((predicted == 1) & (labels == 1)).sum())
-    tn = int(((predicted == 0) & (labels == 0)).sum())
-    fp = int(((predicted == 1) & (labels == 0)).sum())
-    fn = int(((predicted == 0) & (labels == 1)).sum())
-    precision = tp / max(1, tp + fp)
-    recall = tp / max(1, tp + fn)
-    return {"n": int(len(labels)), "accuracy": (tp + tn) / max(1, len(labels)), "precision": precision,
-            "recall": recall, "f1": 2 * precision * recall / max(1e-12, precision + recall),
-            "confusion_matrix": {"labels": ["negative", "positive"], "rows_true_cols_predicted": [[tn, fp], [fn, tp]]}}
-
-
 def _save_checkpoint(trainer: Trainer, directory: Path, state: dict) -> None:
     """Weights, optimizer state and progress, written to a temp folder and renamed into place."""
     tmp = directory.with_name(directory.name + ".tmp")
@@ -292,11 +200,13 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     from edge_runtime.tokenizer import WordPieceTokenizer
     from model.batching import bucket_lengths, make_batches
     from model.data import load_imdb, tokenize_cached, train_validation_split
+    from model.evaluate import evaluate_model
     from model.vocab import learn_vocab
 
-    out = Path(out_dir)
+    folder = ModelFolder(out_dir)
+    out = folder.path
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint_dir = out / "checkpoints" / "last"
+    checkpoint_dir = folder.checkpoint_dir
     if not resume and checkpoint_dir.exists():
         raise ValueError(f"{out} already holds a training run; pass --resume to continue it or "
                          "choose another --out")
@@ -305,7 +215,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
 
     # -- data and vocabulary -------------------------------------------------------------------
     train_all = load_imdb("train", data_dir, manual_dir, limit=config.train_limit)
-    vocab_file = out / "vocab.txt"
+    vocab_file = folder.vocab_path
     if vocab_path:
         shutil.copyfile(vocab_path, vocab_file)
     if not vocab_file.exists():
@@ -317,7 +227,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
     train_set, val_set = train_validation_split(train_all, config.val_fraction, config.validation_seed)
-    cache = Path(cache_dir) if cache_dir else out / "cache"
+    cache = Path(cache_dir) if cache_dir else folder.cache_dir
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
     val_seqs = tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress)
     targets, distillation = train_set.labels, {}
@@ -331,8 +241,8 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
                                  config.max_batch, np.random.default_rng(0), multiple_of=replicas))
     trainer = Trainer(config, distribution, per_epoch * config.epochs)
-    c.save(out / "config.json")
-    write_json_atomic(out / "train_config.json", config.to_dict())
+    folder.write_config(CLASSIFIER, c)
+    write_json_atomic(folder.train_config_path, config.to_dict())
 
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
              "train_seconds": distillation.get("teacher_seconds", 0.0)}
@@ -350,7 +260,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir,
                                               cache, progress)
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"]
-    log_path = out / "log.csv"
+    log_path = folder.log_path
     fields = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
               "truncated_reviews"]
     if not (resume and log_path.exists()):
@@ -379,7 +289,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
             state["train_seconds"] += seconds
             if val_accuracy > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
-                _atomic_keras_save(trainer.model, out / "model.keras")
+                save_keras_atomic(trainer.model, folder.model_path)
         state["epoch"] = epoch + 1
         row = [epoch + 1, round(total_loss / max(seen, 1), 5), round(total_correct / max(seen, 1), 5),
                round(val_accuracy, 5), float(trainer.optimizer.learning_rate.numpy()), round(seconds, 1),
@@ -392,9 +302,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
                        f"val acc {val_accuracy:.4f}  ({seconds:.0f}s)")
 
     # -- final report on test, with the best epoch's weights ------------------------------------
-    import keras
-
-    best = keras.models.load_model(out / "model.keras", safe_mode=True)
+    best = folder.load_keras()
     test = load_imdb("test", data_dir, manual_dir, limit=config.test_limit)
     metrics = evaluate_model(best, tokenizer, test, config, cache / "test.npz", progress)
     metrics.update(
@@ -402,7 +310,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
         machine={**describe_machine(), "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
         train_reviews=len(train_set), val_reviews=len(val_set), **distillation, **state.get("pretrain", {}))
-    write_json_atomic(out / "metrics.json", metrics)
+    folder.write_metrics(metrics)
     return metrics
 
 
@@ -453,37 +361,3 @@ def _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_d
                             jit_compile=config.jit_compile, progress=progress)
     transfer_encoder(mlm, trainer.model)
     return summary
-
-
-def evaluate_model(model, tokenizer, reviews, config: TrainConfig, cache_path=None, progress=True) -> dict:
-    """Metrics of ``model`` on ``reviews``, batched by length like training."""
-    probs = predict_probabilities(model, tokenizer, reviews, config, cache_path, progress)
-    return classification_metrics(reviews.labels, probs[:, 1])
-
-
-def predict_probabilities(model, tokenizer, reviews, config: TrainConfig, cache_path=None,
-                          progress=True) -> np.ndarray:
-    """(n, num_classes) probabilities in review order; each review runs at its bucket length."""
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    from model.batching import bucket_lengths, make_batches
-    from model.data import tokenize_cached
-
-    c = model.config
-    seqs = tokenize_cached(reviews, tokenizer, cache_path, progress)
-    batches = make_batches(seqs, reviews.labels, bucket_lengths(c.max_length, c.pattern.block_size),
-                           config.batch_tokens, config.max_batch, drop_remainder=False)
-    forward = tf.function(lambda ids: model(ids, training=False), jit_compile=config.jit_compile)
-    out = np.zeros((len(reviews), c.num_classes), dtype=np.float32)
-    for batch in tqdm(batches, desc="keras", unit="batch", disable=not progress, leave=False):
-        keep = batch.rows >= 0
-        out[batch.rows[keep]] = forward(batch.ids).numpy()[keep]
-    return out
-
-
-def _atomic_keras_save(model, path: Path) -> None:
-    tmp = path.with_name(".tmp." + path.name)
-    model.save(tmp)
-    os.replace(tmp, path)
-

@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import TransformerConfig, write_json_atomic
+from model.config import TransformerConfig
+from model.files import save_keras_atomic, write_json_atomic
+from model.saved import LANGUAGE_MODEL, ModelFolder
 from model.machine import describe_machine
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
@@ -223,16 +225,16 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
 
     from edge_runtime.tokenizer import WordPieceTokenizer, normalize_review
     from model.data import load_imdb, tokenize_cached
-    from model.train import _atomic_keras_save
 
-    out = Path(out_dir)
+    folder = ModelFolder(out_dir)
+    out = folder.path
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     tokenizer = WordPieceTokenizer.from_file(vocab_path)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
-    shutil.copyfile(vocab_path, out / "vocab.txt")
-    cache = Path(cache_dir) if cache_dir else out / "cache"
+    shutil.copyfile(vocab_path, folder.vocab_path)
+    cache = Path(cache_dir) if cache_dir else folder.cache_dir
     unlabelled = load_imdb("unsupervised", data_dir, limit=config.text_limit)
     train = load_imdb("train", data_dir, limit=config.text_limit)
     order = np.random.default_rng(config.seed).permutation(len(unlabelled))
@@ -256,7 +258,7 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
     targets = train_rows[:, 1:]
     trainer = LMTrainer(config, np.bincount(targets[targets != tokenizer.pad_id], minlength=len(tokenizer)))
     rng = np.random.default_rng(config.seed)
-    log_path = out / "log.csv"
+    log_path = folder.log_path
     with open(log_path, "w", newline="") as f:
         csv.writer(f).writerow(["step", "train_loss", "val_loss", "val_perplexity", "seconds"])
     best, running = math.inf, []
@@ -273,11 +275,9 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
                                         round(val_loss, 4), round(math.exp(val_loss), 2), round(time.time() - started, 1)])
             if val_loss < best:
                 best = val_loss
-                _atomic_keras_save(trainer.model, out / "model.keras")
+                save_keras_atomic(trainer.model, folder.model_path)
     total, count = None, None
-    import keras
-
-    best_model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    best_model = folder.load_keras()
     trainer.model = best_model
     total, count = trainer.total_loss(val_rows)
     metrics = {
@@ -290,7 +290,7 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
         "machine": describe_machine(),
         "tokenizer": "WordPiece (edge_runtime/tokenizer.py), the classifier's vocab.txt",
     }
-    config.model.save(out / "config.json")
-    write_json_atomic(out / "train_config.json", config.to_dict())
-    write_json_atomic(out / "metrics.json", metrics)
+    folder.write_config(LANGUAGE_MODEL, config.model, labels=[])
+    write_json_atomic(folder.train_config_path, config.to_dict())
+    folder.write_metrics(metrics)
     return metrics

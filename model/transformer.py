@@ -185,7 +185,8 @@ class SparseTransformerClassifier(_SparseTransformer):
         width = self.config.d_model * (2 if self.config.pooling == "mean_max" else 1)
         self.head.build((None, width))
 
-    def call(self, token_ids, training=None):
+    def logits(self, token_ids, training=None):
+        """(B, n) ids -> (B, num_classes) scores before the softmax."""
         x, mask = self.encode(token_ids, training)                             # (B, n, d), (B, n)
         count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)    # (B, 1)
         pooled = tf.reduce_sum(x * mask[:, :, None], axis=1) / count           # (B, d)
@@ -194,7 +195,10 @@ class SparseTransformerClassifier(_SparseTransformer):
             # a moderate constant, not -inf, keeps an int8 scale usable
             peak = tf.reduce_max(x - 30.0 * (1.0 - mask[:, :, None]), axis=1)    # (B, d)
             pooled = tf.concat([pooled, peak], axis=-1)                        # (B, 2d)
-        return tf.nn.softmax(self.head(pooled), axis=-1)
+        return self.head(pooled)
+
+    def call(self, token_ids, training=None):
+        return tf.nn.softmax(self.logits(token_ids, training), axis=-1)
 
 
 @register

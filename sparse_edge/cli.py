@@ -8,16 +8,22 @@ imported when it is run, so ``sparse-edge predict`` works where TensorFlow is no
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
+
+from edge_runtime.cli import OneLineErrors
+from edge_runtime.quiet import VERBOSE_ENV
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
 COMMANDS = {
     "bench": ("sparse_edge.commands.bench", "bench",
-              "Measure speed and memory; write JSON and plots under artifacts/bench."),
+              "Measure speed and memory; write JSON (under runs/bench unless --json says where)."),
     "train": ("sparse_edge.commands.train", "train", "Train the sparse classifier on IMDB."),
     "evaluate": ("sparse_edge.commands.train", "evaluate",
                  "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
+    "train-hybrid": ("sparse_edge.commands.train", "train_hybrid",
+                     "Build the hybrid: NB-LR on hashed n-grams plus the sparse Transformer, one model."),
     "ensemble": ("sparse_edge.commands.train", "ensemble",
                  "Average trained classifiers into one model; evaluate it on validation and test."),
     "predict": ("sparse_edge.commands.predict", "predict",
@@ -44,8 +50,12 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a subcommand's module only when that subcommand runs."""
+class LazyGroup(OneLineErrors, click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs.
+
+    Errors are one line starting ``error:`` (exit 2: fix the command; exit 1: it failed while
+    running); see ``sparse_edge/commands/common.py``.
+    """
 
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -64,8 +74,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sparse-edge")
-def main():
-    """sparse-edge: a block-sparse Transformer from IMDB to a quantized .tflite on the edge."""
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's, absl's and XNNPACK's own log lines.")
+def main(verbose):
+    """sparse-edge: a block-sparse Transformer from IMDB to a quantized .tflite on the edge.
+
+    Run `sparse-edge COMMAND --help` for a command's options. Through the project's set-up,
+    `scripts/run COMMAND ...` is the same as `sparse-edge COMMAND ...` (or activate .venv).
+    """
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 if __name__ == "__main__":

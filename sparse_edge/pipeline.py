@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Callable
 
 from model.machine import describe_machine
+from model.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = ["float32", "float16", "dynamic", "int8"]
+VARIANTS = ["float32", "float16", "dynamic", "int8"]   # convert.tflite.VARIANTS, without importing TensorFlow
+VOCAB = ModelFolder.VOCAB                             # the run's vocabulary, shared by the LM and the classifier
 EDGE_SAMPLES = 6  # test reviews the edge stage classifies with every variant
 
 
@@ -91,9 +93,17 @@ class Run:
     def model_dir(self) -> Path:
         return self.out / "model"
 
+    @property
+    def model(self) -> ModelFolder:
+        return ModelFolder(self.model_dir)
+
+    @property
+    def lm(self) -> ModelFolder:
+        return ModelFolder(self.out / "lm")
+
     @functools.cached_property
     def train_config(self):
-        from model.train import TrainConfig
+        from model.train_config import TrainConfig
 
         path = REPO / self.preset.train_config
         if not path.exists():
@@ -140,23 +150,23 @@ def vocab_stage(run: Run):
         source = REPO / run.preset.vocab_file
 
         def copy() -> dict:
-            from convert.export import write_atomic
+            from model.files import write_atomic
 
-            write_atomic(run.out / "vocab.txt", source.read_bytes())
+            write_atomic(run.out / VOCAB, source.read_bytes())
             return {"copied_from": run.preset.vocab_file, "entries": len(source.read_text(encoding="utf-8").split())}
 
         settings["file_sha256"] = hashlib.sha256(source.read_bytes()).hexdigest()
-        return settings, copy, ["vocab.txt"], ["data"]
+        return settings, copy, [VOCAB], ["data"]
 
     def work() -> dict:
         # the same texts `sparse-edge train` learns from when it is given no vocabulary
         texts = load_imdb("train", run.data_dir, run.manual_dir, limit=config.train_limit).texts
         if run.preset.vocab_unsupervised:
             texts = texts + load_imdb("unsupervised", run.data_dir, run.manual_dir).texts
-        tokenizer = learn_vocab(texts[: config.vocab_limit], run.preset.vocab_size, run.out / "vocab.txt")
+        tokenizer = learn_vocab(texts[: config.vocab_limit], run.preset.vocab_size, run.out / VOCAB)
         return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
 
-    return settings, work, ["vocab.txt"], ["data"]
+    return settings, work, [VOCAB], ["data"]
 
 
 def lm_stage(run: Run):
@@ -168,11 +178,11 @@ def lm_stage(run: Run):
     config = LMConfig.from_dict(json.loads(path.read_text()))
 
     def work() -> dict:
-        shutil.rmtree(run.out / "lm", ignore_errors=True)   # no resume: an interrupted LM starts again
-        metrics = train_lm(config, run.out / "lm", str(run.out / "vocab.txt"), run.data_dir, progress=run.progress)
+        shutil.rmtree(run.lm.path, ignore_errors=True)   # no resume: an interrupted LM starts again
+        metrics = train_lm(config, run.lm.path, str(run.out / VOCAB), run.data_dir, progress=run.progress)
         return {key: metrics[key] for key in ("val_perplexity", "steps", "train_seconds")}
 
-    return config.to_dict(), work, ["lm/model.keras", "lm/metrics.json"], ["vocab"]
+    return config.to_dict(), work, [f"lm/{ModelFolder.MODEL}", f"lm/{ModelFolder.METRICS}"], ["vocab"]
 
 
 def train_stage(run: Run):
@@ -180,19 +190,19 @@ def train_stage(run: Run):
 
     config = run.train_config
     if run.preset.lm_config:   # start from this run's language model, not the folder named in the file
-        config = dataclasses.replace(config, init_from=str(run.out / "lm"))
+        config = dataclasses.replace(config, init_from=str(run.lm.path))
 
     def work() -> dict:
-        checkpoint = run.model_dir / "checkpoints" / "last"
+        checkpoint = run.model.checkpoint_dir
         resume = checkpoint.exists() and _started_with(run, "train")
         if run.model_dir.exists() and not resume:
             shutil.rmtree(run.model_dir)   # a run with other settings: start clean
         _remember_start(run, "train")
         metrics = train(config, run.model_dir, run.data_dir, run.manual_dir, resume=resume,
-                        vocab_path=str(run.out / "vocab.txt"), progress=run.progress)
+                        vocab_path=str(run.out / VOCAB), progress=run.progress)
         return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "best_epoch", "train_seconds")}
 
-    files = ["model/model.keras", "model/metrics.json", "model/config.json"]
+    files = [f"model/{name}" for name in (ModelFolder.MODEL, ModelFolder.METRICS, ModelFolder.CONFIG)]
     return config.to_dict(), work, files, ["lm" if run.preset.lm_config else "vocab"]
 
 
@@ -205,7 +215,7 @@ def convert_stage(run: Run):
         return {variant: path.stat().st_size for variant, path in written.items()}
 
     settings = {"variants": VARIANTS, "calibration_reviews": run.preset.calibration_reviews}
-    return settings, work, [f"model/tflite/{v}.tflite" for v in VARIANTS], ["train"]
+    return settings, work, [f"model/{ModelFolder.TFLITE}/{v}.tflite" for v in VARIANTS], ["train"]
 
 
 def parity_stage(run: Run):
@@ -219,25 +229,27 @@ def parity_stage(run: Run):
         missed = {v: check(v, row, None) for v, row in report["variants"].items()}
         problems = "; ".join(f"{v}: {', '.join(f)}" for v, f in missed.items() if f)
         if problems:
-            raise StageFailed(f"parity thresholds not met ({problems}); see {run.model_dir / 'parity.md'}")
+            raise StageFailed(f"parity thresholds not met ({problems}); see {run.model.parity_markdown_path}")
         return {"n": report["n"], "reference_accuracy": report["reference"]["accuracy"],
                 "size_notes": report["failures"]}
 
-    return {"limit": run.preset.parity_limit}, work, ["model/parity.json", "model/parity.md"], ["convert"]
+    return ({"limit": run.preset.parity_limit}, work,
+            [f"model/{ModelFolder.PARITY}", f"model/{ModelFolder.PARITY_MARKDOWN}"], ["convert"])
 
 
 def edge_stage(run: Run):
-    from model.config import write_json_atomic
+    from model.files import write_json_atomic
     from model.data import load_imdb
 
     def work() -> dict:
         from edge_runtime import TextClassifier
 
         reviews = load_imdb("test", run.data_dir, run.manual_dir, limit=EDGE_SAMPLES)
-        rows = [{"id": int(reviews.ids[i]), "text": reviews.texts[i][:120], "true_label": LABELS[reviews.labels[i]],
+        labels = run.model.labels
+        rows = [{"id": int(reviews.ids[i]), "text": reviews.texts[i][:120], "true_label": labels[reviews.labels[i]],
                  "predictions": {}} for i in range(len(reviews))]
         for variant in VARIANTS:
-            classifier = TextClassifier(run.model_dir / "tflite" / f"{variant}.tflite")
+            classifier = TextClassifier(run.model.tflite(variant))
             for row, result in zip(rows, classifier.classify_batch(reviews.texts)):
                 row["predictions"][variant] = {"label": result.label, "score": round(result.score, 4),
                                                "latency_ms": round(result.latency_ms, 2)}
@@ -249,18 +261,16 @@ def edge_stage(run: Run):
 
 def summary_stage(run: Run):
     def work() -> dict:
-        summary = build_summary(run.out)
-        from convert.export import write_atomic
-        from model.config import write_json_atomic
+        from model.files import write_json_atomic, write_text_atomic
 
+        summary = build_summary(run.out)
         write_json_atomic(run.out / "summary.json", summary)
-        write_atomic(run.out / "summary.md", summary_markdown(summary).encode())
+        write_text_atomic(run.out / "summary.md", summary_markdown(summary))
         return {}
 
     return {}, work, ["summary.json", "summary.md"], ["edge"]
 
 
-LABELS = ["negative", "positive"]
 STAGES = [("data", "load IMDB (train, test)", data_stage),
           ("vocab", "learn (or, for full, copy the shipped) WordPiece vocabulary", vocab_stage),
           ("train", "train the sparse classifier, evaluate it on test", train_stage),
@@ -290,7 +300,7 @@ def _remember_start(run: Run, stage: str) -> None:
 
 
 def _save_record(run: Run) -> None:
-    from model.config import write_json_atomic
+    from model.files import write_json_atomic
 
     write_json_atomic(run.out / "pipeline.json", run.record)
 
@@ -363,18 +373,19 @@ def _minutes(minutes: float) -> str:
 def build_summary(out: Path) -> dict:
     """Accuracy, drift, size and latency per variant, and where each file is."""
     out = Path(out)
-    metrics = json.loads((out / "model" / "metrics.json").read_text())
-    parity = json.loads((out / "model" / "parity.json").read_text())
+    model = ModelFolder(out / "model")
+    metrics = model.metrics()
+    parity = json.loads(model.parity_path.read_text())
     edge = json.loads((out / "edge.json").read_text())
     record = json.loads((out / "pipeline.json").read_text())
     rows = [{"model": "keras float32", "accuracy": parity["reference"]["accuracy"], "delta_pp": 0.0,
-             "agreement": 1.0, "size_bytes": _size(out / "model" / "model.keras"), "latency_ms_p50": None,
-             "path": str(out / "model" / "model.keras")}]
+             "agreement": 1.0, "size_bytes": _size(model.model_path), "latency_ms_p50": None,
+             "path": str(model.model_path)}]
     for variant, row in parity["variants"].items():
         rows.append({"model": variant, "accuracy": row["accuracy"], "delta_pp": row["delta_accuracy_pp"],
                      "agreement": row["agreement"], "size_bytes": row["size_bytes"],
                      "latency_ms_p50": row["latency_ms_p50"],
-                     "path": str(out / "model" / "tflite" / f"{variant}.tflite")})
+                     "path": str(model.tflite(variant))})
     edge_correct = {v: sum(r["predictions"][v]["label"] == r["true_label"] for r in edge["reviews"])
                     for v in VARIANTS}
     return {
@@ -385,7 +396,7 @@ def build_summary(out: Path) -> dict:
         "variants": rows,
         "edge": {"backend": edge["backend"], "reviews": len(edge["reviews"]), "correct": edge_correct},
         "stage_seconds": {name: stage["seconds"] for name, stage in record["stages"].items()},
-        "files": {"parity_report": str(out / "model" / "parity.md"), "edge_predictions": str(out / "edge.json")},
+        "files": {"parity_report": str(model.parity_markdown_path), "edge_predictions": str(out / "edge.json")},
     }
 
 

@@ -65,6 +65,7 @@ def test_bench_kernels_names_a_missing_variant(tmp_path):
     (tmp_path / "tflite").mkdir()
     result = CliRunner().invoke(main, ["bench", "kernels", "--model-dir", str(tmp_path), "--variants", "int8",
                                        "--json", str(tmp_path / "k.json")])
-    assert result.exit_code == 1
-    assert "no int8 .tflite" in result.output and "sparse-edge convert" in result.output
+    assert result.exit_code == 2   # a usage mistake: the folder named has no such file
+    assert result.stderr.startswith("error: no int8 .tflite") and result.stderr.count("\n") == 1
+    assert "sparse-edge convert" in result.stderr
     assert not (tmp_path / "k.json").exists()

@@ -124,8 +124,8 @@ def test_members_that_cannot_be_averaged_are_refused(tmp_path, members, vocab): 
 
     from click.testing import CliRunner
 
-    from model.config import write_json_atomic
-    from model.train import TrainConfig
+    from model.files import write_json_atomic
+    from model.train_config import TrainConfig
     from sparse_edge.cli import main
 
     def refused(args, message):

@@ -12,7 +12,7 @@ import pytest
 
 from model.config import TransformerConfig
 from model.patterns import AttentionPattern
-from model.train import TrainConfig
+from model.train_config import TrainConfig
 
 pytestmark = pytest.mark.imdb
 REPO = Path(__file__).resolve().parents[1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sparse_edge.commands.common import data_options, usage, with_tensorflow
+
 
 @click.group()
 def bench():
@@ -26,7 +28,7 @@ def _csv(kind):
               callback=_csv(str), help="Attention patterns, comma-separated.")
 @click.option("--backends", default="tensorflow,tflite", show_default=True, callback=_csv(str),
               help="tensorflow (Keras forward) and/or tflite (dynamic-range .tflite, 1 thread).")
-@click.option("--json", "json_path", default="artifacts/bench/attention.json", show_default=True,
+@click.option("--json", "json_path", default="runs/bench/attention.json", show_default=True,
               type=click.Path(dir_okay=False), help="Where to write the results.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Log-log PNG plot [default: the JSON path with .png].")
@@ -43,7 +45,7 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
     TFLite model on one thread in a process that never imports TensorFlow. Results that run
     out of memory or time are recorded, not raised.
     """
-    from model.bench_attention import BenchSettings, run_attention_benchmark
+    from sparse_edge.bench.attention import BenchSettings, run_attention_benchmark
 
     settings = BenchSettings(repeats=repeats, memory_limit_gb=memory_limit_gb, timeout_s=timeout)
     report = run_attention_benchmark(lengths, patterns, backends, json_path, plot_path, settings)
@@ -56,13 +58,13 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
               type=click.Path(exists=True, dir_okay=False))
 @click.option("--limit", default=5000, show_default=True, type=click.IntRange(1), help="Test reviews to tokenize.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--json", "json_path", default="artifacts/bench/tokenizer.json", show_default=True,
+@click.option("--json", "json_path", default="runs/bench/tokenizer.json", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
               help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
 def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
     """Reviews per second of edge_runtime's tokenizer on one core (cold and warm word cache)."""
-    from model.bench_tokenizer import run_tokenizer_benchmark
+    from sparse_edge.bench.tokenizer import run_tokenizer_benchmark
 
     report = run_tokenizer_benchmark(vocab_path, json_path, limit, repeats, data_dir)
     click.echo(f"{report['reviews_per_second_cold_median']:.0f} reviews/s cold, "
@@ -75,13 +77,13 @@ def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
 @click.option("--variants", default="int8,dynamic", show_default=True, callback=_csv(str))
 @click.option("--limit", type=click.IntRange(1), help="Test reviews for the --file throughput [default: all 25,000].")
 @click.option("--no-venv-sizes", is_flag=True, help="Skip building fresh environments to measure their size.")
-@click.option("--json", "json_path", default="artifacts/bench/edge.json", show_default=True,
+@click.option("--json", "json_path", default="runs/bench/edge.json", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
               help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
 def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
     """Latency, throughput, cold start and install size of the edge runtime (1 thread per invoke)."""
-    from convert.bench_edge import run_edge_benchmark
+    from sparse_edge.bench.edge import run_edge_benchmark
 
     report = run_edge_benchmark(model_dir, variants, json_path, data_dir, limit, sizes=not no_venv_sizes,
                                 progress=lambda line: click.echo(line, err=True))
@@ -94,7 +96,7 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
 @click.option("--variants", default="float32,float16,dynamic,int8", show_default=True, callback=_csv(str))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Test reviews to compare on.")
-@click.option("--json", "json_path", default="artifacts/bench/kernels.json", show_default=True,
+@click.option("--json", "json_path", default="runs/bench/kernels.json", show_default=True,
               type=click.Path(dir_okay=False))
 @click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
               help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
@@ -104,10 +106,39 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
     Quantized files round activations while they run, so another CPU (AVX2, AVX-512, NEON) can
     give slightly different probabilities from the same file; this measures by how much.
     """
-    from convert.bench_kernels import run_kernel_benchmark
+    from sparse_edge.bench.kernels import run_kernel_benchmark
 
     try:
         run_kernel_benchmark(model_dir, variants, json_path, data_dir, limit,
                              progress=lambda line: click.echo(line))
     except FileNotFoundError as error:
-        raise click.ClickException(str(error))
+        usage(str(error))
+
+
+@bench.command("peers")
+@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
+@click.option("--variants", default="int8,dynamic", show_default=True, callback=_csv(str))
+@click.option("--latency-reviews", default=500, show_default=True, type=click.IntRange(10),
+              help="Test reviews timed one per call for every system.")
+@click.option("--cold-repeats", default=3, show_default=True, type=click.IntRange(1),
+              help="Fresh processes per system for cold start and peak memory (median).")
+@click.option("--out", "out_dir", default="runs/bench/peers", show_default=True, type=click.Path(file_okay=False),
+              help="Where the peers' model files go.")
+@click.option("--json", "json_path", default="runs/bench/peers.json", show_default=True,
+              type=click.Path(dir_okay=False))
+@data_options
+def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, json_path, data_dir, manual_dir):
+    """Train TF-IDF + LR, NB-LR and fastText on IMDB train and measure them against the shipped .tflite
+    variants in one run: accuracy, size, latency, throughput, cold start, memory, behaviour."""
+    with_tensorflow("sparse-edge bench peers")
+    from sparse_edge.bench.peers import run_peers_benchmark
+
+    try:
+        report = run_peers_benchmark(model_dir, variants, json_path, data_dir, out_dir, latency_reviews,
+                                     cold_repeats, progress=lambda line: click.echo(line, err=True))
+    except FileNotFoundError as error:
+        usage(str(error))
+    for name, row in report["systems"].items():
+        click.echo(f"{name:18s} {row['accuracy']:.2%}  {row['size_bytes'] / 1e6:6.2f} MB  "
+                   f"p50 {row['latency_ms']['p50']:.2f} ms  behaviour {row['behaviour']['all']['pass_rate']:.0%}")

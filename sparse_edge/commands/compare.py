@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sparse_edge.commands.train import data_options, fail
+from sparse_edge.commands.common import data_options, usage, with_tensorflow
 
 
 @click.command("compare")
@@ -20,16 +20,18 @@ from sparse_edge.commands.train import data_options, fail
               help="PATTERN:MAX_LENGTH pairs, comma-separated.")
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(1), help="The same budget for every run.")
 @click.option("--out", "out_dir", default="runs/compare", show_default=True, type=click.Path(file_okay=False))
-@click.option("--json-dir", default="artifacts/experiments", show_default=True, type=click.Path(file_okay=False),
-              help="One small JSON per run, read by the README's table.")
+@click.option("--json-dir", default="runs/compare/json", show_default=True, type=click.Path(file_okay=False),
+              help="One small JSON per run (the README's table reads artifacts/experiments: name it to update it).")
 @data_options
 def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_dir, manual_dir):
     """Train one model per PATTERN:MAX_LENGTH at the same budget; write one JSON per run.
 
     Runs that already have a JSON are skipped, so an interrupted comparison continues.
     """
-    from model.config import write_json_atomic
-    from model.train import TrainConfig, train
+    with_tensorflow("sparse-edge compare")
+    from model.files import write_json_atomic
+    from model.train import train
+    from model.train_config import TrainConfig
 
     base = TrainConfig.load(config_path)
     for item in runs.split(","):
@@ -39,7 +41,7 @@ def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_dir, 
             config = dataclasses.replace(base, epochs=epochs, model=dataclasses.replace(
                 base.model, max_length=length, pattern=dataclasses.replace(base.model.pattern, name=pattern)))
         except ValueError as error:
-            fail(f"bad run {item!r} ({error}); write PATTERN:MAX_LENGTH, for example bigbird:512")
+            usage(f"bad run {item!r} ({error}); write PATTERN:MAX_LENGTH, for example bigbird:512")
         target = Path(json_dir) / f"{pattern}-{length}.json"
         if target.exists():
             click.echo(f"{item}: done already ({target})")

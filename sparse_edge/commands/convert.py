@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from sparse_edge.commands.train import data_options, fail
+from sparse_edge.commands.common import data_options, fail, quiet_option, usage, with_tensorflow
 
 
 @click.command("convert")
@@ -21,7 +20,7 @@ from sparse_edge.commands.train import data_options, fail
               help="Training reviews per input length that calibrate int8.")
 @click.option("--quantize-all", is_flag=True,
               help="int8: quantize every op (skip the QuantizationDebugger's float ops).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @data_options
 def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, quiet, data_dir, manual_dir):
     """Convert a trained model folder to .tflite files, one per variant.
@@ -34,11 +33,18 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
     calibrated on training reviews; the QuantizationDebugger's per-op errors go to
     MODEL_DIR/quant_debug.csv and the ops it flags stay in float.
     """
+    with_tensorflow("sparse-edge convert")
     from convert.export import convert_model_dir, parse_variants
     from convert.tflite import ConversionError
     from model.data import DatasetMissing
+    from model.saved import LANGUAGE_MODEL, ModelFolder
 
-    if _is_language_model(model_dir):
+    try:
+        names = parse_variants(variants)
+        kind = ModelFolder(model_dir).kind
+    except ValueError as error:
+        usage(str(error))
+    if kind == LANGUAGE_MODEL:
         from convert.lm import LM_VARIANTS, convert_lm_dir
 
         names = [v for v in variants.split(",") if v.strip()]
@@ -46,29 +52,21 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
             names = list(LM_VARIANTS)
         try:
             written = convert_lm_dir(model_dir, names, out_dir)
-        except (ValueError, ConversionError) as error:
+        except ValueError as error:
+            usage(str(error))
+        except ConversionError as error:
             fail(str(error))
         click.echo(json.dumps({v: {"path": str(p), "size_bytes": p.stat().st_size} for v, p in written.items()}, indent=2))
         return
     try:
-        names = parse_variants(variants)
         written = convert_model_dir(model_dir, names, out_dir, data_dir, manual_dir, calibration_reviews,
                                     float_nodes=[] if quantize_all else None, progress=not quiet)
-    except (ValueError, ConversionError, DatasetMissing) as error:
+    except (ValueError, DatasetMissing) as error:
+        usage(str(error))
+    except ConversionError as error:
         fail(str(error))
     click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
                            for variant, path in written.items()}, indent=2))
-
-
-def _is_language_model(model_dir) -> bool:
-    """A folder written by `sparse-edge train-lm`: its train_config.json has language-model fields."""
-    from pathlib import Path
-
-    path = Path(model_dir) / "train_config.json"
-    try:
-        return "steps" in json.loads(path.read_text()) and "val_reviews" in json.loads(path.read_text())
-    except (OSError, ValueError):
-        return False
 
 
 @click.command("parity")
@@ -76,7 +74,7 @@ def _is_language_model(model_dir) -> bool:
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
 @click.option("--variants", help="Comma-separated variants to check [default: every MODEL_DIR/tflite/*.tflite].")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N reviews (quick checks; the report says n).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 @data_options
 def parity(model_dir, split, variants, limit, quiet, data_dir, manual_dir):
     """Compare the Keras model with every .tflite variant, review by review, on a whole split.
@@ -85,6 +83,7 @@ def parity(model_dir, split, variants, limit, quiet, data_dir, manual_dir):
     review at a time on one thread. Writes MODEL_DIR/parity.json and parity.md; exits 1 when
     a variant misses its threshold (accuracy, agreement, probability drift, size).
     """
+    with_tensorflow("sparse-edge parity")
     from convert.export import parse_variants
     from convert.parity import run_parity
     from model.data import DatasetMissing
@@ -93,12 +92,10 @@ def parity(model_dir, split, variants, limit, quiet, data_dir, manual_dir):
         names = parse_variants(variants) if variants else None
         report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet)
     except (ValueError, DatasetMissing) as error:
-        fail(str(error))
+        usage(str(error))
     summary = {v: {k: row[k] for k in ("accuracy", "delta_accuracy_pp", "agreement", "max_abs_prob_diff",
                                          "size_bytes", "latency_ms_p50")} for v, row in report["variants"].items()}
     click.echo(json.dumps({"n": report["n"], "reference_accuracy": report["reference"]["accuracy"],
                            "variants": summary, "failures": report["failures"]}, indent=2))
     if not report["passed"]:
-        click.echo("error: parity thresholds missed: " + "; ".join(
-            f"{v}: {', '.join(f)}" for v, f in report["failures"].items()), err=True)
-        sys.exit(1)
+        fail("parity thresholds missed: " + "; ".join(f"{v}: {', '.join(f)}" for v, f in report["failures"].items()))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from sparse_edge.commands.common import usage
+
 APP = Path(__file__).resolve().parents[1] / "demo_app.py"
 
 
@@ -20,8 +22,7 @@ def demo(port, headless):
     try:
         import streamlit  # noqa: F401
     except ImportError:
-        click.echo("error: the demo needs Streamlit; pip install 'sparse-edge[demo]'", err=True)
-        sys.exit(2)
+        usage("the demo needs Streamlit; pip install -e '.[demo]'")
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
                "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false"]
     sys.exit(subprocess.call(command))

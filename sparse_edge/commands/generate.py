@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
+
+from sparse_edge.commands.common import data_options, quiet_option, usage, with_tensorflow
 
 
 @click.command("train-lm")
@@ -17,15 +18,15 @@ import click
               type=click.Path(exists=True, dir_okay=False), help="The WordPiece vocabulary (shared with the classifier).")
 @click.option("--steps", type=click.IntRange(1), help="Training steps (batches).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Reuse tokenized reviews cached here.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
-def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir):
+@quiet_option
+@data_options
+def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir, manual_dir):
     """Train the causal sparse language model on IMDB unsupervised + train reviews.
 
     Validation perplexity and bits per character on held-out unlabelled reviews go to
     OUT/metrics.json.
     """
+    with_tensorflow("sparse-edge train-lm")
     from model.data import DatasetMissing
     from model.train_lm import LMConfig, train_lm as run
 
@@ -35,8 +36,7 @@ def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir
             config.steps = steps
         metrics = run(config, out_dir, vocab_path, data_dir, cache_dir, progress=not quiet)
     except (ValueError, DatasetMissing) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+        usage(str(error))
     click.echo(json.dumps({k: metrics[k] for k in ("val_perplexity", "val_bits_per_character", "train_seconds")}, indent=2))
 
 
@@ -58,8 +58,7 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
     from pathlib import Path
 
     if not prompt.strip():
-        click.echo("error: the prompt is empty; give a few words to continue", err=True)
-        sys.exit(2)
+        usage("the prompt is empty; give a few words to continue")
     if Path(model).is_file():
         from edge_runtime.backends import BackendMissing
         from edge_runtime.bundle import BundleError
@@ -68,8 +67,7 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
         try:
             generator = TextGenerator(model)
         except (BundleError, BackendMissing) as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
+            usage(str(error))
         if len(generator.prompt_ids(prompt)) > generator.context:
             click.echo(f"note: the prompt is longer than the {generator.context}-token context; only its end is used",
                        err=True)
@@ -82,16 +80,16 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
             click.echo(piece, nl=False)   # each piece appears as soon as its token is chosen
         click.echo()
         return
+    with_tensorflow("generating with a Keras model folder")
     from convert.lm import load_lm
-    from edge_runtime.tokenizer import WordPieceTokenizer
     from model.generate import keras_generate_ids
+    from model.saved import ModelFolder
 
     try:
         lm = load_lm(model)
     except ValueError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-    tokenizer = WordPieceTokenizer.from_file(Path(model) / "vocab.txt")
+        usage(str(error))
+    tokenizer = ModelFolder(model).tokenizer()
     ids = keras_generate_ids(lm, tokenizer, prompt, max_new_tokens, temperature, top_k, seed)
     ids = [i for i in ids if i != tokenizer.sep_id]
     text = tokenizer.decode(ids)

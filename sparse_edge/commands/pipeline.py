@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from sparse_edge.commands.train import data_options
+from sparse_edge.commands.common import data_options, fail, usage, with_tensorflow
 
 
 @click.command("pipeline")
@@ -31,6 +30,7 @@ def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
 
     Without the dataset (and without network) it stops at once and says how to provide IMDB.
     """
+    with_tensorflow("sparse-edge pipeline")
     from model.data import DatasetMissing
     from sparse_edge.pipeline import StageFailed, run_pipeline, summary_markdown
 
@@ -38,9 +38,7 @@ def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
         summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet,
                                echo=lambda line: click.echo(line, err=True))
     except DatasetMissing as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+        usage(str(error))
     except StageFailed as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+        fail(str(error))
     click.echo(json.dumps(summary, indent=2) if as_json else summary_markdown(summary), nl=not as_json)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from edge_runtime.cli import edge_options, run_edge_predict
+from sparse_edge.commands.common import usage, with_tensorflow
 
 
 @click.command("predict")
@@ -35,20 +34,16 @@ def _keras_predict(model, texts, file_path, jsonl_path, as_json):
 
     inputs = read_texts(texts, file_path, jsonl_path)
     if not inputs:
-        click.echo("error: no text to classify; give TEXT arguments, --file PATH or standard input", err=True)
-        sys.exit(2)
+        usage("no text to classify; give TEXT arguments, --file PATH or standard input")
+    with_tensorflow("a model folder (a .tflite file runs without it)")
+    from model.saved import ModelFolder, classify_texts
+
+    folder = ModelFolder(model)
     try:
-        from model.saved import classify_texts, load_trained
-    except ImportError as error:
-        click.echo(f"error: a model folder needs TensorFlow ({error.name} is missing); pip install "
-                   "'sparse-edge[train]', or give a .tflite file instead", err=True)
-        sys.exit(2)
-    try:
-        keras_model, tokenizer, _ = load_trained(model)
+        keras_model, tokenizer, _ = folder.load()
     except ValueError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-    for text, result in zip(inputs, classify_texts(keras_model, tokenizer, inputs)):
+        usage(str(error))
+    for text, result in zip(inputs, classify_texts(keras_model, tokenizer, inputs, folder.labels)):
         if as_json or jsonl_path:
             click.echo(json.dumps(result.to_dict()))
         else:

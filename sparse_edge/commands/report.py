@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from pathlib import Path
 
 import click
+
+from model.files import write_text_atomic
+from sparse_edge.commands.common import fail
 
 
 @click.command("report")
@@ -22,12 +22,8 @@ def report(readme, check):
     fresh = render_readme(current)
     if check:
         if fresh != current:
-            click.echo(f"{readme} is out of date with the JSON under artifacts/; run `sparse-edge report`", err=True)
-            sys.exit(1)
+            fail(f"{readme} is out of date with the JSON under artifacts/; run `sparse-edge report`")
         click.echo(f"{readme} matches the JSON")
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".readme.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(fresh)
-    os.replace(tmp, path)
+    write_text_atomic(path, fresh)
     click.echo(f"{readme}: tables regenerated")

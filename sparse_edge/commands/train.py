@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-DATA_OPTIONS = [
-    click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-                 help="TensorFlow Datasets folder holding a prepared imdb_reviews [env: TFDS_DATA_DIR]."),
-    click.option("--manual-dir", type=click.Path(file_okay=False),
-                 help="Folder with aclImdb_v1.tar.gz you downloaded yourself (no network needed)."),
-]
-
-
-def data_options(fn):
-    for option in reversed(DATA_OPTIONS):
-        fn = option(fn)
-    return fn
-
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+from sparse_edge.commands.common import data_options, quiet_option, usage, with_tensorflow
 
 
 @click.command("train")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the model, config.json, vocab.txt, log.csv, metrics.json, checkpoints.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="A train_config.json (see model/train.py: TrainConfig); options below override it.")
+              help="A train_config.json (see model/train_config.py: TrainConfig); options below override it.")
 @click.option("--pattern", help="Attention pattern: dense, local, strided, fixed, global, bigbird, logsparse.")
 @click.option("--max-length", type=int, help="Longest review in tokens; longer ones are cut.")
 @click.option("--epochs", type=int, help="Passes over the training split.")
@@ -44,7 +27,7 @@ def fail(message: str) -> None:
               show_default=True, help="tf.distribute strategy: one device, all local devices, or a cluster "
               "described by TF_CONFIG.")
 @click.option("--no-xla", is_flag=True, help="Do not compile steps with XLA.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 @data_options
 def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, train_limit, test_limit,
           resume, strategy, no_xla, quiet, data_dir, manual_dir):
@@ -55,8 +38,9 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
     """
     import dataclasses
 
+    with_tensorflow("sparse-edge train")
     from model.data import DatasetMissing
-    from model.train import TrainConfig
+    from model.train_config import TrainConfig
 
     try:
         config = TrainConfig.load(config_path) if config_path else TrainConfig()
@@ -73,14 +57,14 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
             changes["model"] = dataclasses.replace(config.model, **model_changes)
         config = dataclasses.replace(config, **changes)
     except (ValueError, TypeError) as error:
-        fail(str(error))
+        usage(str(error))
     from model.train import train as run_training
 
     try:
         metrics = run_training(config, out_dir, data_dir, manual_dir, resume=resume, strategy=strategy,
                                vocab_path=vocab_path, progress=not quiet)
     except (DatasetMissing, ValueError) as error:
-        fail(str(error))
+        usage(str(error))
     click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "f1", "best_epoch", "val_accuracy",
                                                     "train_seconds")}, indent=2))
 
@@ -90,25 +74,26 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
 @click.option("--limit", type=int, help="Only the first N reviews of the split.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="Write the metrics here [default: MODEL_DIR/eval-SPLIT.json].")
+              help="Also write the metrics to this file (nothing is written without it).")
+@quiet_option
 @data_options
-def evaluate(model_dir, split, limit, json_path, data_dir, manual_dir):
-    """Accuracy, precision, recall, F1 and the confusion matrix of a trained model."""
-    from pathlib import Path
-
-    from model.config import write_json_atomic
+def evaluate(model_dir, split, limit, json_path, quiet, data_dir, manual_dir):
+    """Accuracy, precision, recall, F1 and the confusion matrix of a trained model (printed as JSON)."""
+    with_tensorflow("sparse-edge evaluate")
     from model.data import DatasetMissing, load_imdb
+    from model.evaluate import evaluate_model
+    from model.files import write_json_atomic
     from model.saved import load_trained
-    from model.train import evaluate_model
 
     try:
         model, tokenizer, config = load_trained(model_dir)
         reviews = load_imdb(split, data_dir, manual_dir, limit=limit)
     except (DatasetMissing, ValueError) as error:
-        fail(str(error))
-    metrics = evaluate_model(model, tokenizer, reviews, config, progress=True)
+        usage(str(error))
+    metrics = evaluate_model(model, tokenizer, reviews, config, progress=not quiet)
     metrics["split"] = split
-    write_json_atomic(json_path or Path(model_dir) / f"eval-{split}.json", metrics)
+    if json_path:
+        write_json_atomic(json_path, metrics)
     click.echo(json.dumps(metrics, indent=2))
 
 
@@ -121,7 +106,7 @@ def evaluate(model_dir, split, limit, json_path, data_dir, manual_dir):
               help="probabilities: keep every member and average their outputs (costs the sum of the members); "
                    "weights: average the weights into one model of a member's size (members fine-tuned from "
                    "one language model, with one model config).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 @data_options
 def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
     """Combine trained classifiers (MEMBER_DIRS) into one model in OUT.
@@ -131,6 +116,7 @@ def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
     validation and test (OUT/metrics.json, with each member's numbers and the training time of
     all of them) and converts like any model.
     """
+    with_tensorflow("sparse-edge ensemble")
     from model.data import DatasetMissing
     from model.ensemble import build_ensemble
 
@@ -138,6 +124,42 @@ def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
         metrics = build_ensemble(member_dirs, out_dir, data_dir, manual_dir, progress=not quiet,
                                  average=average)
     except (DatasetMissing, ValueError) as error:
-        fail(str(error))
+        usage(str(error))
     click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "f1", "val_accuracy", "train_seconds")}
                           | {"members": [m["accuracy"] for m in metrics["members"]]}, indent=2))
+
+
+@click.command("train-hybrid")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the hybrid model (a model folder of kind 'hybrid').")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Hybrid settings JSON (model/train_config.py: HybridSettings); options below override it.")
+@click.option("--base", "base_dir", type=click.Path(exists=True, file_okay=False),
+              help="The trained classifier folder whose Transformer becomes the deep half.")
+@click.option("--epochs", type=click.IntRange(1), help="Residual fine-tuning passes over the training reviews.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Reuse tokenized reviews cached here.")
+@quiet_option
+@data_options
+def train_hybrid(out_dir, config_path, base_dir, epochs, cache_dir, quiet, data_dir, manual_dir):
+    """Build the hybrid classifier: NB-LR on hashed word-piece 1-3-grams plus a trained sparse
+    Transformer, fine-tuned as a residual on NB-LR's out-of-fold log-odds, in one Keras model
+    that converts to one .tflite. Test metrics go to OUT/metrics.json.
+    """
+    import dataclasses
+    from pathlib import Path
+
+    with_tensorflow("sparse-edge train-hybrid")
+    from model.data import DatasetMissing
+    from model.train_config import HybridSettings
+    from model.train_hybrid import train_hybrid as run
+
+    try:
+        settings = HybridSettings.from_dict(json.loads(Path(config_path).read_text())) if config_path \
+            else HybridSettings()
+        changes = {k: v for k, v in dict(base=base_dir, epochs=epochs).items() if v is not None}
+        settings = dataclasses.replace(settings, **changes)
+        metrics = run(settings, out_dir, data_dir, manual_dir, progress=not quiet, cache_dir=cache_dir)
+    except (DatasetMissing, ValueError) as error:
+        usage(str(error))
+    click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "f1", "val_accuracy", "train_seconds",
+                                                    "hybrid_seconds", "mix")} | {"ngram": metrics["ngram"]}, indent=2))

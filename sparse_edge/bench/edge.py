@@ -7,7 +7,7 @@
 - the size on disk of fresh virtual environments: the ``edge`` and ``edge-legacy`` extras
   against the TensorFlow one the project trains in.
 
-Writes ``artifacts/bench/edge.json``. Numbers from one run on one machine: compare medians and
+Writes JSON where ``--json`` says (``runs/bench/edge.json`` by default). Numbers from one run on one machine: compare medians and
 ratios within a run.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from model.machine import describe_machine
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _percentiles(values) -> dict:
@@ -135,24 +135,24 @@ def _megabytes(folder: Path) -> float:
 
 def run_edge_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                        throughput_limit: int | None = None, sizes: bool = True, progress=print) -> dict:
-    from edge_runtime.tokenizer import WordPieceTokenizer
-    from model.config import write_json_atomic
     from model.data import load_imdb
+    from model.files import write_json_atomic
+    from model.saved import ModelFolder
 
-    folder = Path(model_dir)
-    tokenizer = WordPieceTokenizer.from_file(folder / "vocab.txt")
+    folder = ModelFolder(model_dir)
+    tokenizer = folder.tokenizer()
     test = load_imdb("test", data_dir, limit=throughput_limit)
     counts = np.array([len(tokenizer.token_ids(t)) + 2 for t in test.texts[:5000]])
     average = [test.texts[i] for i in np.flatnonzero((counts >= 270) & (counts <= 330))[:200]]
     long_text = " ".join(test.texts[:400])
     assert len(tokenizer.token_ids(long_text)) >= 4096
     long_text = tokenizer.decode(tokenizer.token_ids(long_text)[:4094])   # 4,096 with [CLS] and [SEP]
-    report = {"benchmark": "edge", "model_dir": str(folder), "variants": {},
+    report = {"benchmark": "edge", "model_dir": str(folder.path), "variants": {},
               "average_review": {"reviews": len(average), "tokens": "270-330 (IMDB test, mean about 300)"},
               "machine": describe_machine(),
               "date": time.strftime("%Y-%m-%d")}
     for variant in variants:
-        path = folder / "tflite" / f"{variant}.tflite"
+        path = folder.tflite(variant)
         progress(f"{variant}: latency")
         row = {"average_review_ms": latency(path, average),
                "input_4096_tokens_ms": latency(path, [long_text], repeats=20),

@@ -53,20 +53,22 @@ def kernel_spread(path: Path, texts: list[str]) -> dict:
 def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                          limit: int = 1000, progress=None) -> dict:
     """Measure every variant on the first ``limit`` test reviews and write the report atomically."""
-    from model.config import write_json_atomic
+    from model.files import write_json_atomic
     from model.data import load_imdb
 
-    folder = Path(model_dir)
-    missing = [v for v in variants if not (folder / "tflite" / f"{v}.tflite").exists()]
+    from model.saved import ModelFolder
+
+    folder = ModelFolder(model_dir)
+    missing = [v for v in variants if not folder.tflite(v).exists()]
     if missing:
-        raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder / 'tflite'}; "
-                                f"run `sparse-edge convert {folder}` first")
+        raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder.tflite_dir}; "
+                                f"run `sparse-edge convert {folder.path}` first")
     texts = load_imdb("test", data_dir, limit=limit).texts
-    report = {"benchmark": "kernels", "model_dir": str(folder), "machine": describe_machine(),
+    report = {"benchmark": "kernels", "model_dir": str(folder.path), "machine": describe_machine(),
               "variants": {},
-              "command": f"sparse-edge bench kernels --model-dir {folder} --limit {limit}"}
+              "command": f"sparse-edge bench kernels --model-dir {folder.path} --limit {limit}"}
     for variant in variants:
-        row = kernel_spread(folder / "tflite" / f"{variant}.tflite", texts)
+        row = kernel_spread(folder.tflite(variant), texts)
         report["variants"][variant] = row
         if progress:
             progress(f"{variant}: max |dp| {row['max_abs_prob_diff']:.1e}, "

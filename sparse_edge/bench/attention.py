@@ -102,11 +102,11 @@ def worker_tflite(model_path: str, n: int, repeats: int) -> dict:
 
 
 def _run_child(args: list[str], settings: BenchSettings) -> dict:
-    """Run ``python -m model.bench_attention ARGS``; watch memory and time; return its JSON."""
+    """Run ``python -m sparse_edge.bench.attention ARGS``; watch memory and time; return its JSON."""
     import psutil
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    child = subprocess.Popen([sys.executable, "-m", "model.bench_attention", *args], env=env,
+    child = subprocess.Popen([sys.executable, "-m", "sparse_edge.bench.attention", *args], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     limit = settings.memory_limit_gb * 1024**3
     start, status = time.monotonic(), None
@@ -245,7 +245,7 @@ def run_attention_benchmark(lengths, patterns, backends, json_path, plot_path=No
                             settings: BenchSettings | None = None) -> dict:
     from tqdm import tqdm
 
-    from model.config import write_json_atomic
+    from model.files import write_json_atomic
     from model.patterns import PATTERNS
 
     settings = settings or BenchSettings()
@@ -279,7 +279,7 @@ def run_attention_benchmark(lengths, patterns, backends, json_path, plot_path=No
     return report
 
 
-if __name__ == "__main__":  # worker entry point: python -m model.bench_attention KIND ...
+if __name__ == "__main__":  # worker entry point: python -m sparse_edge.bench.attention KIND ...
     kind, *rest = sys.argv[1:]
     if kind == "tensorflow":
         result = worker_tensorflow(rest[0], int(rest[1]), int(rest[2]))

@@ -10,7 +10,7 @@ from model.machine import describe_machine
 
 def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats: int, data_dir=None) -> dict:
     from edge_runtime.tokenizer import WordPieceTokenizer
-    from model.config import write_json_atomic
+    from model.files import write_json_atomic
     from model.data import load_imdb
 
     texts = load_imdb("test", data_dir, limit=limit).texts

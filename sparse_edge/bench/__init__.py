@@ -1,0 +1,1 @@
+"""Benchmarks: each measures one stage and writes JSON (never a timed test)."""

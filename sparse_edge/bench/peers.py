@@ -1,0 +1,238 @@
+"""``sparse-edge bench peers``: the shipped classifier against the models a user would pick instead.
+
+Peers, trained here in the same run on the same 25,000 IMDB training reviews:
+
+- ``tfidf-lr``: TF-IDF of word 1-2-grams and a logistic regression (scikit-learn);
+- ``nb-lr``: NB-LR (Wang & Manning 2012's NBSVM as a logistic regression) on binary word
+  1-3-grams, each feature scaled by its naive-Bayes log-count ratio;
+- ``fasttext``: fastText with word bigrams, quantized to a ``.ftz`` (when ``fasttext`` imports;
+  the JSON says so when it does not).
+
+Against them, the shipped ``.tflite`` variants through ``edge_runtime``. For every system, on the
+25,000 test reviews: accuracy, file size, latency of one review per call on one thread (p50, p95;
+the systems take turns review by review, so they share the machine's noise), batch throughput,
+cold start and peak memory of a fresh process that loads the file and classifies one review, the
+training time, and the behavioural suite (``sparse_edge.bench.behaviour``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.machine import describe_machine
+
+REPO = Path(__file__).resolve().parents[2]
+BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def clean(text: str) -> str:
+    """What every peer reads: HTML line breaks as spaces (the project's tokenizer does the same)."""
+    return BREAK.sub(" ", text)
+
+
+# -- the peers ----------------------------------------------------------------------------------
+
+def train_tfidf_lr(texts: list[str], labels: np.ndarray):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, preprocessor=_lower_clean),
+                          LogisticRegression(C=8.0, max_iter=2000, solver="liblinear"))
+    return model.fit(texts, labels)
+
+
+class NbLr:
+    """Binary word 1-3-grams scaled by naive-Bayes log-count ratios, then a logistic regression."""
+
+    def __init__(self, regularization: float = 0.1, smoothing: float = 1.0):
+        self.regularization, self.smoothing = regularization, smoothing
+
+    def fit(self, texts, labels):
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.vectorizer = CountVectorizer(ngram_range=(1, 3), binary=True, min_df=1, preprocessor=_lower_clean,
+                                          token_pattern=r"(?u)\b\w+\b|[!?]")
+        x = self.vectorizer.fit_transform(texts)
+        p = self.smoothing + np.asarray(x[labels == 1].sum(axis=0)).ravel()
+        q = self.smoothing + np.asarray(x[labels == 0].sum(axis=0)).ravel()
+        self.ratios = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+        self.regression = LogisticRegression(C=self.regularization, solver="liblinear", dual=True, max_iter=1000)
+        self.regression.fit(x.multiply(self.ratios).tocsr(), labels)
+        return self
+
+    def predict_proba(self, texts):
+        return self.regression.predict_proba(self.vectorizer.transform(texts).multiply(self.ratios).tocsr())
+
+
+def _lower_clean(text: str) -> str:
+    return clean(text).lower()
+
+
+def train_fasttext(texts, labels, path: Path):
+    import fasttext
+
+    train_file = path.with_suffix(".train.txt")
+    train_file.write_text("".join(f"__label__{y} {' '.join(_lower_clean(t).split())}\n" for t, y in zip(texts, labels)),
+                          encoding="utf-8")
+    model = fasttext.train_supervised(str(train_file), wordNgrams=2, epoch=10, lr=0.5, dim=50, minCount=2,
+                                      bucket=2_000_000, thread=2, verbose=0, seed=0)
+    model.quantize(input=str(train_file), qnorm=True, retrain=True, cutoff=200_000, thread=2, verbose=0)
+    train_file.unlink()
+    model.save_model(str(path))
+    return path
+
+
+def load_predictor(kind: str, path: str):
+    """``texts -> P(positive)`` for a saved system (also what the cold-start child runs)."""
+    if kind == "tflite":
+        from edge_runtime import TextClassifier
+
+        classifier = TextClassifier(path, num_threads=1)
+        return lambda texts: [classifier.classify(t).probabilities[1] for t in texts]
+    if kind == "fasttext":
+        import fasttext
+
+        model = fasttext.load_model(path)
+
+        def predict(texts):
+            # the low-level call: fastText's own predict() fails under numpy 2 (np.array(copy=False))
+            labels, probs = model.f.multilinePredict([" ".join(_lower_clean(t).split()) for t in texts], 2, 0.0,
+                                                      "strict")
+            return [float(p[list(l).index("__label__1")]) if "__label__1" in l else 0.0 for l, p in zip(labels, probs)]
+        return predict
+    import joblib
+
+    model = joblib.load(path)
+    return lambda texts: [float(p) for p in model.predict_proba(list(texts))[:, 1]]
+
+
+def cold_start_child(kind: str, path: str, text: str) -> None:
+    """Run in a fresh process: import, load, classify once; print seconds and peak RSS as JSON."""
+    import resource
+
+    start = time.perf_counter()
+    p = load_predictor(kind, path)([text])[0]
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "p": p}))
+
+
+def cold_start(kind: str, path: Path, text: str, repeats: int = 3) -> dict:
+    """Median over ``repeats`` fresh processes of import + load + first result, whole-process time, peak RSS."""
+    runs = []
+    code = "import sys; from sparse_edge.bench.peers import cold_start_child; cold_start_child(*sys.argv[1:])"
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-c", code, kind, str(path), text], capture_output=True,
+                                text=True, cwd=REPO)
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(f"cold start of {path} failed: {result.stderr.strip()[-400:]}")
+        row = json.loads(result.stdout.strip().splitlines()[-1])
+        runs.append((row["seconds"], wall, row["peak_rss_mb"]))
+    seconds, wall, rss = (float(np.median([r[i] for r in runs])) for i in range(3))
+    return {"ms": round(seconds * 1000, 1), "process_ms": round(wall * 1000, 1), "peak_rss_mb": round(rss, 1)}
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+
+def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
+                        out_dir: str = "runs/bench/peers", latency_reviews: int = 500, cold_repeats: int = 3,
+                        progress=print) -> dict:
+    """Train the peers, measure every system, write ``json_path``; return the report."""
+    import joblib
+    from tqdm import tqdm
+
+    from model.data import load_imdb
+    from model.files import write_json_atomic
+    from model.saved import ModelFolder
+    from sparse_edge.bench.behaviour import run_suite
+
+    folder, out = ModelFolder(model_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    missing = [v for v in variants if not folder.tflite(v).exists()]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder.tflite_dir}; "
+                                f"run `sparse-edge convert {folder.path}` first")
+    train, test = load_imdb("train", data_dir), load_imdb("test", data_dir)
+    systems = {}   # name -> {"kind", "path", "train_seconds"}
+
+    progress("training tfidf-lr (TF-IDF word 1-2-grams + logistic regression)")
+    start = time.perf_counter()
+    joblib.dump(train_tfidf_lr(train.texts, train.labels), out / "tfidf-lr.joblib")
+    systems["tfidf-lr"] = {"kind": "joblib", "path": out / "tfidf-lr.joblib", "train_seconds": time.perf_counter() - start}
+    progress("training nb-lr (NB-LR, binary word 1-3-grams)")
+    start = time.perf_counter()
+    joblib.dump(NbLr().fit(train.texts, train.labels), out / "nb-lr.joblib")
+    systems["nb-lr"] = {"kind": "joblib", "path": out / "nb-lr.joblib", "train_seconds": time.perf_counter() - start}
+    fasttext_note = None
+    try:
+        import fasttext  # noqa: F401
+
+        progress("training fasttext (word bigrams, quantized .ftz)")
+        start = time.perf_counter()
+        train_fasttext(train.texts, train.labels, out / "fasttext.ftz")
+        systems["fasttext"] = {"kind": "fasttext", "path": out / "fasttext.ftz",
+                               "train_seconds": time.perf_counter() - start}
+    except ImportError:
+        fasttext_note = "fasttext is not installed here (pip install fasttext-wheel); not measured"
+        progress(fasttext_note)
+    shipped_train = folder.metrics().get("train_seconds")
+    for variant in variants:
+        systems[f"shipped {variant}"] = {"kind": "tflite", "path": folder.tflite(variant), "train_seconds": shipped_train}
+
+    predictors = {name: load_predictor(s["kind"], str(s["path"])) for name, s in systems.items()}
+    report = {"benchmark": "peers", "model_dir": str(folder.path), "test_reviews": len(test), "train_reviews": len(train),
+              "machine": describe_machine(), "date": time.strftime("%Y-%m-%d"), "fasttext_note": fasttext_note,
+              "systems": {}}
+    for name, system in systems.items():
+        row = report["systems"][name] = {"kind": system["kind"], "path": str(system["path"]),
+                                         "size_bytes": Path(system["path"]).stat().st_size,
+                                         "train_seconds": None if system["train_seconds"] is None
+                                         else round(system["train_seconds"], 1)}
+        progress(f"{name}: accuracy and throughput on {len(test):,} test reviews")
+        start = time.perf_counter()
+        probs = np.asarray(_batched(predictors[name], test.texts, name), np.float32)
+        seconds = time.perf_counter() - start
+        row["accuracy"] = float(((probs >= 0.5) == test.labels).mean())
+        row["batch_reviews_per_second"] = round(len(test) / seconds, 1)
+        row["behaviour"] = run_suite(predictors[name])
+        np.save(out / f"{name.replace(' ', '-')}-test-probs.npy", probs)
+
+    # latency: one review per call, the systems taking turns on each review
+    sample = [test.texts[i] for i in np.random.default_rng(0).permutation(len(test))[:latency_reviews]]
+    times = {name: [] for name in systems}
+    names = list(systems)
+    for i, text in enumerate(tqdm(sample, desc="latency (systems take turns)", unit="review")):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            start = time.perf_counter()
+            predictors[name]([text])
+            times[name].append((time.perf_counter() - start) * 1000)
+    for name in systems:
+        values = np.asarray(times[name][1:])   # the first call of each warms caches
+        report["systems"][name]["latency_ms"] = {"p50": round(float(np.percentile(values, 50)), 3),
+                                                 "p95": round(float(np.percentile(values, 95)), 3), "n": len(values)}
+    for name, system in systems.items():
+        progress(f"{name}: cold start and peak memory ({cold_repeats} fresh processes)")
+        report["systems"][name]["cold_start"] = cold_start(system["kind"], system["path"], sample[0], cold_repeats)
+    report["command"] = f"sparse-edge bench peers --model-dir {folder.path} --variants {','.join(variants)} --json {json_path}"
+    write_json_atomic(json_path, report)
+    return report
+
+
+def _batched(predict, texts, name, size: int = 1000):
+    from tqdm import tqdm
+
+    out = []
+    for start in tqdm(range(0, len(texts), size), desc=name, unit="batch", leave=False):
+        out.extend(predict(texts[start:start + size]))
+    return out

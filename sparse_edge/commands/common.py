@@ -1,0 +1,69 @@
+"""What every subcommand shares: the common options and the one way a command fails.
+
+Errors are one line on standard error, always starting ``error:``:
+
+- exit 2, ``usage(...)``: what was asked cannot be done as asked: an option value, a path that is
+  not what the command needs, a config that does not validate, data that is not there. Fix the
+  command or its inputs and run it again. Click's own usage errors (a missing argument, an unknown
+  option) exit 2 the same way.
+- exit 1, ``fail(...)``: the command was right but did not succeed (a conversion the converter
+  refused, parity thresholds missed, a failed pipeline stage).
+- exit 130: interrupted (Ctrl-C).
+
+The formatting lives in :class:`edge_runtime.cli.OneLineErrors`, which ``python -m edge_runtime``
+uses too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import NoReturn
+
+import click
+
+from edge_runtime.cli import Failure
+
+TRAINING_EXTRA = "pip install -e '.[train]'  (or run it through scripts/run, which installs everything)"
+
+
+def usage(message: str) -> NoReturn:
+    """Refuse the command as given (exit 2)."""
+    raise click.UsageError(message)
+
+
+def fail(message: str) -> NoReturn:
+    """Report a failure while running (exit 1)."""
+    raise Failure(message)
+
+
+def require_training_extra(what: str) -> None:
+    """Exit 2 with the pip command when TensorFlow/Keras (the ``train`` extra) is missing."""
+    missing = [name for name in ("tensorflow", "keras") if importlib.util.find_spec(name) is None]
+    if missing:
+        usage(f"{what} needs TensorFlow and Keras ({', '.join(missing)} not installed here; this looks like an "
+              f"edge-only install): {TRAINING_EXTRA}")
+
+
+def with_tensorflow(what: str) -> None:
+    """The training extra is installed: import TensorFlow quietly, once."""
+    require_training_extra(what)
+    from edge_runtime.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+
+
+def data_options(fn):
+    """``--data-dir`` and ``--manual-dir``: where IMDB is."""
+    for option in reversed([
+        click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+                     help="TensorFlow Datasets folder holding a prepared imdb_reviews/plain_text/1.0.0 "
+                          "[env: TFDS_DATA_DIR]."),
+        click.option("--manual-dir", type=click.Path(file_okay=False),
+                     help="Folder with aclImdb_v1.tar.gz you downloaded yourself (TFDS prepares it, no network)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def quiet_option(fn):
+    return click.option("--quiet", is_flag=True, help="No progress bars.")(fn)

@@ -37,7 +37,8 @@ def bundle_config(model, train_config, variant: str, lengths: list[int], metrics
 
     c = model.config
     return {
-        "kind": kind,
+        "kind": "classifier",   # what the device calls it with: token ids in, one probability per label out
+        "architecture": kind,   # classifier, ensemble or hybrid (n-grams + Transformer)
         "variant": variant,
         "max_length": c.max_length,
         "lengths": lengths,

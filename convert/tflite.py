@@ -9,6 +9,7 @@ conversion, instead of on a device whose runtime lacks them.
 from __future__ import annotations
 
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +18,8 @@ from edge_runtime.classifier import signature_key
 from edge_runtime.quiet import native_stderr_silenced
 
 VARIANTS = ("float32", "float16", "dynamic", "int8")
+# int8 calibration runs TensorFlow's own (deprecated) interpreter; its warning is not for our users
+warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
 
 
 class ConversionError(RuntimeError):

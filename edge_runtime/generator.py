@@ -29,6 +29,10 @@ from edge_runtime.tokenizer import WordPieceTokenizer
 
 MAX_NEW_TOKENS = 512
 SIGNATURE = "next_token"
+# Defaults that give varied text. Greedy decoding (temperature 0) of a small language model soon
+# repeats itself ("the acting is a good movie." over and over); sampling among the likely tokens,
+# with tokens already written made less likely, reads like a review. Greedy only on request.
+SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "repetition_penalty": 1.3}
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,25 @@ class Generation:
 
 def decode_ids(next_logits: Callable[[np.ndarray, int], np.ndarray], prompt_ids: list[int], context: int,
                pad_id: int, banned: list[int], stop_id: int, max_new_tokens: int, temperature: float = 0.0,
-               top_k: int = 0, seed: int | None = None) -> Iterator[int]:
-    """Yield generated token ids one at a time (see the module docstring for the rule)."""
+               top_k: int = 0, seed: int | None = None, top_p: float = 1.0,
+               repetition_penalty: float = 1.0) -> Iterator[int]:
+    """Yield generated token ids one at a time (see the module docstring for the rule).
+
+    ``repetition_penalty`` > 1 divides the (positive) logit of every token already in the window
+    by it (multiplies a negative one), as in CTRL (Keskar et al. 2019); ``top_p`` < 1 samples among
+    the most likely tokens whose probabilities add up to ``top_p`` (nucleus sampling, Holtzman et
+    al. 2020), after ``top_k``.
+    """
     if max_new_tokens < 0 or max_new_tokens > MAX_NEW_TOKENS:
         raise ValueError(f"max_new_tokens must be between 0 and {MAX_NEW_TOKENS}, got {max_new_tokens}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
     if top_k < 0:
         raise ValueError(f"top_k must be >= 0 (0 keeps every token), got {top_k}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if repetition_penalty < 1:
+        raise ValueError(f"repetition_penalty must be >= 1 (1: none), got {repetition_penalty}")
     rng = np.random.default_rng(seed)
     ids = list(prompt_ids)
     for _ in range(max_new_tokens):
@@ -59,6 +74,10 @@ def decode_ids(next_logits: Callable[[np.ndarray, int], np.ndarray], prompt_ids:
         padded[0, : len(window)] = window
         logits = np.asarray(next_logits(padded, len(window) - 1), dtype=np.float64).copy()
         logits[banned] = -np.inf
+        if repetition_penalty != 1:
+            seen = np.unique(window)
+            logits[seen] = np.where(logits[seen] > 0, logits[seen] / repetition_penalty,
+                                    logits[seen] * repetition_penalty)
         if temperature == 0:
             token = int(np.argmax(logits))
         else:
@@ -68,6 +87,12 @@ def decode_ids(next_logits: Callable[[np.ndarray, int], np.ndarray], prompt_ids:
             scaled = (logits - logits.max()) / temperature
             probs = np.exp(scaled)
             probs /= probs.sum()
+            if top_p < 1:
+                order = np.argsort(-probs)
+                keep = order[: int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1]
+                nucleus = np.zeros_like(probs)
+                nucleus[keep] = probs[keep]
+                probs = nucleus / nucleus.sum()
             token = int(rng.choice(len(probs), p=probs))
         yield token
         if token == stop_id:
@@ -112,12 +137,14 @@ class TextGenerator:
     def prompt_ids(self, prompt: str) -> list[int]:
         return [self.tokenizer.cls_id, *self.tokenizer.token_ids(prompt)]
 
-    def stream(self, prompt: str, max_new_tokens: int = 50, temperature: float = 0.0, top_k: int = 0,
-               seed: int | None = None) -> Iterator[str]:
+    def stream(self, prompt: str, max_new_tokens: int = 50, temperature: float = SAMPLING["temperature"],
+               top_k: int = SAMPLING["top_k"], seed: int | None = None, top_p: float = SAMPLING["top_p"],
+               repetition_penalty: float = SAMPLING["repetition_penalty"]) -> Iterator[str]:
         """Yield the text as it grows: each item is the new piece since the previous one."""
         shown, generated = "", []
         for token in decode_ids(self.next_logits, self.prompt_ids(prompt), self.context, self.tokenizer.pad_id,
-                                self._banned, self.tokenizer.sep_id, max_new_tokens, temperature, top_k, seed):
+                                self._banned, self.tokenizer.sep_id, max_new_tokens, temperature, top_k, seed,
+                                top_p, repetition_penalty):
             if token == self.tokenizer.sep_id:
                 return
             generated.append(token)
@@ -125,12 +152,14 @@ class TextGenerator:
             yield text[len(shown):]
             shown = text
 
-    def generate(self, prompt: str, max_new_tokens: int = 50, temperature: float = 0.0, top_k: int = 0,
-                 seed: int | None = None) -> Generation:
+    def generate(self, prompt: str, max_new_tokens: int = 50, temperature: float = SAMPLING["temperature"],
+                 top_k: int = SAMPLING["top_k"], seed: int | None = None, top_p: float = SAMPLING["top_p"],
+                 repetition_penalty: float = SAMPLING["repetition_penalty"]) -> Generation:
         start = time.perf_counter()
         prompt_ids = self.prompt_ids(prompt)
         ids = list(decode_ids(self.next_logits, prompt_ids, self.context, self.tokenizer.pad_id, self._banned,
-                              self.tokenizer.sep_id, max_new_tokens, temperature, top_k, seed))
+                              self.tokenizer.sep_id, max_new_tokens, temperature, top_k, seed, top_p,
+                              repetition_penalty))
         ended = bool(ids) and ids[-1] == self.tokenizer.sep_id
         body = ids[:-1] if ended else ids
         return Generation(self.tokenizer.decode(body), body, len(prompt_ids), len(prompt_ids) > self.context, ended,

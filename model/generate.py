@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.generator import decode_ids
+from edge_runtime.generator import SAMPLING, decode_ids
 
 
-def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50, temperature: float = 0.0,
-                       top_k: int = 0, seed: int | None = None) -> list[int]:
+def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50,
+                       temperature: float = SAMPLING["temperature"], top_k: int = SAMPLING["top_k"],
+                       seed: int | None = None, top_p: float = SAMPLING["top_p"],
+                       repetition_penalty: float = SAMPLING["repetition_penalty"]) -> list[int]:
     """Generated ids (ending with [SEP] if the model ended the review)."""
     import tensorflow as tf
 
@@ -21,4 +23,4 @@ def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50, 
 
     return list(decode_ids(next_logits, prompt_ids, model.config.max_length, t.pad_id,
                            [t.pad_id, t.unk_id, t.cls_id, t.mask_id], t.sep_id, max_new_tokens, temperature,
-                           top_k, seed))
+                           top_k, seed, top_p, repetition_penalty))

@@ -47,3 +47,64 @@ def attention_map(model, tokenizer, text: str, layer: int, head: int) -> tuple[n
                 image[rows, key_block * bs:(key_block + 1) * bs] = gathered[r, :, s * bs:(s + 1) * bs]
     real = len(encoding.ids)
     return image[:real, :real], [tokenizer.inverse.get(int(i), "?") for i in encoding.ids]
+
+
+def word_attributions(model, tokenizer, text: str) -> list[dict]:
+    """Which words the decision leans on: one row per word of ``text`` (its first ``MAX_TOKENS`` tokens).
+
+    ``transformer``: gradient times input (Simonyan et al. 2014; Shrikumar et al. 2017) of the
+    Transformer's log-odds of "positive" with respect to each token's embedding, summed over the
+    embedding; positive values push towards "positive". ``ngrams`` (a hybrid only): each distinct
+    n-gram's NB-LR weight, shared equally by its tokens, scaled by the hybrid's mix weight. Word
+    pieces (``##...``) are joined back into words and their scores added.
+    """
+    import tensorflow as tf
+
+    deep = getattr(model, "members", [model])[0]
+    c = deep.config
+    encoding = tokenizer.encode(text, min(MAX_TOKENS, c.max_length))
+    bs = c.pattern.block_size
+    n = int(np.ceil(len(encoding.ids) / bs) * bs)
+    ids = np.full((1, n), c.pad_id, np.int32)
+    ids[0, : len(encoding.ids)] = encoding.ids
+    embedded = deep.embedding(ids)                                            # (1, n, d)
+    with tf.GradientTape() as tape:
+        tape.watch(embedded)
+        mask = tf.cast(tf.not_equal(ids, c.pad_id), tf.float32)
+        x = embedded
+        for block in deep.blocks:
+            x = block(x, mask, training=False)
+        x = deep.final_norm(x)
+        pooled = tf.reduce_sum(x * mask[:, :, None], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True)
+        logits = deep.head(pooled)
+        logit = logits[0, 1] - logits[0, 0]
+    grads = tape.gradient(logit, embedded)
+    transformer = np.asarray(tf.reduce_sum(grads * embedded, axis=-1))[0]   # (n,)
+    mix = np.asarray(model.mix) if hasattr(model, "mix") else np.array([1.0, 0.0, 0.0])
+    transformer = transformer * mix[0]
+    ngrams = np.zeros(n, np.float32)
+    if hasattr(model, "ngrams"):
+        table = np.asarray(model.ngrams.table)[:, 0]
+        hashing, real = model.ngrams.hashing, len(encoding.ids)
+        seen = set()
+        token_ids = np.asarray(encoding.ids, np.int64)
+        for order in range(1, hashing.order + 1):
+            for start in range(real - order + 1):
+                bucket = int(hashing.buckets(token_ids[start:start + order])[-1]) if all(
+                    token_ids[start:start + order] >= 5) else None
+                if bucket is None or bucket in seen:
+                    continue
+                seen.add(bucket)
+                ngrams[start:start + order] += table[bucket] * mix[1] / order
+    words = []
+    for position, token_id in enumerate(encoding.ids):
+        token = tokenizer.inverse.get(int(token_id), "?")
+        if token in ("[CLS]", "[SEP]"):
+            continue
+        if token.startswith("##") and words:
+            words[-1]["word"] += token[2:]
+            words[-1]["transformer"] += float(transformer[position])
+            words[-1]["ngrams"] += float(ngrams[position])
+        else:
+            words.append({"word": token, "transformer": float(transformer[position]), "ngrams": float(ngrams[position])})
+    return words

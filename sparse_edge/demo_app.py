@@ -94,8 +94,13 @@ def page_classify() -> None:
 def page_generate() -> None:
     st.header("Generate a review")
     prompt = bounded(st.text_input("Prompt", "This movie was", key="prompt"))
-    temperature = st.slider("Temperature (0: greedy)", 0.0, 1.5, 0.8, 0.1, key="temperature")
-    top_k = st.slider("Top-k (0: all tokens)", 0, 100, 40, key="top_k")
+    from edge_runtime.generator import SAMPLING
+
+    temperature = st.slider("Temperature (0: greedy)", 0.0, 1.5, SAMPLING["temperature"], 0.1, key="temperature")
+    top_k = st.slider("Top-k (0: all tokens)", 0, 100, SAMPLING["top_k"], key="top_k")
+    top_p = st.slider("Top-p (nucleus; 1: off)", 0.05, 1.0, SAMPLING["top_p"], 0.05, key="top_p")
+    penalty = st.slider("Repetition penalty (1: off)", 1.0, 2.0, SAMPLING["repetition_penalty"], 0.05,
+                        key="repetition_penalty")
     length = st.slider("New tokens", 1, MAX_NEW_TOKENS, 40, key="length")
     seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
     if not prompt.strip():
@@ -111,7 +116,7 @@ def page_generate() -> None:
 
         def shown():   # the text appears token by token
             yield prompt + " "
-            for piece in model.stream(prompt, length, temperature, top_k, int(seed)):
+            for piece in model.stream(prompt, length, temperature, top_k, int(seed), top_p, penalty):
                 pieces.append(piece)
                 yield piece
 
@@ -140,20 +145,70 @@ def page_attention() -> None:
     except ImportError:
         st.info("This view needs TensorFlow (pip install 'sparse-edge[train]'); the other pages work without it.")
         return
-    text = bounded(st.text_area("Text", EXAMPLES["A glowing review"], key="attention_text"))
+    text = bounded(st.text_area("Text", EXAMPLES["A mixed review"], key="attention_text"))
     layer = st.number_input("Layer", 0, 1, 0, key="layer")
     head = st.number_input("Head", 0, 3, 0, key="head")
     if text.strip():
-        from model.inspect_attention import attention_map
-
         try:
-            model, tokenizer = keras_classifier()
+            keras_classifier()
         except Exception as error:  # noqa: BLE001
             st.error(f"The shipped classifier could not be loaded ({error}).")
             return
-        image, tokens = attention_map(model, tokenizer, text, int(layer), int(head))
-        st.image(_heat(image / max(image.max(), 1e-9)), caption=f"layer {layer}, head {head}: {len(tokens)} tokens "
-                 "(rows attend to columns; black where the pattern computes nothing)", width=400, clamp=True)
+        words = attributions(text)
+        st.markdown("**What the decision leans on** (green: towards positive, red: towards negative; "
+                    "gradient × input of the Transformer plus, for the hybrid, the n-gram weights)")
+        st.markdown(_coloured(words), unsafe_allow_html=True)
+        st.pyplot(attention_figure(text, int(layer), int(head)), clear_figure=False)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def attributions(text: str) -> list[dict]:
+    from model.inspect_attention import word_attributions
+
+    model, tokenizer = keras_classifier()
+    return word_attributions(model, tokenizer, text)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def attention_figure(text: str, layer: int, head: int):
+    """The head's weights with the tokens on both axes (cached: redrawing a figure costs most of the time)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from model.inspect_attention import attention_map
+
+    model, tokenizer = keras_classifier()
+    image, tokens = attention_map(model, tokenizer, text, layer, head)
+    size = min(9.0, 3.0 + 0.12 * len(tokens))
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(image / max(image.max(), 1e-9), cmap="magma", interpolation="nearest")
+    step = max(1, len(tokens) // 60)   # at most about 60 labels per axis stay readable
+    ticks = list(range(0, len(tokens), step))
+    axis.set_xticks(ticks, [tokens[i] for i in ticks], rotation=90, fontsize=7)
+    axis.set_yticks(ticks, [tokens[i] for i in ticks], fontsize=7)
+    axis.set_xlabel("key token (attended to)")
+    axis.set_ylabel("query token (attending)")
+    axis.set_title(f"layer {layer}, head {head}: {len(tokens)} tokens; black where the pattern computes nothing",
+                   fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _coloured(words: list[dict]) -> str:
+    """The text with each word's background coloured by its push towards positive (green) or negative (red)."""
+    import html
+
+    scores = [w["transformer"] + w["ngrams"] for w in words]
+    top = max((abs(s) for s in scores), default=1.0) or 1.0
+    spans = []
+    for word, score in zip(words, scores):
+        alpha = min(1.0, abs(score) / top)
+        colour = f"rgba(46, 160, 67, {alpha:.2f})" if score > 0 else f"rgba(218, 54, 51, {alpha:.2f})"
+        spans.append(f'<span style="background:{colour};padding:1px 2px;border-radius:3px" '
+                     f'title="{score:+.3f}">{html.escape(word["word"])}</span>')
+    return '<div style="line-height:2">' + " ".join(spans) + "</div>"
 
 
 def page_parity() -> None:

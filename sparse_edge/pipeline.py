@@ -52,6 +52,7 @@ class Preset:
     minutes: dict[str, float]       # measured stage times here (2 cores), for "time left"
     vocab_file: str | None = None   # use this vocab.txt (relative to the repository) instead of learning one
     lm_config: str | None = None    # pretrain a language model with this config first (`sparse-edge train-lm`)
+    hybrid_config: str | None = None  # then build the hybrid (n-grams + Transformer) with these settings
 
 
 PRESETS = {
@@ -90,8 +91,18 @@ class Run:
     fingerprints: dict = dataclasses.field(default_factory=dict)
 
     @property
-    def model_dir(self) -> Path:
+    def base_dir(self) -> Path:
+        """Where the sparse Transformer classifier is trained."""
         return self.out / "model"
+
+    @property
+    def model_name(self) -> str:
+        """The folder (under ``out``) of the model that is converted and checked: the hybrid if there is one."""
+        return "hybrid" if self.preset.hybrid_config else "model"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.out / self.model_name
 
     @property
     def model(self) -> ModelFolder:
@@ -193,17 +204,36 @@ def train_stage(run: Run):
         config = dataclasses.replace(config, init_from=str(run.lm.path))
 
     def work() -> dict:
-        checkpoint = run.model.checkpoint_dir
+        checkpoint = ModelFolder(run.base_dir).checkpoint_dir
         resume = checkpoint.exists() and _started_with(run, "train")
-        if run.model_dir.exists() and not resume:
-            shutil.rmtree(run.model_dir)   # a run with other settings: start clean
+        if run.base_dir.exists() and not resume:
+            shutil.rmtree(run.base_dir)   # a run with other settings: start clean
         _remember_start(run, "train")
-        metrics = train(config, run.model_dir, run.data_dir, run.manual_dir, resume=resume,
+        metrics = train(config, run.base_dir, run.data_dir, run.manual_dir, resume=resume,
                         vocab_path=str(run.out / VOCAB), progress=run.progress)
         return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "best_epoch", "train_seconds")}
 
     files = [f"model/{name}" for name in (ModelFolder.MODEL, ModelFolder.METRICS, ModelFolder.CONFIG)]
     return config.to_dict(), work, files, ["lm" if run.preset.lm_config else "vocab"]
+
+
+def hybrid_stage(run: Run):
+    from model.train_config import HybridSettings
+    from model.train_hybrid import train_hybrid
+
+    path = REPO / run.preset.hybrid_config
+    if not path.exists():
+        raise StageFailed(f"the preset's hybrid settings {path} are missing; restore them with `git checkout`")
+    settings = dataclasses.replace(HybridSettings.from_dict(json.loads(path.read_text())), base=str(run.base_dir))
+
+    def work() -> dict:
+        shutil.rmtree(run.model_dir, ignore_errors=True)   # no resume: one short epoch starts again
+        metrics = train_hybrid(settings, run.model_dir, run.data_dir, run.manual_dir, progress=run.progress,
+                               cache_dir=str(ModelFolder(run.base_dir).cache_dir))
+        return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "train_seconds", "hybrid_seconds")}
+
+    files = [f"hybrid/{name}" for name in (ModelFolder.MODEL, ModelFolder.METRICS, ModelFolder.CONFIG)]
+    return {**dataclasses.asdict(settings), "mix": list(settings.mix)}, work, files, ["train"]
 
 
 def convert_stage(run: Run):
@@ -215,7 +245,8 @@ def convert_stage(run: Run):
         return {variant: path.stat().st_size for variant, path in written.items()}
 
     settings = {"variants": VARIANTS, "calibration_reviews": run.preset.calibration_reviews}
-    return settings, work, [f"model/{ModelFolder.TFLITE}/{v}.tflite" for v in VARIANTS], ["train"]
+    upstream = ["hybrid" if run.preset.hybrid_config else "train"]
+    return settings, work, [f"{run.model_name}/{ModelFolder.TFLITE}/{v}.tflite" for v in VARIANTS], upstream
 
 
 def parity_stage(run: Run):
@@ -234,7 +265,7 @@ def parity_stage(run: Run):
                 "size_notes": report["failures"]}
 
     return ({"limit": run.preset.parity_limit}, work,
-            [f"model/{ModelFolder.PARITY}", f"model/{ModelFolder.PARITY_MARKDOWN}"], ["convert"])
+            [f"{run.model_name}/{ModelFolder.PARITY}", f"{run.model_name}/{ModelFolder.PARITY_MARKDOWN}"], ["convert"])
 
 
 def edge_stage(run: Run):
@@ -279,14 +310,19 @@ STAGES = [("data", "load IMDB (train, test)", data_stage),
           ("edge", "classify sample reviews with edge_runtime", edge_stage),
           ("summary", "write the summary table", summary_stage)]
 LM_STAGE = ("lm", "pretrain the language model the classifier starts from", lm_stage)
+HYBRID_STAGE = ("hybrid", "add the n-gram half (NB-LR) and fine-tune the Transformer as its residual", hybrid_stage)
 
 
 def stages_for(preset: Preset) -> list:
-    """The stages a preset runs: ``STAGES``, with the language model before training if it has one."""
-    if not preset.lm_config:
-        return STAGES
-    at = [name for name, _, _ in STAGES].index("train")
-    return STAGES[:at] + [LM_STAGE] + STAGES[at:]
+    """The stages a preset runs: ``STAGES``, with the language model before training and the hybrid
+    after it where the preset has them."""
+    stages = list(STAGES)
+    at = [name for name, _, _ in stages].index("train")
+    if preset.hybrid_config:
+        stages.insert(at + 1, HYBRID_STAGE)
+    if preset.lm_config:
+        stages.insert(at, LM_STAGE)
+    return stages
 
 
 def _started_with(run: Run, stage: str) -> bool:
@@ -331,6 +367,7 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
 
     started = time.time()
     stages = stages_for(run.preset)
+    clock = StageClock(run.preset.minutes)
     for number, (name, what, make) in enumerate(stages, 1):
         try:
             settings, work, files, upstream = make(run)
@@ -338,12 +375,11 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
             raise StageFailed(f"stage {number}/{len(stages)} '{name}' failed: {error}") from error
         run.fingerprints[name] = fingerprint(settings, *(run.fingerprints[u] for u in upstream))
         done = record["stages"].get(name, {})
-        left = sum(run.preset.minutes[n] for n, _, _ in stages[number - 1:])
         if (not force and done.get("fingerprint") == run.fingerprints[name]
                 and all((out / f).exists() for f in files)):
             echo(f"[{number}/{len(stages)}] {name}: done earlier, skipped ({what})")
             continue
-        echo(f"[{number}/{len(stages)}] {name}: {what}  (about {_minutes(left)} left in the pipeline)")
+        echo(f"[{number}/{len(stages)}] {name}: {what}  ({clock.left([n for n, _, _ in stages[number - 1:]])})")
         stage_start = time.time()
         record["stages"].pop(name, None)
         _save_record(run)
@@ -356,6 +392,7 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
             raise StageFailed(f"stage {number}/{len(stages)} '{name}' failed: {reason}. The outputs of "
                               f"the stages before it are intact in {out}; fix the cause and run the same "
                               "command again to continue from this stage.") from error
+        clock.finished(name, time.time() - stage_start)
         record["stages"][name] = {"fingerprint": run.fingerprints[name], "seconds": round(time.time() - stage_start, 1),
                                   "files": files, "result": result}
         _save_record(run)
@@ -368,12 +405,40 @@ def _minutes(minutes: float) -> str:
     return f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.0f} min"
 
 
+class StageClock:
+    """Time left, from this host's measured pace.
+
+    The preset's table says how long each stage took on the machine that measured it; that gives
+    the stages' proportions. Once a stage of at least a few seconds has finished here, the rest is
+    scaled by how much faster or slower this host was on the stages done so far.
+    """
+
+    def __init__(self, reference_minutes: dict[str, float]):
+        self.reference = reference_minutes
+        self.expected = self.actual = 0.0   # seconds, over the stages finished in this run
+
+    def finished(self, stage: str, seconds: float) -> None:
+        self.expected += self.reference.get(stage, 0.0) * 60
+        self.actual += seconds
+
+    def pace(self) -> float | None:
+        """This host's time over the reference's, once enough has been measured (else None)."""
+        return self.actual / self.expected if self.expected >= 20 and self.actual >= 5 else None
+
+    def left(self, stages: list[str]) -> str:
+        minutes = sum(self.reference.get(name, 0.0) for name in stages)
+        pace = self.pace()
+        if pace is None:
+            return f"about {_minutes(minutes)} left on the reference machine; refined as stages finish here"
+        return f"about {_minutes(minutes * pace)} left at this host's pace ({pace:.1f}x the reference)"
+
+
 # -- the final table -----------------------------------------------------------------------------
 
 def build_summary(out: Path) -> dict:
     """Accuracy, drift, size and latency per variant, and where each file is."""
     out = Path(out)
-    model = ModelFolder(out / "model")
+    model = ModelFolder(out / ("hybrid" if (out / "hybrid" / ModelFolder.METRICS).exists() else "model"))
     metrics = model.metrics()
     parity = json.loads(model.parity_path.read_text())
     edge = json.loads((out / "edge.json").read_text())
@@ -396,6 +461,7 @@ def build_summary(out: Path) -> dict:
         "variants": rows,
         "edge": {"backend": edge["backend"], "reviews": len(edge["reviews"]), "correct": edge_correct},
         "stage_seconds": {name: stage["seconds"] for name, stage in record["stages"].items()},
+        "total_seconds": round(sum(stage["seconds"] for stage in record["stages"].values()), 1),
         "files": {"parity_report": str(model.parity_markdown_path), "edge_predictions": str(out / "edge.json")},
     }
 

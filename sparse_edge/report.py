@@ -322,6 +322,7 @@ TABLES = {"pipeline_full": pipeline_full, "tried_recipes": tried_recipes, "pipel
           "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench,
           "kernel_spread": kernel_spread}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
+DOCUMENTS = ("README.md", "docs/experiments.md")   # the files whose table blocks are generated
 
 
 def render_readme(text: str) -> str:

@@ -12,8 +12,21 @@ if "TFDS_DATA_DIR" not in os.environ and SHARED_TFDS.exists():
     os.environ["TFDS_DATA_DIR"] = str(SHARED_TFDS)
 
 
+SLOW_FIXTURES = {"pipeline_run", "converted_model"}   # the quick pipeline: about two minutes of training
+SKIPPED: list[str] = []
+
+
+@pytest.hookimpl(tryfirst=True)   # before -m deselects by the marks added here
 def pytest_collection_modifyitems(config, items):
-    """Tests that read IMDB need the prepared copy (../shared/data) or TFDS_DATA_DIR."""
+    """Marks follow what a test needs: the pipeline fixture makes a test slow; IMDB is needed for ``imdb``.
+
+    Tests that read IMDB need the prepared copy (../shared/data) or TFDS_DATA_DIR; without it
+    they are skipped, loudly (see ``pytest_terminal_summary``), and CI fails on any skip.
+    """
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.imdb)
     data_dir = os.environ.get("TFDS_DATA_DIR")
     if data_dir and (Path(data_dir) / "imdb_reviews").exists():
         return
@@ -21,6 +34,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "imdb" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        SKIPPED.append(reason.removeprefix("Skipped: "))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line per skip reason, so a green run never hides what it did not check."""
+    if not SKIPPED:
+        return
+    from collections import Counter
+
+    terminalreporter.write_line(f"SKIPPED {len(SKIPPED)} test(s), not checked in this run:", yellow=True)
+    for reason, count in Counter(SKIPPED).most_common():
+        terminalreporter.write_line(f"  {count} x {reason}", yellow=True)
+    if os.environ.get("CI"):
+        terminalreporter.write_line("CI runs every test: a skip fails the run (install what the reason names)",
+                                    red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") and SKIPPED and exitstatus == 0:
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")

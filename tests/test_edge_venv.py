@@ -104,5 +104,7 @@ def test_a_missing_backend_says_what_to_install(edge_python):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+pytestmark = pytest.mark.slow   # builds two virtual environments with pip: minutes
+
 if sys.platform != "linux":  # the wheels this checks exist for Linux; elsewhere it is not meaningful
-    pytestmark = pytest.mark.skip(reason="edge virtual environments are checked on Linux")
+    pytestmark = [pytest.mark.slow, pytest.mark.skip(reason="edge virtual environments are checked on Linux")]

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from edge_runtime.generator import SAMPLING
 from sparse_edge.commands.common import data_options, quiet_option, usage, with_tensorflow
 
 
@@ -44,12 +45,18 @@ def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("prompt")
 @click.option("--max-new-tokens", default=50, show_default=True, type=click.IntRange(0, 512))
-@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0),
-              help="0 picks the most likely token (greedy); higher is more random.")
-@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0), help="Sample among the k best (0: all).")
+@click.option("--temperature", default=SAMPLING["temperature"], show_default=True, type=click.FloatRange(0),
+              help="Higher is more random; 0 picks the most likely token (greedy).")
+@click.option("--top-k", default=SAMPLING["top_k"], show_default=True, type=click.IntRange(0),
+              help="Sample among the k most likely tokens (0: all).")
+@click.option("--top-p", default=SAMPLING["top_p"], show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Nucleus sampling: among the most likely tokens whose probabilities add up to p.")
+@click.option("--repetition-penalty", default=SAMPLING["repetition_penalty"], show_default=True,
+              type=click.FloatRange(1), help="Make tokens already in the text less likely (1: off).")
+@click.option("--greedy", is_flag=True, help="Always the most likely token, no penalty (repeats itself soon).")
 @click.option("--seed", type=int, help="Seed for sampling (repeatable output).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end instead of streaming.")
-def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
+def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, greedy, seed, as_json):
     """Continue PROMPT with MODEL: a language-model .tflite (edge runtime, no TensorFlow) or folder (Keras).
 
     Tokens appear as they are produced. A prompt longer than the model's context window is
@@ -57,6 +64,9 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
     """
     from pathlib import Path
 
+    if greedy:
+        temperature, top_k, top_p, repetition_penalty = 0.0, 0, 1.0, 1.0
+    sampling = dict(temperature=temperature, top_k=top_k, seed=seed, top_p=top_p, repetition_penalty=repetition_penalty)
     if not prompt.strip():
         usage("the prompt is empty; give a few words to continue")
     if Path(model).is_file():
@@ -72,11 +82,11 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
             click.echo(f"note: the prompt is longer than the {generator.context}-token context; only its end is used",
                        err=True)
         if as_json:
-            result = generator.generate(prompt, max_new_tokens, temperature, top_k, seed)
+            result = generator.generate(prompt, max_new_tokens, **sampling)
             click.echo(json.dumps(result.__dict__))
             return
         click.echo(prompt + " ", nl=False)
-        for piece in generator.stream(prompt, max_new_tokens, temperature, top_k, seed):
+        for piece in generator.stream(prompt, max_new_tokens, **sampling):
             click.echo(piece, nl=False)   # each piece appears as soon as its token is chosen
         click.echo()
         return
@@ -90,7 +100,7 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, seed, as_json):
     except ValueError as error:
         usage(str(error))
     tokenizer = ModelFolder(model).tokenizer()
-    ids = keras_generate_ids(lm, tokenizer, prompt, max_new_tokens, temperature, top_k, seed)
+    ids = keras_generate_ids(lm, tokenizer, prompt, max_new_tokens, **sampling)
     ids = [i for i in ids if i != tokenizer.sep_id]
     text = tokenizer.decode(ids)
     click.echo(json.dumps({"text": text, "token_ids": ids}) if as_json else f"{prompt} {text}")

@@ -42,3 +42,16 @@ def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
     except StageFailed as error:
         fail(str(error))
     click.echo(json.dumps(summary, indent=2) if as_json else summary_markdown(summary), nl=not as_json)
+    if not as_json:
+        for line in next_steps(summary):
+            click.echo(line, err=True)
+
+
+def next_steps(summary: dict) -> list[str]:
+    """The closing lines: how long it took and what a user would run next."""
+    int8 = next(row["path"] for row in summary["variants"] if row["model"] == "int8")
+    folder = int8.rsplit("/tflite/", 1)[0]
+    return [f"Done in {summary['total_seconds'] / 60:.1f} min. Next:",
+            f'  sparse-edge predict {int8} "A quiet, beautiful film."     # classify with the int8 file',
+            f"  sparse-edge bench edge --model-dir {folder} --json runs/bench/edge.json   # its speed here",
+            f"  sparse-edge demo                                   # the shipped models in a browser page"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from model.files import write_text_atomic
@@ -11,19 +9,23 @@ from sparse_edge.commands.common import fail
 
 
 @click.command("report")
-@click.option("--readme", default="README.md", show_default=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--check", is_flag=True, help="Change nothing; exit 1 if the README is out of date.")
-def report(readme, check):
-    """Rewrite the README blocks <!-- table:NAME --> ... <!-- /table:NAME --> from artifacts/ JSON."""
-    from sparse_edge.report import render_readme
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a document is out of date.")
+def report(check):
+    """Rewrite the blocks <!-- table:NAME --> ... <!-- /table:NAME --> of README.md and
+    docs/experiments.md from the JSON under artifacts/."""
+    from sparse_edge.report import DOCUMENTS, ROOT, render_readme
 
-    path = Path(readme)
-    current = path.read_text(encoding="utf-8")
-    fresh = render_readme(current)
-    if check:
-        if fresh != current:
-            fail(f"{readme} is out of date with the JSON under artifacts/; run `sparse-edge report`")
-        click.echo(f"{readme} matches the JSON")
-        return
-    write_text_atomic(path, fresh)
-    click.echo(f"{readme}: tables regenerated")
+    stale = []
+    for name in DOCUMENTS:
+        path = ROOT / name
+        current = path.read_text(encoding="utf-8")
+        fresh = render_readme(current)
+        if fresh == current:
+            continue
+        stale.append(name)
+        if not check:
+            write_text_atomic(path, fresh)
+    if check and stale:
+        fail(f"{', '.join(stale)} out of date with the JSON under artifacts/; run `sparse-edge report`")
+    click.echo(f"{', '.join(stale)}: tables regenerated" if stale and not check else
+               f"{', '.join(DOCUMENTS)} match the JSON")

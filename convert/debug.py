@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import tempfile
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def layer_errors(model, length: int, samples: list[np.ndarray], debug_samples: i
         model.export(saved, input_signature=[tf.TensorSpec([1, length], tf.int32)], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
         configure_converter(converter, "int8", lambda: ([ids] for ids in samples))
-        with native_stderr_silenced():
+        with native_stderr_silenced(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # the debugger's nanmean of ops it could not compare
             debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=lambda: ([ids] for ids in samples[:debug_samples]))
             debugger.run()
@@ -65,9 +67,8 @@ def float_nodes(rows: list[dict], threshold: float = THRESHOLD) -> list[str]:
     2. portability: DIV (the mean pooling) - tflite-runtime 2.14 has no int8 DIV kernel;
     3. speed: only FULLY_CONNECTED layers (the projections and feed-forward layers, nearly all the
        weights and multiply-adds) and the embedding lookups stay int8. XNNPACK runs those fast,
-       but for int8 layer norms, batch matmuls, gathers and element-wise ops this CPU falls
-       back to slower kernels: with them in int8 the file took 9-11 ms per 320-token review
-       against 2.4 ms without (and 2.6 ms for ``dynamic``).
+       but for int8 layer norms, batch matmuls, gathers and element-wise ops it falls back to
+       slower kernels, and the file became several times slower per review than with them in float.
     """
     def integer(row):
         lookup = "embedding" in row["tensor_name"] or "ngram" in row["tensor_name"]

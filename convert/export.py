@@ -90,7 +90,8 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
 
             debug_length = max(samples, key=lambda n: (len(samples[n]), -n))  # the best-calibrated length
             rows = layer_errors(model, debug_length, samples[debug_length])
-            write_rows(rows, folder.quant_debug_path)
+            # beside the files when --out names another folder, so the model folder is not touched
+            write_rows(rows, out / ModelFolder.QUANT_DEBUG if out_dir else folder.quant_debug_path)
             float_nodes = flagged(rows)
     float_nodes = float_nodes or []
     previous = out / Path(ModelFolder.CONVERSION).name   # sizes of variants converted earlier are kept

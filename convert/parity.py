@@ -78,8 +78,13 @@ def run_variant(path: Path, texts: list[str], progress: bool = True, backend: st
 
 def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] | None = None,
                limit: int | None = None, data_dir: str | None = None, manual_dir: str | None = None,
-               progress: bool = True, write: bool = True) -> dict:
-    """Compare the Keras model and each ``MODEL_DIR/tflite/<variant>.tflite`` on ``split``."""
+               progress: bool = True, write: bool = True, tflite_dir: str | Path | None = None,
+               out_dir: str | Path | None = None) -> dict:
+    """Compare the Keras model and each ``<variant>.tflite`` on ``split``.
+
+    The files are read from ``tflite_dir`` (default ``MODEL_DIR/tflite``); ``parity.json`` and
+    ``parity.md`` are written to ``out_dir`` (default ``MODEL_DIR``).
+    """
     import tensorflow as tf
 
     from convert.tflite import VARIANTS
@@ -88,9 +93,9 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
 
     folder = ModelFolder(model_dir)
     model, tokenizer, train_config = folder.load()
-    tflite_dir = folder.tflite_dir
-    variants = variants or [v for v in VARIANTS if folder.tflite(v).exists()]
-    missing = [v for v in variants if not folder.tflite(v).exists()]
+    tflite_dir = Path(tflite_dir) if tflite_dir else folder.tflite_dir
+    variants = variants or [v for v in VARIANTS if folder.tflite(v, tflite_dir).exists()]
+    missing = [v for v in variants if not folder.tflite(v, tflite_dir).exists()]
     if missing or not variants:
         raise ValueError(f"no {', '.join(missing) or 'converted'} .tflite in {tflite_dir}; run "
                          f"`sparse-edge convert {folder.path}` first")
@@ -101,9 +106,10 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
               "variants": {}, "versions": {"tensorflow": tf.__version__}, "failures": {},
               "sample": [{"variant": "keras", "id": str(reviews.ids[i]), "prob_positive": float(reference[i, 1])}
                          for i in range(min(SAMPLE, len(reviews)))]}
-    float32_size = folder.tflite("float32").stat().st_size if folder.tflite("float32").exists() else None
+    float32 = folder.tflite("float32", tflite_dir)
+    float32_size = float32.stat().st_size if float32.exists() else None
     for variant in variants:
-        path = folder.tflite(variant)
+        path = folder.tflite(variant, tflite_dir)
         probs, latency, classifier = run_variant(path, reviews.texts, progress)
         row = compare(reference, probs, reviews.labels, reviews.ids)
         row.update(size_bytes=path.stat().st_size,
@@ -120,12 +126,14 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
             report["failures"][variant] = failures
     report["passed"] = not report["failures"]
     if write:
-        write_json_atomic(folder.parity_path, report)
-        write_text_atomic(folder.parity_markdown_path, parity_markdown(report, folder))
+        out = ModelFolder(out_dir) if out_dir else folder
+        debug = next((p for p in (tflite_dir / ModelFolder.QUANT_DEBUG, folder.quant_debug_path) if p.exists()), None)
+        write_json_atomic(out.parity_path, report)
+        write_text_atomic(out.parity_markdown_path, parity_markdown(report, folder, debug))
     return report
 
 
-def parity_markdown(report: dict, folder: ModelFolder) -> str:
+def parity_markdown(report: dict, folder: ModelFolder, debug: Path | None = None) -> str:
     lines = [f"# Parity: {folder.path.name}, {report['n']:,} {report['split']} reviews", "",
              f"Reference: Keras float32, accuracy {report['reference']['accuracy']:.2%}. "
              f"TFLite through `edge_runtime` ({report['versions'].get('runtime')}), 1 thread, one review "
@@ -145,7 +153,7 @@ def parity_markdown(report: dict, folder: ModelFolder) -> str:
               "dynamic |Δacc| ≤ 0.3 pp and agreement ≥ 99%; int8 |Δacc| ≤ 0.5 pp and agreement ≥ 98.5%; "
               "dynamic and int8 at most 30% of the float32 file.", "",
               "**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
-    debug = folder.quant_debug_path
+    debug = debug or folder.quant_debug_path
     if "int8" in report["variants"] and debug.exists():
         lines += ["", "## int8: what the QuantizationDebugger found", "", int8_conclusion(debug, report["variants"]["int8"])]
     return "\n".join(lines) + "\n"

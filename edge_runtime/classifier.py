@@ -61,8 +61,8 @@ class TextClassifier:
         num_threads: interpreter threads per invoke.
         backend: ``auto`` (ai-edge-litert, then tflite-runtime, then TensorFlow),
             ``ai_edge_litert``, ``tflite_runtime`` or ``tensorflow``.
-        verify: check the SHA-256 of the model bytes recorded at conversion (about 10 ms for a
-            few MB); a corrupted copy is refused rather than trusted.
+        verify: check the SHA-256 of the model bytes recorded at conversion (its cost is in
+            the edge benchmark's JSON); a corrupted copy is refused rather than trusted.
 
     Raises:
         BundleError (a ValueError): the file is missing, not a bundled model, or damaged.

@@ -3,7 +3,7 @@
 The one tokenizer of the project: training, conversion, parity and the device all call this
 file, so token ids can never disagree between them. It reproduces HF ``tokenizers``'
 ``BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=True,
-lowercase=True)`` id for id (tests/test_tokenizer_parity.py), after one extra step that both
+lowercase=True)`` id for id (tests/test_tokenizer.py), after one extra step that both
 paths share: review HTML line breaks (``<br />``) become spaces (``normalize_review``).
 
 Steps, in HF's order:

@@ -1,9 +1,8 @@
 """``sparse-edge ensemble``: average trained classifiers into one model folder.
 
 One small Transformer trained on 22,500 reviews makes mistakes that another, trained
-differently, does not, so their average is right more often than either: the classifier
-fine-tuned from the language model (88.34% on test) averaged with one trained from scratch
-(87.74%) scored 88.79% (``artifacts/tried/ensemble-lm-4500-plus-shipped/metrics.json``).
+differently, does not, so their average is right more often than either (measured in
+``artifacts/tried/ensemble-*/metrics.json``, shown in docs/experiments.md).
 The result is one Keras model (``SparseTransformerEnsemble``), so conversion, parity, the
 device runtime and the demo use it like any classifier; it costs the sum of its members in
 size and time per review.

@@ -30,38 +30,42 @@ import numpy as np
 import tensorflow as tf
 
 from model.config import TransformerConfig
-from model.ngrams import FIRST_WORD_ID, NgramHashing
+from model.ngrams import FINGERPRINTS, FIRST_WORD_ID, NgramHashing
 from model.transformer import SparseTransformerClassifier, register
 
 
-def ngram_buckets(token_ids, hashing: NgramHashing):
-    """(B, n) int32 ids -> (B, m) int32 bucket per n-gram position; ``hashing.size`` where none.
+def ngram_rows(token_ids, hashing: NgramHashing):
+    """(B, n) int32 ids -> the (B, m) int32 table row and fingerprint of each n-gram position.
 
-    The same arithmetic as ``NgramHashing.buckets`` in int32 (no intermediate exceeds 2**31 - 1):
-    words, then pairs, then triples, each position of an n-gram that includes a special token or
-    padding pointing at the empty row ``hashing.size``.
+    The same arithmetic as ``NgramHashing.occurrences`` in int32 (no intermediate exceeds
+    2**31 - 1): words, then pairs, then triples. A position whose n-gram includes a special token
+    or padding points at the empty row ``hashing.size`` with fingerprint -1, which never matches.
     """
     v, none = hashing.vocab_size, hashing.size
     real = token_ids >= FIRST_WORD_ID                                        # (B, n)
-    keys = [tf.where(real, token_ids, none)]
+    rows, prints = [tf.where(real, token_ids, none)], [tf.where(real, 1, -1)]
     if hashing.order >= 2:
-        a, b = token_ids[:, :-1], token_ids[:, 1:]
-        pair = a * v + b                                                     # (B, n-1) < V*V + V
-        keys.append(tf.where(real[:, :-1] & real[:, 1:], v + tf.math.floormod(pair, hashing.bigram_buckets), none))
+        pair = token_ids[:, :-1] * v + token_ids[:, 1:]                      # (B, n-1) < V*V + V
+        both = real[:, :-1] & real[:, 1:]
+        rows.append(tf.where(both, v + tf.math.floormod(pair, hashing.bigram_buckets), none))
+        prints.append(tf.where(both, 1 + tf.math.floormod(tf.math.floordiv(pair, hashing.bigram_buckets),
+                                                          FINGERPRINTS), -1))
         if hashing.order >= 3:
-            triple = tf.math.floormod(pair[:, :-1], hashing.prime) * v + token_ids[:, 2:]   # < P*V + V
-            first = v + hashing.bigram_buckets
-            keys.append(tf.where(real[:, :-2] & real[:, 1:-1] & real[:, 2:],
-                                 first + tf.math.floormod(triple, hashing.trigram_buckets), none))
-    return tf.concat(keys, axis=1)                                           # (B, m)
+            t = tf.math.floormod(pair[:, :-1], hashing.prime) * v + token_ids[:, 2:]   # < P*V + V
+            three = real[:, :-2] & real[:, 1:-1] & real[:, 2:]
+            rows.append(tf.where(three, v + hashing.bigram_buckets + tf.math.floormod(t, hashing.trigram_buckets), none))
+            prints.append(tf.where(three, 1 + tf.math.floormod(tf.math.floordiv(t, hashing.trigram_buckets),
+                                                               FINGERPRINTS), -1))
+    return tf.concat(rows, axis=1), tf.concat(prints, axis=1)               # (B, m), (B, m)
 
 
 @register
 class HashedNgrams(keras.layers.Layer):
-    """Token ids (B, n) -> NB-LR log-odds (B,): the bias plus one weight per distinct bucket.
+    """Token ids (B, n) -> NB-LR log-odds (B,): the bias plus the weight of each distinct matching row.
 
-    Distinct: a bucket seen twice in a review counts once (NB-LR's binary features). The buckets
-    are sorted (TOPK_V2, a builtin op) and a bucket equal to its neighbour is dropped.
+    A position counts where the fingerprint stored in its row equals its own (the row belongs to
+    this n-gram), and a row counts once per review (NB-LR's binary features): matching rows are
+    sorted (TOPK_V2, a builtin op) and a row equal to its neighbour is dropped.
     """
 
     def __init__(self, hashing: dict, **kwargs):
@@ -69,24 +73,29 @@ class HashedNgrams(keras.layers.Layer):
         self.hashing = NgramHashing(**hashing)
 
     def build(self, input_shape=None):
-        # one extra, always-zero row: where positions without an n-gram point
+        # one extra row, always zero and owned by no n-gram: where positions without a match point
         self.table = self.add_weight(name="ngram_weights", shape=(self.hashing.size + 1, 1),
                                      initializer="zeros", trainable=False)
+        self.fingerprints = self.add_weight(name="ngram_fingerprints", shape=(self.hashing.size + 1,),
+                                            initializer="zeros", trainable=False, dtype="int8")
         self.bias = self.add_weight(name="ngram_bias", shape=(), initializer="zeros", trainable=False)
         self.built = True
 
-    def set_from(self, weights: np.ndarray, bias: float) -> None:
-        """Load NB-LR's fitted weights (``NbLogisticRegression.weights``, ``.bias``)."""
-        if weights.shape != (self.hashing.size,):
-            raise ValueError(f"expected {self.hashing.size} n-gram weights, got {weights.shape}")
-        self.table.assign(np.concatenate([weights, [0.0]]).astype(np.float32)[:, None])
-        self.bias.assign(float(bias))
+    def set_from(self, fitted) -> None:
+        """Load a fitted ``NbLogisticRegression``'s table: weights, fingerprints and bias."""
+        if fitted.weights.shape != (self.hashing.size,):
+            raise ValueError(f"expected {self.hashing.size} n-gram weights, got {fitted.weights.shape}")
+        self.table.assign(np.concatenate([fitted.weights, [0.0]]).astype(np.float32)[:, None])
+        self.fingerprints.assign(np.concatenate([fitted.fingerprints, [0]]).astype(np.int8))
+        self.bias.assign(float(fitted.bias))
 
     def call(self, token_ids):
-        keys = ngram_buckets(token_ids, self.hashing)                        # (B, m)
-        keys, _ = tf.math.top_k(keys, k=tf.shape(keys)[1])                   # sorted, largest first
-        first = tf.concat([tf.ones_like(keys[:, :1], tf.bool), keys[:, 1:] != keys[:, :-1]], axis=1)
-        weights = tf.gather(self.table, keys)[:, :, 0]                       # (B, m)
+        rows, prints = ngram_rows(token_ids, self.hashing)                   # (B, m), (B, m)
+        owner = tf.cast(tf.gather(self.fingerprints, rows), tf.int32)        # (B, m)
+        rows = tf.where(owner == prints, rows, self.hashing.size)            # not its row: the empty one
+        rows, _ = tf.math.top_k(rows, k=tf.shape(rows)[1])                   # sorted, largest first
+        first = tf.concat([tf.ones_like(rows[:, :1], tf.bool), rows[:, 1:] != rows[:, :-1]], axis=1)
+        weights = tf.gather(self.table, rows)[:, :, 0]                       # (B, m)
         return tf.reduce_sum(weights * tf.cast(first, weights.dtype), axis=1) + self.bias   # (B,)
 
     def get_config(self):

@@ -85,17 +85,21 @@ def word_attributions(model, tokenizer, text: str) -> list[dict]:
     ngrams = np.zeros(n, np.float32)
     if hasattr(model, "ngrams"):
         table = np.asarray(model.ngrams.table)[:, 0]
+        owners = np.asarray(model.ngrams.fingerprints).astype(np.int64)
         hashing, real = model.ngrams.hashing, len(encoding.ids)
         seen = set()
         token_ids = np.asarray(encoding.ids, np.int64)
         for order in range(1, hashing.order + 1):
             for start in range(real - order + 1):
-                bucket = int(hashing.buckets(token_ids[start:start + order])[-1]) if all(
-                    token_ids[start:start + order] >= 5) else None
-                if bucket is None or bucket in seen:
+                window = token_ids[start:start + order]
+                if not all(window >= 5):
                     continue
-                seen.add(bucket)
-                ngrams[start:start + order] += table[bucket] * mix[1] / order
+                rows, prints = hashing.place(hashing.keys(window)[-1:])   # the window's own n-gram: the largest key
+                row = int(rows[0])
+                if owners[row] != prints[0] or row in seen:
+                    continue
+                seen.add(row)
+                ngrams[start:start + order] += table[row] * mix[1] / order
     words = []
     for position, token_id in enumerate(encoding.ids):
         token = tokenizer.inverse.get(int(token_id), "?")

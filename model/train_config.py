@@ -23,13 +23,14 @@ class HybridSettings:
     keeps its vocabulary, validation split and sizes.
     """
 
-    base: str = "artifacts/imdb-classifier"
+    base: str = "artifacts/imdb-transformer"
     order: int = 3                  # n-grams up to pairs (2) or triples (3)
     bigram_buckets: int = 800_000
     trigram_buckets: int = 800_000
     regularization: float = 0.1     # NB-LR's inverse L2 strength (scikit-learn's C)
     folds: int = 5                  # out-of-fold NB-LR log-odds for the training reviews
-    epochs: int = 1                 # residual fine-tuning passes over the labelled training reviews
+    epochs: int = 1                 # residual fine-tuning passes over the labelled training reviews (0: none,
+                                    # the mix is then fitted on the validation reviews: stacking)
     learning_rate: float = 3e-4
     token_dropout: float = 0.1
     mix: tuple = (0.55, 0.67, 0.0)  # starting (deep, n-gram, bias) weights of the mixed log-odds
@@ -40,8 +41,8 @@ class HybridSettings:
             raise ValueError(f"hybrid order must be 1, 2 or 3, got {self.order!r}")
         for name in ("bigram_buckets", "trigram_buckets", "folds", "epochs"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1 or (name == "folds" and value < 2):
-                raise ValueError(f"hybrid {name} must be a positive integer (folds >= 2), got {value!r}")
+            if not isinstance(value, int) or value < (0 if name == "epochs" else 1) or (name == "folds" and value < 2):
+                raise ValueError(f"hybrid {name} must be a positive integer (folds >= 2, epochs >= 0), got {value!r}")
         if not 0 < self.learning_rate < 1 or self.regularization <= 0:
             raise ValueError("hybrid learning_rate must be in (0, 1) and regularization > 0")
         if len(self.mix) != 3:

@@ -9,7 +9,9 @@
 3. fine-tunes the Transformer and the mixing weights so that ``a * deep + b * ngram + c`` fits the
    labels, with ``ngram`` the out-of-fold log-odds: the Transformer learns what NB-LR misses.
    With the in-sample log-odds instead, NB-LR is nearly always right on its own training reviews
-   and the Transformer would learn nothing;
+   and the Transformer would learn nothing. With ``epochs=0`` the Transformer stays as it is and
+   only ``a, b, c`` are fitted, by a logistic regression on the validation reviews' two log-odds
+   (stacking; three numbers, so validation accuracy stays a fair estimate);
 4. writes a model folder of kind ``hybrid`` that evaluates, converts and runs like any classifier.
 
 Validation reviews never enter a fit; test reviews are read once, at the end.
@@ -38,14 +40,19 @@ def truncate(sequences: list[np.ndarray], max_length: int) -> list[np.ndarray]:
     return [s if len(s) <= max_length else np.concatenate([s[: max_length - 1], s[-1:]]) for s in sequences]
 
 
-def out_of_fold_logits(hashing: NgramHashing, sequences: list[np.ndarray], labels: np.ndarray, folds: int,
-                       regularization: float, seed: int = 0) -> np.ndarray:
-    """NB-LR log-odds of each review from a model fitted on the other folds, (reviews,) float32."""
+def out_of_fold_logits(fitted: NbLogisticRegression, sequences: list[np.ndarray], labels: np.ndarray,
+                       folds: int, seed: int = 0) -> np.ndarray:
+    """NB-LR log-odds of each review from weights fitted on the other folds, (reviews,) float32.
+
+    The n-grams that own a table row are ``fitted``'s (chosen on all training reviews); their
+    weights are refitted without the fold, which is what decides a review's log-odds.
+    """
     fold = np.random.default_rng(seed).permutation(len(sequences)) % folds
     logits = np.zeros(len(sequences), np.float32)
     for k in range(folds):
         fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-        model = NbLogisticRegression(hashing, regularization).fit([sequences[i] for i in fit], labels[fit])
+        model = NbLogisticRegression(fitted.hashing, fitted.regularization, fitted.smoothing, fitted.min_reviews)
+        model.fit([sequences[i] for i in fit], labels[fit], features=fitted.features)
         logits[held] = model.logits([sequences[i] for i in held])
     return logits
 
@@ -82,6 +89,24 @@ class ResidualTrainer:
         return float(loss)
 
 
+def _stack_on_validation(model, tokenizer, val_set, config, cache, progress) -> float:
+    """Fit the mix (a, b, c) by logistic regression on the validation reviews; return their accuracy."""
+    from sklearn.linear_model import LogisticRegression
+
+    from model.evaluate import predict_probabilities
+
+    deep_only, ngrams_only = [np.array(m, np.float32) for m in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0])]
+    columns = []
+    for mix in (deep_only, ngrams_only):   # each half's log-odds, through the hybrid itself
+        model.mix.assign(mix)
+        p = predict_probabilities(model, tokenizer, val_set, config, cache / "validation.npz", progress)[:, 1]
+        p = np.clip(p, 1e-7, 1 - 1e-7)
+        columns.append(np.log(p / (1 - p)))
+    stacker = LogisticRegression(C=1.0).fit(np.stack(columns, axis=1), val_set.labels)
+    model.mix.assign(np.array([*stacker.coef_.ravel(), stacker.intercept_[0]], np.float32))
+    return float((stacker.predict(np.stack(columns, axis=1)) == val_set.labels).mean())
+
+
 def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | None = None,
                  manual_dir: str | None = None, progress: bool = True, cache_dir: str | None = None) -> dict:
     """Build, fine-tune and evaluate the hybrid in ``out_dir``; return its metrics."""
@@ -116,18 +141,18 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     ngram_start = time.time()
     hashing = NgramHashing(**settings.hashing(len(tokenizer)))
     ngram = NbLogisticRegression(hashing, settings.regularization).fit(train_seqs, train_set.labels)
-    oof = out_of_fold_logits(hashing, train_seqs, train_set.labels, settings.folds, settings.regularization,
-                             base_config.seed)
+    oof = (out_of_fold_logits(ngram, train_seqs, train_set.labels, settings.folds, base_config.seed)
+           if settings.epochs else None)   # only the residual fine-tuning reads them
     ngram_val_accuracy = float(((ngram.logits(val_seqs) > 0) == val_set.labels).mean())
     ngram_seconds = time.time() - ngram_start
     if progress:
-        print(f"n-grams: NB-LR {ngram_val_accuracy:.4f} validation accuracy, out-of-fold "
-              f"{((oof > 0) == train_set.labels).mean():.4f} on training reviews ({ngram_seconds:.0f}s)")
+        print(f"n-grams: NB-LR {ngram_val_accuracy:.4f} validation accuracy, {len(ngram.features):,} n-grams with "
+              f"a row ({ngram_seconds:.0f}s)")
 
     model = HybridClassifier(c, hashing.to_dict(), name="hybrid")
     model.build(None)
     model.deep.set_weights(deep.get_weights())
-    model.ngrams.set_from(ngram.weights, ngram.bias)
+    model.ngrams.set_from(ngram)
     model.mix.assign(np.array(settings.mix, np.float32))
 
     # -- residual fine-tuning of the Transformer and the mix -------------------------------------
@@ -140,6 +165,13 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     with open(out.log_path, "w", newline="") as f:
         csv.writer(f).writerow(LOG_FIELDS)
     fine_tune_seconds = 0.0
+    val_accuracy = None
+    if settings.epochs == 0:
+        stack_start = time.time()
+        val_accuracy = _stack_on_validation(model, tokenizer, val_set, base_config, cache, progress)
+        fine_tune_seconds = time.time() - stack_start   # fitting the mix is this stage's training
+        with open(out.log_path, "a", newline="") as f:
+            csv.writer(f).writerow([0, "", round(val_accuracy, 5), "", ""])
     for epoch in range(settings.epochs):
         epoch_start = time.time()
         batches = make_batches(train_seqs, rows, buckets, base_config.batch_tokens, base_config.max_batch,
@@ -180,12 +212,12 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
         train_seconds=round((base_metrics.get("train_seconds") or 0.0) + ngram_seconds + fine_tune_seconds, 1),
         hybrid_seconds=round(ngram_seconds + fine_tune_seconds, 1), ngram_seconds=round(ngram_seconds, 1),
         fine_tune_seconds=round(fine_tune_seconds, 1), wall_seconds=hybrid_seconds,
-        base={"dir": str(base.path), "accuracy": base_metrics.get("accuracy"),
-              "val_accuracy": base_metrics.get("val_accuracy"), "train_seconds": base_metrics.get("train_seconds"),
-              "machine": base_metrics.get("machine")},
+        base={"dir": str(base.path), **{k: base_metrics.get(k) for k in (
+            "accuracy", "val_accuracy", "train_seconds", "wall_seconds", "pretrain_seconds", "confusion_matrix",
+            "machine")}},
         ngram={"val_accuracy": ngram_val_accuracy,
                "test_accuracy": float(((ngram.logits(test_seqs) > 0) == test.labels).mean()),
-               "buckets": hashing.size, "order": hashing.order},
+               "buckets": hashing.size, "order": hashing.order, "ngrams_with_a_row": int(len(ngram.features))},
         mix=[round(float(x), 5) for x in model.mix.numpy()],
         machine={**describe_machine(), "tensorflow": tf.__version__},
         train_reviews=len(train_set), val_reviews=len(val_set))

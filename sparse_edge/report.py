@@ -78,10 +78,42 @@ def _training_time(m: dict) -> str:
             f"{(m['wall_seconds'] + pretrain) / 60:.1f} min wall")
 
 
+def hybrid_metrics(m: dict, c: dict) -> str:
+    """A hybrid's test metrics, with each half alone and how long each took."""
+    cm = m["confusion_matrix"]["rows_true_cols_predicted"]
+    base, ngram, settings = m["base"], m["ngram"], c["hybrid"]
+    model, pattern = c["model"], c["model"]["pattern"]
+    base_minutes = base["train_seconds"] / 60
+    return "\n".join([
+        "| test reviews | accuracy | precision | recall | F1 | validation accuracy | training time |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {m['n']:,} | **{m['accuracy'] * 100:.2f}%** | {m['precision'] * 100:.2f}% | {m['recall'] * 100:.2f}% | "
+        f"{m['f1'] * 100:.2f}% | {m['val_accuracy'] * 100:.2f}% | {m['train_seconds'] / 60:.1f} min "
+        f"(Transformer {base_minutes:.1f}, hybrid {m['hybrid_seconds'] / 60:.1f}) |",
+        "",
+        f"Each half alone on the same test reviews: the n-gram half (NB-LR on word-piece 1-{ngram['order']}-grams, "
+        f"{ngram.get('ngrams_with_a_row', 0):,} n-grams in a table of {ngram['buckets']:,} rows) "
+        f"{ngram['test_accuracy']:.2%}; the Transformer it started from {base['accuracy']:.2%}. "
+        f"Mixed log-odds: {m['mix'][0]:.3f} x Transformer + {m['mix'][1]:.3f} x n-grams {m['mix'][2]:+.3f}; "
+        f"{settings['epochs']} epoch(s) of residual fine-tuning on the {m['train_reviews']:,} training reviews "
+        f"(learning rate {settings['learning_rate']:g}, {settings['folds']}-fold out-of-fold n-gram log-odds).",
+        "",
+        f"Confusion matrix (rows true, columns predicted; negative, positive): {cm}. "
+        f"Transformer: {model['num_layers']} layers, width {model['d_model']}, {model['num_heads']} heads, "
+        f"feed-forward {model['d_ff']}, vocabulary {model['vocab_size']:,}, max length {model['max_length']:,}, "
+        f"`{pattern['name']}` attention (block {pattern['block_size']}, window {pattern['window']}, "
+        f"{pattern['num_global']} global, {pattern['num_random']} random). "
+        f"The Transformer was trained on {_machine(base['machine'])}; the hybrid stage on "
+        f"{_machine(m['machine'])}, TensorFlow {m['machine']['tensorflow']}.",
+    ])
+
+
 def classifier_metrics() -> str:
     """The shipped classifier's test metrics (artifacts/imdb-classifier/metrics.json)."""
     m = _load("artifacts/imdb-classifier/metrics.json")
     c = _load("artifacts/imdb-classifier/train_config.json")
+    if m.get("kind") == "hybrid":
+        return hybrid_metrics(m, c)
     model, pattern = c["model"], c["model"]["pattern"]
     cm = m["confusion_matrix"]["rows_true_cols_predicted"]
     steps = []
@@ -199,9 +231,15 @@ def edge_bench() -> str:
 
 def pi_check() -> str:
     """The arm64 (Raspberry Pi OS) check under emulation (artifacts/bench/pi-check.json)."""
+    import hashlib
+
     r = _load("artifacts/bench/pi-check.json")
     arm = r["arm64"]
-    return (f"`scripts/pi-check` on {r['date']}: Debian bookworm **{arm['machine']}** root (debootstrap), run through "
+    current = hashlib.sha256((ROOT / r["model"]).read_bytes()).hexdigest() if (ROOT / r["model"]).exists() else None
+    stale = "" if r.get("model_sha256") == current else (
+        "**Not yet rerun for the file shipped now**: this run checked an earlier `int8.tflite` (before the hybrid); "
+        "rerun `scripts/pi-check`. ")
+    return stale + (f"`scripts/pi-check` on {r['date']}: Debian bookworm **{arm['machine']}** root (debootstrap), run through "
             f"qemu-user-static, Python {arm['python']}, `pip install \".[edge]\"` from aarch64 wheels, {arm['backend']}; "
             f"`{r['model']}` classified {r['reviews']} reviews (IMDB test samples, empty text, emoji, CJK) with "
             f"**{'the same labels as' if r['same_labels'] else 'DIFFERENT labels from'}** x86-64 "
@@ -234,11 +272,20 @@ def pipeline_quick() -> str:
     stages = ", ".join(f"{name} {stage['seconds']:.0f} s" for name, stage in seconds.items())
     total = sum(stage["seconds"] for stage in seconds.values())
     table = summary_markdown(summary)
+    seeds = sorted((ROOT / "artifacts" / "pipeline-quick" / "seeds").glob("*.json"))
+    spread = ""
+    if seeds:
+        runs = [json.loads(p.read_text()) for p in seeds]
+        accuracies = ", ".join(f"seed {p.stem}: {r['test_accuracy']:.2%} ({r['total_seconds'] / 60:.1f} min)"
+                               for p, r in zip(seeds, runs))
+        spread = (f"\n\nHow much it depends on the seed: {accuracies} "
+                  "(`scripts/run pipeline --preset quick --seed N --out runs/quick-seed-N`, summaries in "
+                  "`artifacts/pipeline-quick/seeds/`). A busy host takes several times as long.")
     return (f"{table}\nStage times: {stages}; **{total / 60:.1f} min** for the whole pipeline. "
             f"Machine: {_machine(summary['machine'])}; {summary['date']}. "
-            "Reproduce: `scripts/run` (the same as `sparse-edge pipeline --preset quick --out runs/quick`); "
-            "its `summary.json`, `summary.md` and `pipeline.json` are copied to `artifacts/pipeline-quick/`, the "
-            "model files stay in `runs/quick/`.")
+            "Reproduce: `scripts/run` (the same as `sparse-edge pipeline --preset quick --out runs/quick`), "
+            "which writes only under `runs/quick/`; the `summary.json`, `summary.md` and `pipeline.json` "
+            f"shown here were copied from there to `artifacts/pipeline-quick/` by hand.{spread}")
 
 
 BASELINE_RECIPE = "configs/imdb-classifier.json"   # from scratch, one epoch: what the tried table compares with
@@ -247,18 +294,28 @@ BASELINE_RECIPE = "configs/imdb-classifier.json"   # from scratch, one epoch: wh
 def tried_recipes() -> str:
     """The shipped recipe and every other one trained on the full data (artifacts/tried/*/), each
     against the from-scratch baseline recipe."""
-    from model.train import TrainConfig   # no TensorFlow: fills in the defaults of older configs
+    from model.train_config import TrainConfig   # no TensorFlow: fills in the defaults of older configs
 
     baseline = TrainConfig.from_dict(_load(BASELINE_RECIPE)).to_dict()
     lines = [f"| run | changed from the from-scratch recipe (`{BASELINE_RECIPE}`) | val accuracy | test accuracy "
              "| training time |",
              "|---|---|---:|---:|---:|"]
-    folders = [ROOT / "artifacts" / "imdb-classifier"] + sorted((ROOT / "artifacts" / "tried").iterdir())
+    folders = [ROOT / "artifacts" / "imdb-transformer"] + sorted((ROOT / "artifacts" / "tried").iterdir())
     for folder in folders:
-        name = "shipped (`artifacts/imdb-classifier`)" if folder.name == "imdb-classifier" else f"`{folder.name}`"
+        name = ("the hybrid's Transformer (`artifacts/imdb-transformer`)" if folder.name == "imdb-transformer"
+                else f"`{folder.name}`")
         metrics = json.loads((folder / "metrics.json").read_text())
         time = f"{metrics['train_seconds'] / 60:.1f} min"
-        if "members" in metrics:   # `sparse-edge ensemble`: each member's own test accuracy
+        if metrics.get("kind") == "hybrid":   # `sparse-edge train-hybrid`: n-grams + a trained Transformer
+            config = TrainConfig.from_dict(json.loads((folder / "train_config.json").read_text()))
+            settings, defaults = config.hybrid, TrainConfig.from_dict({"hybrid": {}}).hybrid
+            changes = [f"hybrid: NB-LR on hashed word-piece 1-{settings.order}-grams ({metrics['ngram']['buckets']:,} "
+                       f"weights; alone {metrics['ngram']['test_accuracy']:.2%}) + `{Path(metrics['base']['dir']).name}` "
+                       f"({metrics['base']['accuracy']:.2%})"]
+            changes += [f"{key}={getattr(settings, key)}" for key in ("epochs", "learning_rate", "mix", "folds")
+                        if getattr(settings, key) != getattr(defaults, key)]
+            time += f" (of which {metrics['hybrid_seconds'] / 60:.1f} for the hybrid)"
+        elif "members" in metrics:   # `sparse-edge ensemble`: each member's own test accuracy
             what = "weights averaged over " if metrics.get("average") == "weights" else "average of "
             changes = [what + ", ".join(f"`{Path(m['dir']).name}` ({m['accuracy']:.2%})"
                                                  for m in metrics["members"])]
@@ -284,6 +341,8 @@ def pipeline_full() -> str:
     summary = _load("artifacts/pipeline-full/summary.json")
     record = _load("artifacts/pipeline-full/pipeline.json")
     shipped = _load("artifacts/imdb-classifier/metrics.json")
+    hybrid = shipped.get("kind") == "hybrid"
+    shipped = shipped["base"] if hybrid else shipped   # a hybrid: compare with the Transformer inside it
     total = sum(stage["seconds"] for stage in record["stages"].values())
     retrained = _load("artifacts/pipeline-full/metrics.json")
     same = ("the very same predictions" if retrained["confusion_matrix"] == shipped["confusion_matrix"] else
@@ -297,8 +356,8 @@ def pipeline_full() -> str:
         minutes = (record["stages"]["lm"]["seconds"] + record["stages"]["train"]["seconds"]) / 60
         training = f" ({minutes:.1f} min of wall time for the language-model and training stages together)"
     return (f"`scripts/run pipeline --preset full --out runs/full` on {summary['date']}: the retrained Keras model "
-            f"scored **{summary['test_accuracy']:.2%}** on {summary['test_reviews']:,} test reviews (shipped: "
-            f"{shipped['accuracy']:.2%}; {same}), "
+            f"scored **{summary['test_accuracy']:.2%}** on {summary['test_reviews']:,} test reviews ("
+            f"{'the Transformer inside the shipped hybrid' if hybrid else 'shipped'}: {shipped['accuracy']:.2%}; {same}), "
             f"trained in {summary['train_seconds'] / 60:.1f} min{training}; its variants on {summary['parity_reviews']:,} test "
             f"reviews: {variants}, every parity threshold met; {total / 60:.0f} min for the whole pipeline. "
             "Summary and stage record: `artifacts/pipeline-full/`.")
@@ -318,9 +377,52 @@ def kernel_spread() -> str:
         f"interpreter's built-in kernels, on {_machine(machine)}. Reproduce: `{r['command']}`."])
 
 
+PEER_NAMES = {"tfidf-lr": "TF-IDF word 1-2-grams + logistic regression", "nb-lr": "NB-LR, binary word 1-3-grams",
+              "fasttext": "fastText, word bigrams, quantized `.ftz`"}
+
+
+def peers() -> str:
+    """The shipped classifier against the models a user would pick instead, one run (artifacts/bench/peers.json)."""
+    report = _load("artifacts/bench/peers.json")
+    lines = ["| system | test accuracy | size | p50 / p95 ms, one review, 1 thread | batch reviews/s | cold start "
+             "(process) | peak RSS | training |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    best_peer = max((r["accuracy"], n) for n, r in report["systems"].items() if r["kind"] != "tflite")
+    for name, row in report["systems"].items():
+        label = PEER_NAMES.get(name, f"`{name.split()[-1]}.tflite` (this project)" if row["kind"] == "tflite" else name)
+        accuracy = f"{row['accuracy']:.2%}"
+        if row["kind"] == "tflite" or name == best_peer[1]:
+            accuracy = f"**{accuracy}**"
+        train = "—" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
+        cold = row["cold_start"]
+        lines.append(f"| {label} | {accuracy} | {row['size_bytes'] / 1e6:.1f} MB | {row['latency_ms']['p50']:.2f} / "
+                     f"{row['latency_ms']['p95']:.2f} | {row['batch_reviews_per_second']:,.0f} | {cold['ms']:,.0f} ms "
+                     f"({cold['process_ms']:,.0f} ms) | {cold['peak_rss_mb']:,.0f} MB | {train} |")
+    lines += ["", f"All trained on the same {report['train_reviews']:,} training reviews and measured in one run on "
+              f"{report['test_reviews']:,} test reviews; one review per call, the systems taking turns review by review "
+              f"({report['systems'][next(iter(report['systems']))]['latency_ms']['n']} reviews each). Machine: "
+              f"{_machine(report['machine'])}; {report['date']}."
+              + (f" {report['fasttext_note']}." if report.get("fasttext_note") else "")
+              + f" Reproduce: `{report['command']}`."]
+    return "\n".join(lines)
+
+
+def behaviour() -> str:
+    """Pass rates of the behavioural suite per capability and system (artifacts/bench/peers.json)."""
+    report = _load("artifacts/bench/peers.json")
+    systems = report["systems"]
+    capabilities = [c for c in next(iter(systems.values()))["behaviour"] if c != "all"]
+    names = [n if systems[n]["kind"] != "tflite" else f"{n.split()[-1]}.tflite" for n in systems]
+    lines = ["| capability | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for capability in capabilities + ["all"]:
+        cells = [f"{s['behaviour'][capability]['passed']}/{s['behaviour'][capability]['total']}" for s in systems.values()]
+        lines.append(f"| {capability} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 TABLES = {"pipeline_full": pipeline_full, "tried_recipes": tried_recipes, "pipeline_quick": pipeline_quick, "lm_metrics": lm_metrics, "pi_check": pi_check, "attention_bench": attention_bench, "tokenizer_bench": tokenizer_bench, "classifier_metrics": classifier_metrics,
           "pattern_comparison": pattern_comparison, "parity": parity, "edge_bench": edge_bench,
-          "kernel_spread": kernel_spread}
+          "kernel_spread": kernel_spread, "peers": peers, "behaviour": behaviour}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 DOCUMENTS = ("README.md", "docs/experiments.md")   # the files whose table blocks are generated
 

@@ -48,6 +48,8 @@ def test_attention_page_draws_a_layout_and_the_weights_of_a_text():
     at.selectbox(key="pattern").set_value("local").run()
     assert not at.exception
     assert len(at.get("image")) == 2, "the layout and the weights pictures"
+    words = [m.value for m in at.markdown if "<span" in m.value]
+    assert len(words) == 1 and ">moments</span>" in words[0], "the review's words, coloured by what they push"
     at.number_input(key="layer").set_value(1).run()
     at.number_input(key="head").set_value(3).run()
     assert not at.exception and len(at.get("image")) == 2

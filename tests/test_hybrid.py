@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from model.config import TransformerConfig
-from model.hybrid import HybridClassifier, ngram_buckets
+from model.hybrid import HybridClassifier, ngram_rows
 from model.ngrams import NbLogisticRegression, NgramHashing, largest_prime_below
 from model.patterns import AttentionPattern
 
@@ -44,23 +44,51 @@ def test_the_prime_keeps_triple_hashing_inside_int32():
     assert (p - 1) * 12000 + 11999 < 2**31 and all(p % d for d in range(2, int(p**0.5) + 1))
 
 
-def test_graph_buckets_equal_numpy_buckets_for_every_review():
+def table_for(ids, hashing=HASHING, seed=1, owned=0.5):
+    """An NB-LR table with random weights where about ``owned`` of the reviews' n-grams own their row."""
+    rng = np.random.default_rng(seed)
+    table = NbLogisticRegression(hashing)
+    table.weights = rng.normal(0, 0.1, hashing.size).astype(np.float32)
+    table.fingerprints = rng.integers(0, 128, hashing.size).astype(np.int8)
+    table.bias = 0.25
+    for review in ids:
+        rows, prints = hashing.rows(review)
+        mine = rng.random(len(rows)) < owned
+        table.fingerprints[rows[mine]] = prints[mine]
+    return table
+
+
+def test_graph_rows_and_fingerprints_equal_numpy_ones_for_every_review():
     ids = random_ids()
-    graph = ngram_buckets(tf.constant(ids), HASHING).numpy()
-    for row in range(len(ids)):
-        assert np.array_equal(np.unique(graph[row][graph[row] != HASHING.size]), HASHING.buckets(ids[row]))
-    assert HASHING.buckets(np.array([2, 3])).size == 0            # [CLS] [SEP]: no n-gram at all
+    rows, prints = (t.numpy() for t in ngram_rows(tf.constant(ids), HASHING))
+    for r in range(len(ids)):
+        real = rows[r] != HASHING.size
+        graph = sorted(set(zip(rows[r][real].tolist(), prints[r][real].tolist())))
+        expected_rows, expected_prints = HASHING.rows(ids[r])
+        assert graph == list(zip(expected_rows.tolist(), expected_prints.tolist()))
+        assert (prints[r][~real] == -1).all()                     # never matches a stored fingerprint
+    assert HASHING.rows(np.array([2, 3]))[0].size == 0            # [CLS] [SEP]: no n-gram at all
+    keys = HASHING.keys(ids[1])
+    np.testing.assert_array_equal(np.unique(np.stack(HASHING.place(keys), 1), axis=0),
+                                  np.stack(HASHING.rows(ids[1]), 1))
 
 
-def test_the_ngram_branch_computes_nb_lr_log_odds_with_each_bucket_once():
+def test_the_ngram_branch_counts_each_owned_row_once_and_ignores_rows_owned_by_others():
     model = tiny_hybrid()
-    weights = np.random.default_rng(1).normal(0, 0.1, HASHING.size).astype(np.float32)
-    model.ngrams.set_from(weights, 0.25)
     ids = random_ids()
-    expected = [weights[HASHING.buckets(row)].sum() + 0.25 for row in ids]
+    table = table_for(ids)
+    model.ngrams.set_from(table)
+    expected = table.logits(ids)
     np.testing.assert_allclose(model.ngrams(tf.constant(ids)).numpy(), expected, atol=1e-5)
+    owned_by_others = table_for(ids, owned=0.0)
+    for review in ids:   # every row these reviews' n-grams land on holds another n-gram's fingerprint
+        rows, prints = HASHING.rows(review)
+        owned_by_others.fingerprints[rows] = prints % 127 + 1
+    model.ngrams.set_from(owned_by_others)
+    np.testing.assert_allclose(model.ngrams(tf.constant(ids)).numpy(), 0.25, atol=1e-6)
+    table.weights = table.weights[:10]
     with pytest.raises(ValueError, match="expected 132000 n-gram weights"):
-        model.ngrams.set_from(weights[:10], 0.0)
+        model.ngrams.set_from(table)
 
 
 def test_nb_lr_learns_which_ngrams_are_positive():
@@ -68,16 +96,18 @@ def test_nb_lr_learns_which_ngrams_are_positive():
     good, bad = [2, 10, 11, 12, 3], [2, 20, 21, 22, 3]
     reviews = [np.array(good), np.array(bad)] * 30
     fitted = NbLogisticRegression(hashing).fit(reviews, np.array([1, 0] * 30))
-    logits = fitted.logits([np.array(good), np.array(bad), np.array([2, 10, 11, 3])])
+    logits = fitted.logits([np.array(good), np.array(bad), np.array([2, 10, 11, 3]), np.array([2, 30, 31, 3])])
     assert logits[0] > 0 > logits[1] and logits[2] > 0
+    assert logits[3] == pytest.approx(fitted.bias)                # unseen n-grams count for nothing
     assert fitted.weights.shape == (hashing.size,) and fitted.weights[10] > 0 > fitted.weights[20]
+    assert len(fitted.features) == 12   # 2 x (3 words, 2 pairs, 1 triple), each with a row of its own
     with pytest.raises(ValueError, match="both classes present"):
         NbLogisticRegression(hashing).fit(reviews, np.ones(60))
 
 
 def test_the_hybrid_mixes_deep_and_ngram_log_odds():
     model = tiny_hybrid()
-    model.ngrams.set_from(np.random.default_rng(2).normal(0, 0.1, HASHING.size).astype(np.float32), -0.1)
+    model.ngrams.set_from(table_for(random_ids(), seed=2))
     model.mix.assign([0.5, 0.7, 0.2])
     ids = tf.constant(random_ids())
     z = 0.5 * model.deep_logit(ids) + 0.7 * model.ngrams(ids) + 0.2
@@ -93,9 +123,8 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
     from edge_runtime.classifier import TOKENIZER, TextClassifier
 
     model = tiny_hybrid()
-    weights = np.random.default_rng(3).normal(0, 0.2, HASHING.size).astype(np.float32)
-    model.ngrams.set_from(weights, 0.1)
     lengths = [128, 256]
+    model.ngrams.set_from(table_for([*random_ids(4, 128), *random_ids(4, 256, seed=1)], seed=3))
     samples = {n: [random_ids(1, n, seed=s) for s in range(4)] for n in lengths}
 
     def representative():
@@ -149,16 +178,45 @@ def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, voca
     assert config.hybrid == settings and model.ngrams.hashing.bigram_buckets == 5000
     # out of fold: a review's log-odds come from an NB-LR that never saw it
     hashing = NgramHashing(vocab_size=2000, bigram_buckets=5000, trigram_buckets=5000)
-    seqs = [np.array([2, *range(10 + i, 20 + i), 3]) for i in range(30)]
+    seqs = [np.array([2, *range(10 + i % 7, 20 + i % 7), 3]) for i in range(30)]
     labels = np.array([0, 1] * 15)
-    oof = out_of_fold_logits(hashing, seqs, labels, 3, 0.1)
+    full = NbLogisticRegression(hashing).fit(seqs, labels)
+    oof = out_of_fold_logits(full, seqs, labels, 3)
     fold = np.random.default_rng(0).permutation(30) % 3
     held = np.flatnonzero(fold == 0)
-    others = NbLogisticRegression(hashing).fit([seqs[i] for i in np.flatnonzero(fold != 0)], labels[fold != 0])
+    others = NbLogisticRegression(hashing).fit([seqs[i] for i in np.flatnonzero(fold != 0)], labels[fold != 0],
+                                               features=full.features)
     np.testing.assert_allclose(oof[held], others.logits([seqs[i] for i in held]), atol=1e-5)
+    assert not np.allclose(oof, full.logits(seqs))   # in-sample log-odds would differ
     assert [len(s) for s in truncate([np.arange(300)], 256)] == [256]
     with pytest.raises(ValueError, match="is the base classifier's folder"):
         train_hybrid(settings, tmp_path / "base", progress=False)
+    # epochs=0: the Transformer stays as trained, only the mix is fitted (on validation)
+    import dataclasses
+
+    stacked = train_hybrid(dataclasses.replace(settings, epochs=0), tmp_path / "stacked", progress=False)
+    assert stacked["fine_tune_seconds"] > 0 and stacked["mix"] != list(settings.mix)   # the mix was fitted
+    base_model = ModelFolder(tmp_path / "base").load_keras()
+    stacked_model = ModelFolder(tmp_path / "stacked").load_keras()
+    for a, b in zip(base_model.get_weights(), stacked_model.deep.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 from tests.test_training import vocab  # noqa: E402,F401 - the IMDB vocabulary fixture
+
+
+def test_word_attributions_share_out_exactly_the_ngram_log_odds():
+    from edge_runtime.tokenizer import WordPieceTokenizer
+    from model.inspect_attention import word_attributions
+
+    tokenizer = WordPieceTokenizer.from_text(tiny_vocab(12000))
+    text = "w10 w11 w12 w10 w11 w40 w41"
+    ids = np.array([tokenizer.encode(text, 256).ids])
+    model = tiny_hybrid()
+    model.ngrams.set_from(table_for(ids, seed=4, owned=0.7))
+    model.mix.assign([0.5, 0.8, 0.1])
+    words = word_attributions(model, tokenizer, text)
+    assert [w["word"] for w in words] == text.split()
+    ngram_part = sum(w["ngrams"] for w in words)
+    expected = 0.8 * (float(model.ngrams(tf.constant(ids))[0]) - float(model.ngrams.bias))
+    assert ngram_part == pytest.approx(expected, abs=1e-5)

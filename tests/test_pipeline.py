@@ -85,7 +85,8 @@ def test_the_full_preset_copies_the_shipped_vocabulary_instead_of_learning_one(t
     settings, work, files, upstream = vocab_stage(run)
     assert files == ["vocab.txt"] and upstream == ["data"]
     assert work()["entries"] == 12000
-    shipped = REPO / "artifacts" / "imdb-classifier" / "vocab.txt"
+    shipped = REPO / "artifacts" / "imdb-transformer" / "vocab.txt"
+    assert shipped.read_bytes() == (REPO / "artifacts" / "imdb-classifier" / "vocab.txt").read_bytes()
     assert (tmp_path / "vocab.txt").read_bytes() == shipped.read_bytes()
     # the fingerprint follows the file's content: another vocabulary would redo the stage
     assert settings["file_sha256"] and fingerprint(settings) != fingerprint(dict(settings, file_sha256="0"))
@@ -96,7 +97,7 @@ def test_the_full_preset_pretrains_its_language_model_and_starts_training_from_i
 
     assert stages_for(PRESETS["quick"]) == STAGES
     names = [name for name, _, _ in stages_for(PRESETS["full"])]
-    assert names == ["data", "vocab", "lm", "train", "convert", "parity", "edge", "summary"]
+    assert names == ["data", "vocab", "lm", "train", "hybrid", "convert", "parity", "edge", "summary"]
     assert set(PRESETS["full"].minutes) == set(names)   # "time left" knows every stage
     run = Run(tmp_path, PRESETS["full"], None, None, False, print)
     lm_settings, _, lm_files, lm_upstream = lm_stage(run)
@@ -105,3 +106,9 @@ def test_the_full_preset_pretrains_its_language_model_and_starts_training_from_i
     # the shipped train_config names the folder its model came from; the pipeline uses its own LM
     assert settings["init_from"] == str(tmp_path / "lm") and upstream == ["lm"]
     assert settings["teacher"] == "ngram" and settings["unlabelled_reviews"] == 50000
+    # then the hybrid, on top of this run's Transformer; conversion and parity check the hybrid
+    from sparse_edge.pipeline import hybrid_stage
+
+    hybrid_settings, _, hybrid_files, hybrid_upstream = hybrid_stage(run)
+    assert hybrid_settings["base"] == str(tmp_path / "model") and hybrid_upstream == ["train"]
+    assert "hybrid/model.keras" in hybrid_files and run.model_dir == tmp_path / "hybrid"

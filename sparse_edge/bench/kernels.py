@@ -47,7 +47,7 @@ def kernel_spread(path: Path, texts: list[str]) -> dict:
             "p99_abs_prob_diff": float(np.quantile(diffs, 0.99)), "median_abs_prob_diff": float(np.median(diffs)),
             "reviews_above_1e-6": int((diffs > 1e-6).sum()),
             "labels_changed": sum(a.label != b.label for a, b in pairs),
-            "runtime": f"{xnnpack.backend} {xnnpack.backend_version}"}
+            "runtime": f"{xnnpack.backend} {xnnpack.backend_version}", "size_bytes": Path(path).stat().st_size}
 
 
 def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,

@@ -147,7 +147,7 @@ def cold_start(kind: str, path: Path, text: str, repeats: int = 3) -> dict:
 
 def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                         out_dir: str = "runs/bench/peers", latency_reviews: int = 500, cold_repeats: int = 3,
-                        progress=print) -> dict:
+                        progress=print, limit: int | None = None) -> dict:
     """Train the peers, measure every system, write ``json_path``; return the report."""
     import joblib
     from tqdm import tqdm
@@ -163,7 +163,11 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
     if missing:
         raise FileNotFoundError(f"no {', '.join(missing)} .tflite in {folder.tflite_dir}; "
                                 f"run `sparse-edge convert {folder.path}` first")
-    train, test = load_imdb("train", data_dir), load_imdb("test", data_dir)
+    train = load_imdb("train", data_dir)
+    test = load_imdb("test", data_dir)
+    if limit:   # a quick check: a seeded sample of each split, both labels present
+        pick = lambda reviews: reviews.subset(np.sort(np.random.default_rng(0).permutation(len(reviews))[:limit]))  # noqa: E731
+        train, test = pick(train), pick(test)
     systems = {}   # name -> {"kind", "path", "train_seconds"}
 
     progress("training tfidf-lr (TF-IDF word 1-2-grams + logistic regression)")
@@ -224,7 +228,8 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
     for name, system in systems.items():
         progress(f"{name}: cold start and peak memory ({cold_repeats} fresh processes)")
         report["systems"][name]["cold_start"] = cold_start(system["kind"], system["path"], sample[0], cold_repeats)
-    report["command"] = f"sparse-edge bench peers --model-dir {folder.path} --variants {','.join(variants)} --json {json_path}"
+    report["command"] = (f"sparse-edge bench peers --model-dir {folder.path} --variants {','.join(variants)} --json {json_path}"
+                         + (f" --limit {limit}" if limit else ""))
     write_json_atomic(json_path, report)
     return report
 

@@ -45,6 +45,7 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
     TFLite model on one thread in a process that never imports TensorFlow. Results that run
     out of memory or time are recorded, not raised.
     """
+    with_tensorflow("sparse-edge bench attention")
     from sparse_edge.bench.attention import BenchSettings, run_attention_benchmark
 
     settings = BenchSettings(repeats=repeats, memory_limit_gb=memory_limit_gb, timeout_s=timeout)
@@ -64,6 +65,7 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
               help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
 def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
     """Reviews per second of edge_runtime's tokenizer on one core (cold and warm word cache)."""
+    with_tensorflow("sparse-edge bench tokenizer (it reads IMDB)")
     from sparse_edge.bench.tokenizer import run_tokenizer_benchmark
 
     report = run_tokenizer_benchmark(vocab_path, json_path, limit, repeats, data_dir)
@@ -83,6 +85,7 @@ def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
               help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
 def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
     """Latency, throughput, cold start and install size of the edge runtime (1 thread per invoke)."""
+    with_tensorflow("sparse-edge bench edge (it reads IMDB)")
     from sparse_edge.bench.edge import run_edge_benchmark
 
     report = run_edge_benchmark(model_dir, variants, json_path, data_dir, limit, sizes=not no_venv_sizes,
@@ -106,6 +109,7 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
     Quantized files round activations while they run, so another CPU (AVX2, AVX-512, NEON) can
     give slightly different probabilities from the same file; this measures by how much.
     """
+    with_tensorflow("sparse-edge bench kernels (it reads IMDB)")
     from sparse_edge.bench.kernels import run_kernel_benchmark
 
     try:
@@ -125,10 +129,11 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
               help="Fresh processes per system for cold start and peak memory (median).")
 @click.option("--out", "out_dir", default="runs/bench/peers", show_default=True, type=click.Path(file_okay=False),
               help="Where the peers' model files go.")
+@click.option("--limit", type=click.IntRange(100), help="A seeded sample of N train and N test reviews (quick checks).")
 @click.option("--json", "json_path", default="runs/bench/peers.json", show_default=True,
               type=click.Path(dir_okay=False))
 @data_options
-def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, json_path, data_dir, manual_dir):
+def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, json_path, data_dir, manual_dir):
     """Train TF-IDF + LR, NB-LR and fastText on IMDB train and measure them against the shipped .tflite
     variants in one run: accuracy, size, latency, throughput, cold start, memory, behaviour."""
     with_tensorflow("sparse-edge bench peers")
@@ -136,7 +141,7 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, json_path
 
     try:
         report = run_peers_benchmark(model_dir, variants, json_path, data_dir, out_dir, latency_reviews,
-                                     cold_repeats, progress=lambda line: click.echo(line, err=True))
+                                     cold_repeats, progress=lambda line: click.echo(line, err=True), limit=limit)
     except FileNotFoundError as error:
         usage(str(error))
     for name, row in report["systems"].items():

@@ -12,14 +12,17 @@ from sparse_edge.commands.common import data_options, fail, usage, with_tensorfl
 @click.command("pipeline")
 @click.option("--preset", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
               help="quick: a small model on 8,000 reviews, a few minutes on 2 cores. full: the shipped "
-              "classifier from artifacts/imdb-classifier/train_config.json, parity on all 25,000 test reviews.")
+              "classifier: a language model, the Transformer of artifacts/imdb-transformer, the hybrid of "
+              "configs/hybrid.json; parity on all 25,000 test reviews.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for every stage's output (vocab.txt, model/, edge.json, summary.md, pipeline.json).")
+@click.option("--seed", type=int, help="Another training seed than the preset's (initialisation, batch order, "
+              "validation split): how much the result depends on it.")
 @click.option("--force", is_flag=True, help="Redo every stage, even those whose outputs match their settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bars (stage lines are still printed, to stderr).")
 @data_options
-def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
+def pipeline(preset, out_dir, seed, force, as_json, quiet, data_dir, manual_dir):
     """Run the whole pipeline: data, vocabulary, training, test evaluation, conversion to all four
     .tflite variants, parity against the Keras model, edge-runtime predictions, summary.
 
@@ -35,7 +38,7 @@ def pipeline(preset, out_dir, force, as_json, quiet, data_dir, manual_dir):
     from sparse_edge.pipeline import StageFailed, run_pipeline, summary_markdown
 
     try:
-        summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet,
+        summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet, seed=seed,
                                echo=lambda line: click.echo(line, err=True))
     except DatasetMissing as error:
         usage(str(error))

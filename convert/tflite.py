@@ -229,6 +229,18 @@ def conversion_hint(error: Exception) -> str:
     return f"TFLite conversion failed: {lines[0] if lines else type(error).__name__}"
 
 
+def integer_table_bytes(flatbuffer: bytes) -> int:
+    """Bytes of the constant INT8 tensors of a float32 flatbuffer: integer data (a hybrid's n-gram
+    fingerprints) that every variant stores as it is, so quantization cannot shrink it."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    buffers = {tensor.buffer for subgraph in model.subgraphs for tensor in subgraph.tensors
+               if tensor.type == schema.TensorType.INT8}
+    return sum(len(model.buffers[b].data) for b in buffers if model.buffers[b].data is not None)
+
+
 def op_names(flatbuffer: bytes) -> set[str]:
     """The operator names inside a ``.tflite`` flatbuffer (read with the edge interpreter)."""
     from ai_edge_litert.interpreter import Interpreter

@@ -25,7 +25,8 @@ import json
 import zipfile
 from dataclasses import dataclass
 
-REQUIRED = ("config.json", "vocab.txt", "labels.txt")
+CONFIG, VOCAB, LABELS = "config.json", "vocab.txt", "labels.txt"   # the members of the appended zip
+REQUIRED = (CONFIG, VOCAB, LABELS)
 MAX_MEMBER_BYTES = 8 * 1024 * 1024   # vocab.txt of a 30k vocabulary is ~250 kB
 MAX_MEMBERS = 16
 FORMAT = "sparse-edge-bundle/1"
@@ -49,9 +50,9 @@ def pack_bundle(flatbuffer: bytes, config: dict, vocab_text: str, labels: list[s
                   flatbuffer_sha256=hashlib.sha256(flatbuffer).hexdigest())
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("config.json", json.dumps(config, indent=2, sort_keys=True))
-        zf.writestr("vocab.txt", vocab_text)
-        zf.writestr("labels.txt", "\n".join(labels) + "\n")
+        zf.writestr(CONFIG, json.dumps(config, indent=2, sort_keys=True))
+        zf.writestr(VOCAB, vocab_text)
+        zf.writestr(LABELS, "\n".join(labels) + "\n")
     return flatbuffer + archive.getvalue()
 
 
@@ -93,7 +94,7 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
         raise BundleError(f"{source} lacks the associated file(s) {', '.join(missing)}; "
                           "convert the model again with `sparse-edge convert`")
     try:
-        config = json.loads(files["config.json"])
+        config = json.loads(files[CONFIG])
     except json.JSONDecodeError as error:
         raise BundleError(f"{source}: config.json is not valid JSON ({error}); convert again") from None
     length = config.get("flatbuffer_bytes")
@@ -104,8 +105,8 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
     if verify and hashlib.sha256(flatbuffer).hexdigest() != config.get("flatbuffer_sha256"):
         raise BundleError(f"{source} is corrupted: the model bytes do not match the SHA-256 recorded "
                           "at conversion; copy the file again")
-    vocab_text = files["vocab.txt"].decode("utf-8")
-    labels = [line for line in files["labels.txt"].decode("utf-8").splitlines() if line]
+    vocab_text = files[VOCAB].decode("utf-8")
+    labels = [line for line in files[LABELS].decode("utf-8").splitlines() if line]
     return Bundle(flatbuffer, config, vocab_text, labels)
 
 

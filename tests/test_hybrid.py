@@ -220,3 +220,15 @@ def test_word_attributions_share_out_exactly_the_ngram_log_odds():
     ngram_part = sum(w["ngrams"] for w in words)
     expected = 0.8 * (float(model.ngrams(tf.constant(ids))[0]) - float(model.ngrams.bias))
     assert ngram_part == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_size_goal_leaves_out_integer_tables_only(tmp_path):
+    from convert.parity import check
+    from convert.tflite import convert_multi_length, integer_table_bytes
+
+    model = tiny_hybrid()
+    flatbuffer = convert_multi_length(model, [128], "float32")
+    assert integer_table_bytes(flatbuffer) == HASHING.size + 1     # the fingerprints, one byte per row
+    row = {"agreement": 1.0, "delta_accuracy_pp": 0.0, "size_bytes": 400}
+    assert check("int8", row, 1000) == ["size 40.0% of float32 > 30%"]
+    assert check("int8", row, 1000, integer_bytes=200) == []       # (400 - 200) / (1000 - 200) = 25%

@@ -4,7 +4,7 @@ from edge_runtime.tokenizer import WordPieceTokenizer
 from model.data import load_imdb, train_validation_split
 from model.train import predict_probabilities, TrainConfig
 import model.transformer  # registers layers
-d = Path("artifacts/imdb-classifier")
+d = Path("artifacts/imdb-transformer")   # the distilled Transformer, shipped alone before the hybrid
 tok = WordPieceTokenizer.from_file(d / "vocab.txt")
 cfg = TrainConfig.load(d / "train_config.json")
 m = keras.models.load_model(d / "model.keras")

@@ -4,15 +4,10 @@ from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 from edge_runtime.tokenizer import WordPieceTokenizer
 from model.data import load_imdb, tokenize_cached, train_validation_split
-tok = WordPieceTokenizer.from_file("artifacts/imdb-classifier/vocab.txt")
+import sys; sys.path.insert(0, "scripts/experiments")
+from common import imdb_split
+tok, tr, va, test, S = imdb_split()
 V = 12000
-cache = Path("runs/cache")
-train_all = load_imdb("train"); test = load_imdb("test")
-tr, va = train_validation_split(train_all, 0.1, 0)
-def seqs(r, name):
-    s = tokenize_cached(r, tok, cache / f"{name}.npz", False)
-    return [x if len(x) <= 1024 else np.concatenate([x[:1023], x[-1:]]) for x in s]
-S = {"train": seqs(tr, "train"), "validation": seqs(va, "validation"), "test": seqs(test, "test")}
 def keys(ids):
     ids = np.asarray(ids, np.int64); real = ids >= 5
     k = [ids[real]]

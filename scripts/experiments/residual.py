@@ -10,15 +10,10 @@ from plain_hashing import NgramHashing, NbLogisticRegression
 import model.transformer
 args = json.loads(sys.argv[1])
 out = Path(args["out"]); out.mkdir(parents=True, exist_ok=True)
-d = Path("artifacts/imdb-classifier")
-tok = WordPieceTokenizer.from_file(d / "vocab.txt")
-cache = Path("runs/cache")
-train_all = load_imdb("train"); test = load_imdb("test")
-tr, va = train_validation_split(train_all, 0.1, 0)
-def seqs(r, name):
-    s = tokenize_cached(r, tok, cache / f"{name}.npz", False)
-    return [x if len(x) <= 1024 else np.concatenate([x[:1023], x[-1:]]) for x in s]
-S = {"train": seqs(tr, "train"), "validation": seqs(va, "validation"), "test": seqs(test, "test")}
+d = Path("artifacts/imdb-transformer")   # the distilled Transformer, shipped alone before the hybrid
+import sys; sys.path.insert(0, "scripts/experiments")
+from common import imdb_split
+tok, tr, va, test, S = imdb_split()
 hashing = NgramHashing(len(tok), **args["hashing"])
 t0 = time.time()
 oof = np.zeros(len(tr), np.float32)

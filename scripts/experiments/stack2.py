@@ -6,11 +6,9 @@ from model.data import load_imdb, tokenize_cached, train_validation_split
 from model.ngrams import NgramHashing, NbLogisticRegression
 from model.train_hybrid import truncate
 from sklearn.linear_model import LogisticRegression
-tok = WordPieceTokenizer.from_file("artifacts/imdb-classifier/vocab.txt")
-cache = Path("runs/cache")
-train_all = load_imdb("train"); test = load_imdb("test")
-tr, va = train_validation_split(train_all, 0.1, 0)
-S = {n: truncate(tokenize_cached(r, tok, cache / f"{n}.npz", False), 1024) for n, r in (("train", tr), ("validation", va), ("test", test))}
+import sys; sys.path.insert(0, "scripts/experiments")
+from common import imdb_split
+tok, tr, va, test, S = imdb_split()
 d = np.load("runs/exp/deep_probs.npz")
 logit = lambda p: np.log(np.clip(p,1e-6,1-1e-6)/(1-np.clip(p,1e-6,1-1e-6)))
 dv, dt = logit(d["validation"]), logit(d["test"])

@@ -46,7 +46,9 @@ def train_tfidf_lr(texts: list[str], labels: np.ndarray):
 
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, preprocessor=_lower_clean),
                           LogisticRegression(C=8.0, max_iter=2000, solver="liblinear"))
-    return model.fit(texts, labels)
+    model.fit(texts, labels)
+    model[0].stop_words_ = None   # every n-gram min_df dropped: only for inspection, most of the file otherwise
+    return model
 
 
 class NbLr:
@@ -59,9 +61,10 @@ class NbLr:
         from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self.vectorizer = CountVectorizer(ngram_range=(1, 3), binary=True, min_df=1, preprocessor=_lower_clean,
+        self.vectorizer = CountVectorizer(ngram_range=(1, 3), binary=True, min_df=2, preprocessor=_lower_clean,
                                           token_pattern=r"(?u)\b\w+\b|[!?]")
         x = self.vectorizer.fit_transform(texts)
+        self.vectorizer.stop_words_ = None   # the n-grams min_df dropped: not needed to predict
         p = self.smoothing + np.asarray(x[labels == 1].sum(axis=0)).ravel()
         q = self.smoothing + np.asarray(x[labels == 0].sum(axis=0)).ravel()
         self.ratios = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
@@ -85,7 +88,7 @@ def train_fasttext(texts, labels, path: Path):
                           encoding="utf-8")
     model = fasttext.train_supervised(str(train_file), wordNgrams=2, epoch=10, lr=0.5, dim=50, minCount=2,
                                       bucket=2_000_000, thread=2, verbose=0, seed=0)
-    model.quantize(input=str(train_file), qnorm=True, retrain=True, cutoff=200_000, thread=2, verbose=0)
+    model.quantize(input=str(train_file), qnorm=True, retrain=True, cutoff=100_000, thread=2, verbose=0)
     train_file.unlink()
     model.save_model(str(path))
     return path
@@ -104,10 +107,14 @@ def load_predictor(kind: str, path: str):
         model = fasttext.load_model(path)
 
         def predict(texts):
-            # the low-level call: fastText's own predict() fails under numpy 2 (np.array(copy=False))
-            labels, probs = model.f.multilinePredict([" ".join(_lower_clean(t).split()) for t in texts], 2, 0.0,
-                                                      "strict")
-            return [float(p[list(l).index("__label__1")]) if "__label__1" in l else 0.0 for l, p in zip(labels, probs)]
+            # the low-level call, one text at a time: fastText's own predict() fails under numpy 2
+            # (np.array(copy=False)), and its multi-line call returns the same probability for every label
+            out = []
+            for text in texts:
+                pairs = dict((label, p) for p, label in model.f.predict(" ".join(_lower_clean(text).split()), 2, 0.0,
+                                                                         "strict"))
+                out.append(float(pairs.get("__label__1", 0.0)))
+            return out
         return predict
     import joblib
 

@@ -74,13 +74,15 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
 @click.option("--variants", help="Comma-separated variants to check [default: every MODEL_DIR/tflite/*.tflite].")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N reviews (quick checks; the report says n).")
+@click.option("--recheck", is_flag=True, help="Judge the recorded parity.json against the thresholds again, "
+              "without rerunning inference (the files must be unchanged).")
 @click.option("--tflite-dir", type=click.Path(exists=True, file_okay=False),
               help="Where the .tflite files are [default: MODEL_DIR/tflite].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Where parity.json and parity.md go [default: MODEL_DIR].")
 @quiet_option
 @data_options
-def parity(model_dir, split, variants, limit, tflite_dir, out_dir, quiet, data_dir, manual_dir):
+def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quiet, data_dir, manual_dir):
     """Compare the Keras model with every .tflite variant, review by review, on a whole split.
 
     The TFLite side runs through edge_runtime (its tokenizer and interpreter wrapper), one
@@ -93,9 +95,14 @@ def parity(model_dir, split, variants, limit, tflite_dir, out_dir, quiet, data_d
     from model.data import DatasetMissing
 
     try:
-        names = parse_variants(variants) if variants else None
-        report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet,
-                            tflite_dir=tflite_dir, out_dir=out_dir)
+        if recheck:
+            from convert.parity import recheck as recheck_report
+
+            report = recheck_report(model_dir)
+        else:
+            names = parse_variants(variants) if variants else None
+            report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet,
+                                tflite_dir=tflite_dir, out_dir=out_dir)
     except (ValueError, DatasetMissing) as error:
         usage(str(error))
     summary = {v: {k: row[k] for k in ("accuracy", "delta_accuracy_pp", "agreement", "max_abs_prob_diff",

@@ -95,8 +95,11 @@ def hybrid_metrics(m: dict, c: dict) -> str:
         f"{ngram.get('ngrams_with_a_row', 0):,} n-grams in a table of {ngram['buckets']:,} rows) "
         f"{ngram['test_accuracy']:.2%}; the Transformer it started from {base['accuracy']:.2%}. "
         f"Mixed log-odds: {m['mix'][0]:.3f} x Transformer + {m['mix'][1]:.3f} x n-grams {m['mix'][2]:+.3f}; "
-        f"{settings['epochs']} epoch(s) of residual fine-tuning on the {m['train_reviews']:,} training reviews "
-        f"(learning rate {settings['learning_rate']:g}, {settings['folds']}-fold out-of-fold n-gram log-odds).",
+        + (f"{settings['epochs']} epoch(s) of residual fine-tuning on the {m['train_reviews']:,} training reviews "
+           f"(learning rate {settings['learning_rate']:g}, {settings['folds']}-fold out-of-fold n-gram log-odds)."
+           if settings["epochs"] else
+           f"the three numbers fitted by logistic regression on the {m['val_reviews']:,} validation reviews "
+           "(stacking; the Transformer is not fine-tuned)."),
         "",
         f"Confusion matrix (rows true, columns predicted; negative, positive): {cm}. "
         f"Transformer: {model['num_layers']} layers, width {model['d_model']}, {model['num_heads']} heads, "
@@ -408,9 +411,20 @@ def peers() -> str:
             accuracy = f"**{accuracy}**"
         train = "—" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
         cold = row["cold_start"]
+        # runs before the VmHWM fix recorded ru_maxrss, which a child inherits from its parent: not shown
+        rss = f"{cold['peak_rss_mb']:,.0f} MB" if cold.get("peak_rss_source") == "VmHWM" and cold["peak_rss_mb"] else "—"
         lines.append(f"| {label} | {accuracy} | {row['size_bytes'] / 1e6:.1f} MB | {row['latency_ms']['p50']:.2f} / "
                      f"{row['latency_ms']['p95']:.2f} | {row['batch_reviews_per_second']:,.0f} | {cold['ms']:,.0f} ms "
-                     f"({cold['process_ms']:,.0f} ms) | {cold['peak_rss_mb']:,.0f} MB | {train} |")
+                     f"({cold['process_ms']:,.0f} ms) | {rss} | {train} |")
+    if any(row["cold_start"].get("peak_rss_source") != "VmHWM" for row in report["systems"].values()):
+        lines.append("\nPeak RSS is not shown for this run: it read `ru_maxrss`, which on Linux a child inherits "
+                     "from its parent (every system showed the benchmark's own 2.2 GB); the command now reads VmHWM.")
+    tfidf = report["systems"].get("tfidf-lr", {}).get("latency_ms", {}).get("p50")
+    for name, row in report["systems"].items():
+        if row["kind"] == "tflite" and tfidf:
+            ratio = row["latency_ms"]["p50"] / tfidf
+            lines.append(f"\n{'✅' if ratio <= 2 else '❌'} `{name.split()[-1]}` p50 is {ratio:.1f}x TF-IDF + LR's "
+                         "in this run (goal: at most 2x).")
     lines += ["", f"All trained on the same {report['train_reviews']:,} training reviews and measured in one run on "
               f"{report['test_reviews']:,} test reviews; one review per call, the systems taking turns review by review "
               f"({report['systems'][next(iter(report['systems']))]['latency_ms']['n']} reviews each). Machine: "

@@ -52,4 +52,5 @@ def test_bench_peers_measures_every_system_in_one_run(tmp_path):
         assert row["latency_ms"]["n"] == 19 and row["size_bytes"] == Path(row["path"]).stat().st_size, name
         assert row["accuracy"] > 0.6 and row["behaviour"]["all"]["total"] == len(CASES), name
         assert row["cold_start"]["process_ms"] >= row["cold_start"]["ms"] > 0, name
+        assert 10 < row["cold_start"]["peak_rss_mb"] < 2000, name   # its own memory, not the parent's
     assert report["systems"]["shipped int8"]["accuracy"] > 0.85   # the shipped model, not trained here

@@ -108,8 +108,8 @@ def test_a_review_typed_into_the_page_is_classified_and_every_page_renders(serve
                          ("Generate", "Generate a review")]:
         show_page(browser, page)
         wait_for_text(browser, marker)
-        if page == "Attention":   # the classifier's weights for the example text, drawn by TensorFlow
-            wait_for_text(browser, "rows attend to columns")
+        if page == "Attention":   # the words the decision leans on and the weights, drawn with TensorFlow
+            wait_for_text(browser, "What the decision leans on")
         if page == "Generate" and (REPO / "artifacts" / "imdb-lm" / "tflite" / "float32.tflite").exists():
             button = WebDriverWait(browser, 60).until(EC.element_to_be_clickable(
                 (By.XPATH, "//button[.//p[text()='Generate']]")))

@@ -109,19 +109,22 @@ CAPABILITIES = list(dict.fromkeys(case.capability for case in CASES))
 
 
 def run_suite(positive_probability: Callable[[list[str]], list[float]], cases: list[Case] = CASES) -> dict:
-    """Pass rate per capability and the failed cases, for one system's ``texts -> P(positive)``."""
+    """Pass rate per capability and the failed cases, for one system's ``texts -> P(positive)``.
+
+    A text is classified positive where the probability is above 0.5 (a tie is negative).
+    """
     texts = [case.text for case in cases] + [case.variant for case in cases if case.variant]
     probabilities = dict(zip(texts, (float(p) for p in positive_probability(texts))))
     report = {name: {"passed": 0, "total": 0, "failures": []} for name in CAPABILITIES}
     for case in cases:
         p = probabilities[case.text]
-        right = (p >= 0.5) == (case.label == POSITIVE)
+        right = (p > 0.5) == (case.label == POSITIVE)
         if case.kind == "invariant":
             q = probabilities[case.variant]
-            passed = right and (q >= 0.5) == (case.label == POSITIVE)
+            passed = right and (q > 0.5) == (case.label == POSITIVE)
         elif case.kind == "directional":
             q = probabilities[case.variant]
-            passed = right and (q - p) * case.direction > 0 and (q >= 0.5) == (case.label == POSITIVE)
+            passed = right and (q - p) * case.direction > 0 and (q > 0.5) == (case.label == POSITIVE)
         else:
             q, passed = None, right
         row = report[case.capability]

@@ -409,7 +409,10 @@ def peers() -> str:
         accuracy = f"{row['accuracy']:.2%}"
         if row["kind"] == "tflite" or name == best_peer[1]:
             accuracy = f"**{accuracy}**"
-        train = "—" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
+        seconds = row["train_seconds"]
+        if row["kind"] == "tflite":   # not trained by the benchmark: the model folder's own record
+            seconds = _load(f"{report['model_dir']}/metrics.json").get("train_seconds")
+        train = "—" if seconds is None else f"{seconds / 60:.1f} min"
         cold = row["cold_start"]
         # runs before the VmHWM fix recorded ru_maxrss, which a child inherits from its parent: not shown
         rss = f"{cold['peak_rss_mb']:,.0f} MB" if cold.get("peak_rss_source") == "VmHWM" and cold["peak_rss_mb"] else "—"

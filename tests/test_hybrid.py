@@ -152,8 +152,14 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
         got = np.stack([classifier.probabilities(row[None]) for row in ids])
         tolerance = 1e-5 if name == "float32" else 0.05
         np.testing.assert_allclose(got, expected, atol=tolerance, err_msg=name)
-    # the int8 file stores the n-gram table once, in int8 (a quarter of float32)
-    assert len(flatbuffers["int8"]) < len(flatbuffers["float32"]) - 3 * HASHING.size
+    # the int8 file stores the n-gram weights in int8, one buffer for both signatures
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffers["int8"]))
+    tables = {(tensor.buffer, tensor.type) for subgraph in parsed.subgraphs for tensor in subgraph.tensors
+              if tuple(tensor.shape) == (HASHING.size + 1, 1)}
+    assert {kind for _, kind in tables} == {schema.TensorType.INT8} and len({b for b, _ in tables}) == 1
 
 
 @pytest.mark.imdb

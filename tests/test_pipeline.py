@@ -19,7 +19,9 @@ def test_every_stage_runs_in_order_and_the_summary_has_each_variant(pipeline_run
     folder, lines = pipeline_run
     names = [name for name, _, _ in STAGES]
     assert [line.split("]")[1].split(":")[0].strip() for line in lines] == names
-    assert all("left in the pipeline" in line for line in lines)   # every stage says how long is left
+    assert all(" left " in line for line in lines)   # every stage says how long is left
+    # once training has run here, the estimate follows this host's measured pace
+    assert all("at this host's pace" in line for line in lines[names.index("convert"):])
     summary = json.loads((folder / "summary.json").read_text())
     assert [row["model"] for row in summary["variants"]] == ["keras float32"] + VARIANTS
     assert summary["test_accuracy"] > 0.8 and summary["parity_reviews"] == 2000   # chance is 0.5
@@ -112,3 +114,12 @@ def test_the_full_preset_pretrains_its_language_model_and_starts_training_from_i
     hybrid_settings, _, hybrid_files, hybrid_upstream = hybrid_stage(run)
     assert hybrid_settings["base"] == str(tmp_path / "model") and hybrid_upstream == ["train"]
     assert "hybrid/model.keras" in hybrid_files and run.model_dir == tmp_path / "hybrid"
+
+
+def test_time_left_follows_the_pace_measured_on_this_host():
+    from sparse_edge.pipeline import StageClock
+
+    clock = StageClock({"a": 1.0, "b": 2.0, "c": 3.0})
+    assert clock.left(["a", "b", "c"]) == "about 6 min left on the reference machine; refined as stages finish here"
+    clock.finished("a", 180.0)   # 3 min where the reference took 1: this host is 3x slower
+    assert clock.left(["b", "c"]) == "about 15 min left at this host's pace (3.0x the reference)"

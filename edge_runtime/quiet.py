@@ -4,7 +4,9 @@ These lines are written by C++ straight to file descriptor 2, before (or beside)
 logging, so no Python setting silences them. ``native_stderr_silenced()`` points descriptor 2 at
 /dev/null for the few calls that print them (importing TensorFlow, building an interpreter) and
 restores it afterwards; Python's own ``sys.stderr`` messages and tracebacks are unaffected
-outside those calls. ``SPARSE_EDGE_VERBOSE=1`` (``--verbose``) turns the silencing off.
+outside those calls. ``SPARSE_EDGE_VERBOSE=1`` (``--verbose``) turns the silencing off. Importing TensorFlow
+quietly lives with the commands that need it (``sparse_edge/commands/common.py``): this
+package never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -40,27 +42,3 @@ def native_stderr_silenced():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
-
-
-def quiet_tensorflow() -> None:
-    """Import TensorFlow with its native start-up lines and Python warnings silenced (once per process)."""
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if verbose():
-        import tensorflow  # noqa: F401
-        return
-    import logging
-    import warnings
-
-    with native_stderr_silenced(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import tensorflow as tf
-    tf.get_logger().setLevel(logging.ERROR)
-    tf.autograph.set_verbosity(0)
-    try:
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    except ImportError:
-        pass

@@ -17,11 +17,14 @@ uses too.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from typing import NoReturn
 
 import click
 
 from edge_runtime.cli import Failure
+from edge_runtime.quiet import native_stderr_silenced, verbose
 
 TRAINING_EXTRA = "pip install -e '.[train]'  (or run it through scripts/run, which installs everything)"
 
@@ -47,8 +50,6 @@ def require_training_extra(what: str) -> None:
 def with_tensorflow(what: str) -> None:
     """The training extra is installed: import TensorFlow quietly, once."""
     require_training_extra(what)
-    from edge_runtime.quiet import quiet_tensorflow
-
     quiet_tensorflow()
 
 
@@ -67,3 +68,27 @@ def data_options(fn):
 
 def quiet_option(fn):
     return click.option("--quiet", is_flag=True, help="No progress bars.")(fn)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its native start-up lines and Python warnings silenced (once per process)."""
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if verbose():
+        import tensorflow  # noqa: F401
+        return
+    import logging
+    import warnings
+
+    with native_stderr_silenced(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import tensorflow as tf
+    tf.get_logger().setLevel(logging.ERROR)
+    tf.autograph.set_verbosity(0)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass

@@ -53,8 +53,10 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
     """One ``.tflite`` with a signature per input length (``len_128``, ...) sharing one set of weights.
 
     The classifier's block layout is fixed per length, so a dynamic length is not an option;
-    several static signatures let a short review run at a short length. The weights are
-    variables of one tracked model, so the converter stores them once.
+    several static signatures let a short review run at a short length. The batch dimension is
+    left open: the runtime resizes the input to classify several reviews of one length in one
+    invoke (``TextClassifier.classify_batch``). The weights are variables of one tracked model,
+    so the converter stores them once.
 
     Args:
         representative_dataset: for ``int8``, a callable yielding ``(signature_key, {"token_ids": ids})``.
@@ -70,7 +72,7 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
         archive.track(model)
         for n in lengths:
             archive.add_endpoint(signature_key(n), tf.function(lambda ids: {"probabilities": model(ids, training=False)}),
-                                 input_signature=[tf.TensorSpec([1, n], tf.int32, name="token_ids")])
+                                 input_signature=[tf.TensorSpec([None, n], tf.int32, name="token_ids")])
         archive.write_out(saved, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[signature_key(n) for n in lengths])
         configure_converter(converter, variant, representative_dataset)

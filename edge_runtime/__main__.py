@@ -1,5 +1,20 @@
-"""``python -m edge_runtime MODEL.tflite "text" ...``: the edge-only command line."""
+"""``python -m edge_runtime MODEL.tflite "text" ...``: the edge-only command line.
 
-from edge_runtime.cli import main
+``python -m edge_runtime serve MODEL.tflite`` runs the HTTP service (:mod:`edge_runtime.serve`).
+Ctrl-C while the modules are still importing ends quietly too (exit 130, no traceback).
+"""
 
-main(prog_name="python -m edge_runtime")
+import sys
+
+try:
+    if sys.argv[1:2] == ["serve"]:
+        from edge_runtime.serve import main
+
+        main(args=sys.argv[2:], prog_name="python -m edge_runtime serve")
+    else:
+        from edge_runtime.cli import main
+
+        main(prog_name="python -m edge_runtime")
+except KeyboardInterrupt:
+    sys.stderr.write("error: interrupted\n")
+    sys.exit(130)

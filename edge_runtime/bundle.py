@@ -5,16 +5,21 @@ flatbuffer. The interpreter reads only the flatbuffer and ignores what follows; 
 reads the zip from memory with :mod:`zipfile` (which finds an archive at the end of any byte
 string) and never extracts anything to disk.
 
-Members of a sparse-edge bundle:
+Members of a sparse-edge bundle (format 2):
 
 - ``config.json``: max length, the input lengths (one signature per length), tokenizer options,
-  pattern, versions, the source model's test metrics, and the flatbuffer's length and SHA-256;
+  pattern, versions, the source model's test metrics and the flatbuffer's length;
 - ``vocab.txt``: the WordPiece vocabulary, one token per line;
-- ``labels.txt``: class names, one per line, in output order.
+- ``labels.txt``: class names, one per line, in output order;
+- ``SHA256SUMS``: the SHA-256 of the flatbuffer and of each member above, in ``sha256sum``'s
+  format. Any changed byte anywhere (a weight, a swapped vocab token, a label, the config) is
+  refused rather than trusted.
 
-Reads are capped (a member that claims to be huge is refused before it is decompressed) and
-member names must be plain file names, so a hostile archive can neither exhaust memory nor
-name a path outside the bundle.
+The zip is STORED (uncompressed): MediaPipe reads associated files only from an uncompressed
+archive, and nothing has to be decompressed here. Reads are capped (a member that claims to be
+huge is refused before it is read) and member names must be plain file names, so a hostile
+archive can neither exhaust memory nor name a path outside the bundle. Every problem is a
+:class:`BundleError` that names the file and the member.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import json
 import zipfile
 from dataclasses import dataclass
 
-CONFIG, VOCAB, LABELS = "config.json", "vocab.txt", "labels.txt"   # the members of the appended zip
-REQUIRED = (CONFIG, VOCAB, LABELS)
+CONFIG, VOCAB, LABELS, SUMS = "config.json", "vocab.txt", "labels.txt", "SHA256SUMS"   # the zip's members
+REQUIRED = (CONFIG, VOCAB, LABELS, SUMS)
+FLATBUFFER = "flatbuffer"        # the flatbuffer's name in SHA256SUMS
 MAX_MEMBER_BYTES = 8 * 1024 * 1024   # vocab.txt of a 30k vocabulary is ~250 kB
 MAX_MEMBERS = 16
-FORMAT = "sparse-edge-bundle/1"
+FORMAT = "sparse-edge-bundle/2"
+OLD_FORMATS = ("sparse-edge-bundle/1",)
 
 
 class BundleError(ValueError):
@@ -44,15 +51,23 @@ class Bundle:
     labels: list[str]
 
 
+def sha256sums(named: dict[str, bytes]) -> str:
+    """``sha256sum`` output for ``{name: bytes}``: one ``<hex>  <name>`` line each, sorted by name."""
+    return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(named.items()))
+
+
 def pack_bundle(flatbuffer: bytes, config: dict, vocab_text: str, labels: list[str]) -> bytes:
-    """The flatbuffer followed by a zip of config.json (with the flatbuffer's hash), vocab and labels."""
-    config = dict(config, format=FORMAT, flatbuffer_bytes=len(flatbuffer),
-                  flatbuffer_sha256=hashlib.sha256(flatbuffer).hexdigest())
+    """The flatbuffer followed by a STORED zip of config.json, vocab.txt, labels.txt and SHA256SUMS."""
+    config = dict(config, format=FORMAT, flatbuffer_bytes=len(flatbuffer))
+    config.pop("flatbuffer_sha256", None)   # format 1's digest; SHA256SUMS covers it now
+    members = {CONFIG: json.dumps(config, indent=2, sort_keys=True).encode(),
+               VOCAB: vocab_text.encode("utf-8"),
+               LABELS: ("\n".join(labels) + "\n").encode("utf-8")}
+    members[SUMS] = sha256sums({FLATBUFFER: flatbuffer, **members}).encode()
     archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(CONFIG, json.dumps(config, indent=2, sort_keys=True))
-        zf.writestr(VOCAB, vocab_text)
-        zf.writestr(LABELS, "\n".join(labels) + "\n")
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
     return flatbuffer + archive.getvalue()
 
 
@@ -62,17 +77,51 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
     Args:
         data: the whole file's bytes.
         source: a name for error messages (usually the path).
-        verify: check the flatbuffer's SHA-256 against the one recorded at conversion, so that a
-            corrupted copy (a flipped bit in the weights still loads and runs) is refused.
+        verify: check every SHA-256 in SHA256SUMS, so that a corrupted or edited copy (a flipped
+            bit in the weights still loads and runs; a swapped vocab line still tokenizes) is
+            refused. Without it, the structure is still checked.
+
+    Raises:
+        BundleError: naming ``source`` (and the member) and what to do.
     """
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise BundleError(f"{source} is not a TFLite model (no TFL3 identifier); "
                           "give a .tflite written by `sparse-edge convert`")
+    files = _members(data, source)
+    try:
+        config = json.loads(files[CONFIG].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise BundleError(f"{source}: config.json is not valid JSON ({error}); convert again") from None
+    if not isinstance(config, dict):
+        raise BundleError(f"{source}: config.json is not a JSON object; convert again")
+    if config.get("format") in OLD_FORMATS:
+        raise BundleError(f"{source} was written by an older sparse-edge ({config['format']}, without a "
+                          "digest of its vocab, labels and config); convert it again with `sparse-edge convert`")
+    length = config.get("flatbuffer_bytes")
+    if config.get("format") != FORMAT or not isinstance(length, int) or not 0 < length <= len(data):
+        raise BundleError(f"{source}: config.json is not a {FORMAT} config; convert the model again "
+                          "with `sparse-edge convert`")
+    flatbuffer = data[:length]
+    if verify:
+        _verify(source, files, flatbuffer)
+    texts = {}
+    for name in (VOCAB, LABELS):
+        try:
+            texts[name] = files[name].decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise BundleError(f"{source}: {name} is not UTF-8 (byte {error.start}); convert again") from None
+    labels = [line for line in texts[LABELS].split("\n") if line]
+    return Bundle(flatbuffer, config, texts[VOCAB], labels)
+
+
+def _members(data: bytes, source: str) -> dict[str, bytes]:
+    """Every member of the appended zip, read with caps; any damage is a BundleError."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise BundleError(f"{source} has no associated files (vocab.txt, labels.txt, config.json) "
-                          "after the flatbuffer, or they are truncated; convert it with "
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, IndexError,
+            KeyError, NotImplementedError, OverflowError, UnicodeDecodeError) as error:
+        raise BundleError(f"{source} has no readable associated files (vocab.txt, labels.txt, config.json) "
+                          f"after the flatbuffer ({type(error).__name__}); convert it with "
                           "`sparse-edge convert`, or copy the file again") from None
     with zf:
         members = zf.infolist()
@@ -85,40 +134,105 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
             if "/" in name or "\\" in name or name.startswith(".") or ":" in name:
                 raise BundleError(f"{source}: associated file name {name!r} is not a plain file name; "
                                   "refusing the archive")
+            if name in files:
+                raise BundleError(f"{source}: associated file {name} appears twice; refusing the archive")
             if info.file_size > MAX_MEMBER_BYTES:
                 raise BundleError(f"{source}: associated file {name} claims {info.file_size} bytes "
                                   f"(limit {MAX_MEMBER_BYTES}); refusing the archive")
             files[name] = _read_capped(zf, info, source)
     missing = [name for name in REQUIRED if name not in files]
+    if missing == [SUMS] and CONFIG in files:
+        raise BundleError(f"{source} was written by an older sparse-edge (no {SUMS}); convert it again "
+                          "with `sparse-edge convert`")
     if missing:
         raise BundleError(f"{source} lacks the associated file(s) {', '.join(missing)}; "
                           "convert the model again with `sparse-edge convert`")
+    return files
+
+
+def _verify(source: str, files: dict[str, bytes], flatbuffer: bytes) -> None:
+    """Every line of SHA256SUMS must match, and every member (and the flatbuffer) must have one."""
     try:
-        config = json.loads(files[CONFIG])
-    except json.JSONDecodeError as error:
-        raise BundleError(f"{source}: config.json is not valid JSON ({error}); convert again") from None
-    length = config.get("flatbuffer_bytes")
-    if config.get("format") != FORMAT or not isinstance(length, int) or not 0 < length <= len(data):
-        raise BundleError(f"{source}: config.json is not a {FORMAT} config; convert the model again "
-                          "with `sparse-edge convert`")
-    flatbuffer = data[:length]
-    if verify and hashlib.sha256(flatbuffer).hexdigest() != config.get("flatbuffer_sha256"):
-        raise BundleError(f"{source} is corrupted: the model bytes do not match the SHA-256 recorded "
-                          "at conversion; copy the file again")
-    vocab_text = files[VOCAB].decode("utf-8")
-    labels = [line for line in files[LABELS].decode("utf-8").splitlines() if line]
-    return Bundle(flatbuffer, config, vocab_text, labels)
+        lines = files[SUMS].decode("ascii").splitlines()
+        recorded = dict(reversed(line.split("  ", 1)) for line in lines if line)
+    except (UnicodeDecodeError, ValueError):
+        raise BundleError(f"{source}: {SUMS} is damaged; copy the file again") from None
+    actual = {FLATBUFFER: flatbuffer, **{name: data for name, data in files.items() if name != SUMS}}
+    for name, content in actual.items():
+        if name not in recorded:
+            raise BundleError(f"{source}: {SUMS} has no digest for {name}; the file was edited after "
+                              "conversion; convert it again")
+        if hashlib.sha256(content).hexdigest() != recorded[name]:
+            what = "the model bytes" if name == FLATBUFFER else f"associated file {name}"
+            raise BundleError(f"{source} is corrupted: {what} do not match the SHA-256 recorded at "
+                              "conversion; copy the file again")
+    extra = sorted(set(recorded) - set(actual))
+    if extra:
+        raise BundleError(f"{source}: {SUMS} lists {', '.join(extra)}, which the file lacks; copy the file again")
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
-    """Decompress at most MAX_MEMBER_BYTES, whatever the header claims."""
+    """Read at most MAX_MEMBER_BYTES, whatever the header claims; any damage is a BundleError."""
+    import zlib
+
     try:
         with zf.open(info) as member:
             data = member.read(MAX_MEMBER_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        raise BundleError(f"{source}: associated file {info.filename} is damaged ({error}); "
-                          "copy the file again") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+            RuntimeError, OverflowError, IndexError, KeyError) as error:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method
+        raise BundleError(f"{source}: associated file {info.filename} is damaged "
+                          f"({type(error).__name__}: {str(error)[:80]}); copy the file again") from None
     if len(data) > MAX_MEMBER_BYTES:
         raise BundleError(f"{source}: associated file {info.filename} is larger than "
                           f"{MAX_MEMBER_BYTES} bytes; refusing the archive")
+    return data
+
+
+def validate_config(config: dict, source: str, required_model_keys=("vocab_size", "d_model")) -> None:
+    """The keys the runtime reads must be there with the right types; a BundleError names the first that is not."""
+    def fail(what: str):
+        raise BundleError(f"{source}: config.json {what}; convert the model again with `sparse-edge convert`")
+
+    max_length = config.get("max_length")
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
+        fail(f"has no integer max_length of at least 2 (got {max_length!r})")
+    model = config.get("model")
+    if not isinstance(model, dict):
+        fail("lacks the \"model\" object (vocab_size, d_model, ...)")
+    for key in required_model_keys:
+        value = model.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            fail(f"has no positive integer model.{key} (got {value!r})")
+
+
+MAX_MODEL_BYTES = 512 * 1024 * 1024
+
+
+def read_model_file(path) -> bytes:
+    """The bytes of a model file, read with a cap that holds for pipes and device files too.
+
+    ``/dev/zero`` or a FIFO reports size 0 and never ends: the first 8 bytes must already say
+    TFL3, and the read stops at MAX_MODEL_BYTES whatever the file claims.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise BundleError(f"model file {path} does not exist; give the path of a .tflite written by "
+                          "`sparse-edge convert`")
+    if path.is_dir():
+        raise BundleError(f"{path} is a folder; give a .tflite file (for example {path}/tflite/int8.tflite)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8 or head[4:8] != b"TFL3":
+                raise BundleError(f"{path} is not a TFLite model (no TFL3 identifier); "
+                                  "give a .tflite written by `sparse-edge convert`")
+            data = head + f.read(MAX_MODEL_BYTES + 1 - len(head))
+    except OSError as error:
+        raise BundleError(f"cannot read model file {path} ({error.strerror}); check the path and its permissions") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise BundleError(f"{path} is larger than any sparse-edge model ({MAX_MODEL_BYTES} bytes at most); "
+                          "check the path")
     return data

@@ -22,16 +22,19 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from edge_runtime.backends import interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
-from edge_runtime.bundle import BundleError, read_bundle
+from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
 from edge_runtime.tokenizer import WordPieceTokenizer
 
-MAX_MODEL_BYTES = 512 * 1024 * 1024
 TOKENIZER = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
+
+
+BATCH_SIZE = 16   # reviews per invoke in classify_batch / classify_stream
 
 
 def signature_key(length: int) -> str:
@@ -71,18 +74,32 @@ class TextClassifier:
 
     def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True):
         self.path = Path(path)
-        bundle = read_bundle(_read_model_file(self.path), str(self.path), verify=verify)
+        bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
-        if self.config.get("kind", "classifier") != "classifier":
-            raise BundleError(f"{self.path} is a {self.config['kind'].replace('_', ' ')}, not a classifier; "
+        source = str(self.path)
+        kind = self.config.get("kind", "classifier")
+        if kind != "classifier":
+            raise BundleError(f"{self.path} is a {str(kind).replace('_', ' ')}, not a classifier; "
                               "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
         options = self.config.get("tokenizer")
         if options != TOKENIZER:
             raise BundleError(f"{self.path} was converted for tokenizer options {options}, this runtime "
                               f"implements {TOKENIZER}; upgrade sparse-edge or convert again")
-        self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
-        self.max_length = int(self.config["max_length"])
-        self.lengths = sorted(int(n) for n in self.config["lengths"])
+        validate_config(self.config, source, ("vocab_size", "d_model", "num_classes"))
+        lengths = self.config.get("lengths")
+        if (not isinstance(lengths, list) or not lengths
+                or not all(isinstance(n, int) and not isinstance(n, bool) and 2 <= n for n in lengths)):
+            raise BundleError(f"{self.path}: config.json has no list of input lengths (got {lengths!r}); "
+                              "convert the model again with `sparse-edge convert`")
+        self.max_length = self.config["max_length"]
+        self.lengths = sorted(lengths)
+        if self.lengths[-1] < self.max_length:
+            raise BundleError(f"{self.path}: config.json's longest input length {self.lengths[-1]} is below "
+                              f"max_length {self.max_length}; convert the model again")
+        try:
+            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
+        except ValueError as error:
+            raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
         vocab_size, d_model = self.config["model"]["vocab_size"], self.config["model"]["d_model"]
         if len(self.tokenizer) != vocab_size:
             raise BundleError(f"{self.path}: vocab.txt has {len(self.tokenizer)} tokens but the model's "
@@ -93,6 +110,7 @@ class TextClassifier:
         Interpreter, self.backend, self.backend_version = interpreter_class(backend)
         self._flatbuffer, self._num_threads, self._Interpreter = bundle.flatbuffer, num_threads, Interpreter
         self._local = threading.local()   # one interpreter per thread: invokes run in parallel
+        self._batchable = None
         self._interpreter = self._thread_interpreter()
         signatures = self._interpreter.get_signature_list()
         missing = [signature_key(n) for n in self.lengths if signature_key(n) not in signatures]
@@ -125,54 +143,101 @@ class TextClassifier:
         return ids, encoding.n_tokens, encoding.truncated
 
     def probabilities(self, ids: np.ndarray) -> np.ndarray:
-        """Invoke the signature for ``ids.shape[1]``; float probabilities, one per label."""
+        """Probabilities of one review's ``(1, L)`` ids: float32, one per label."""
+        return self.batch_probabilities(ids)[0]
+
+    def batch_probabilities(self, ids: np.ndarray) -> np.ndarray:
+        """One invoke of the signature for ``ids.shape[1]`` on ``(B, L)`` ids: ``(B, labels)`` float32.
+
+        The files' signatures take any batch size (the input is resized to ``B`` rows); a file
+        whose signatures are fixed at one row is run a row at a time.
+        """
         length = ids.shape[1]
         interpreter = self._thread_interpreter()
         runner = self._local.runners.get(length)
         if runner is None:
-            runner = self._local.runners[length] = interpreter.get_signature_runner(signature_key(length))
+            runner = interpreter.get_signature_runner(signature_key(length))
             with native_stderr_silenced():   # the first invoke applies XNNPACK and says so on stderr
-                output = runner(token_ids=ids)["probabilities"]
-        else:
-            output = runner(token_ids=ids)["probabilities"]
-        details = runner.get_output_details()["probabilities"]
-        scale, zero_point = details["quantization"]
+                runner(token_ids=ids[:1])
+            self._local.runners[length] = runner
+        if len(ids) > 1 and not self.batchable:
+            return np.concatenate([self.batch_probabilities(ids[i:i + 1]) for i in range(len(ids))])
+        output = runner(token_ids=ids)["probabilities"]
+        scale, zero_point = runner.get_output_details()["probabilities"]["quantization"]
         if output.dtype != np.float32 and scale:
             output = (output.astype(np.float32) - zero_point) * scale
-        return np.asarray(output, dtype=np.float32)[0]
+        return np.asarray(output, dtype=np.float32)
+
+    @property
+    def batchable(self) -> bool:
+        """Whether the signatures take more than one review per invoke (files converted since format 2)."""
+        if self._batchable is None:
+            runner = self._thread_interpreter().get_signature_runner(signature_key(self.lengths[0]))
+            self._batchable = int(runner.get_input_details()["token_ids"]["shape_signature"][0]) == -1
+        return self._batchable
 
     def classify(self, text: str | bytes) -> Classification:
         """Label one review. Bytes are decoded as UTF-8 with replacement (and a warning)."""
         start = time.perf_counter()
-        if isinstance(text, bytes):
-            decoded = text.decode("utf-8", errors="replace")
-            if "\ufffd" in decoded and b"\xef\xbf\xbd" not in text:
-                warnings.warn("input is not valid UTF-8; undecodable bytes were replaced", stacklevel=2)
-            text = decoded
-        if not isinstance(text, str):
-            raise TypeError(f"classify expects str or bytes, got {type(text).__name__}")
-        ids, n_tokens, truncated = self.encode(text)
+        ids, n_tokens, truncated = self.encode(_as_text(text))
         probs = self.probabilities(ids)
+        return self._result(probs, n_tokens, truncated, (time.perf_counter() - start) * 1000)
+
+    def _result(self, probs: np.ndarray, n_tokens: int, truncated: bool, latency_ms: float) -> Classification:
         best = int(np.argmax(probs))
         return Classification(self.labels[best], float(probs[best]), [float(p) for p in probs], n_tokens,
-                              truncated, round((time.perf_counter() - start) * 1000, 3))
+                              truncated, round(latency_ms, 3))
 
-    def classify_batch(self, texts) -> list[Classification]:
-        return [self.classify(text) for text in texts]
+    def classify_batch(self, texts, batch_size: int = BATCH_SIZE) -> list[Classification]:
+        """Label many reviews: those of one input length share an invoke. Results in input order."""
+        return list(self.classify_stream(texts, batch_size))
+
+    def classify_stream(self, texts: Iterable[str | bytes], batch_size: int = BATCH_SIZE) -> Iterator[Classification]:
+        """Label reviews as they come, ``batch_size`` at a time; yields results in input order.
+
+        Memory stays bounded by ``batch_size`` whatever the length of ``texts`` (a generator over
+        a huge file is fine). Each result's ``latency_ms`` is its batch's time divided by the
+        batch's reviews: the cost per review.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        batch = []
+        for text in texts:
+            batch.append(_as_text(text))
+            if len(batch) == batch_size:
+                yield from self._classify_together(batch)
+                batch = []
+        if batch:
+            yield from self._classify_together(batch)
+
+    def _classify_together(self, texts: list[str]) -> list[Classification]:
+        start = time.perf_counter()
+        encoded = [self.tokenizer.encode(text, self.max_length) for text in texts]
+        by_length: dict[int, list[int]] = {}
+        for i, encoding in enumerate(encoded):
+            length = self.lengths[int(np.searchsorted(self.lengths, len(encoding.ids)))]
+            by_length.setdefault(length, []).append(i)
+        probs = np.zeros((len(texts), len(self.labels)), np.float32)
+        for length, rows in by_length.items():
+            ids = np.full((len(rows), length), self.tokenizer.pad_id, dtype=np.int32)
+            for row, i in enumerate(rows):
+                ids[row, : len(encoded[i].ids)] = encoded[i].ids
+            probs[rows] = self.batch_probabilities(ids)
+        each_ms = (time.perf_counter() - start) * 1000 / len(texts)
+        return [self._result(p, e.n_tokens, e.truncated, each_ms) for p, e in zip(probs, encoded)]
 
     def __repr__(self) -> str:
         return (f"TextClassifier({str(self.path)!r}, variant={self.config.get('variant')!r}, "
                 f"backend={self.backend!r}, lengths={self.lengths})")
 
 
-def _read_model_file(path: Path) -> bytes:
-    if not path.exists():
-        raise BundleError(f"model file {path} does not exist; give the path of a .tflite written by "
-                          "`sparse-edge convert`")
-    if path.is_dir():
-        raise BundleError(f"{path} is a folder; give a .tflite file (for example {path}/tflite/int8.tflite)")
-    size = path.stat().st_size
-    if size > MAX_MODEL_BYTES:
-        raise BundleError(f"{path} is {size} bytes, larger than any sparse-edge model "
-                          f"({MAX_MODEL_BYTES} at most); check the path")
-    return path.read_bytes()
+def _as_text(text) -> str:
+    """A review as str: bytes are decoded as UTF-8 with replacement (and a warning)."""
+    if isinstance(text, bytes):
+        decoded = text.decode("utf-8", errors="replace")
+        if "\ufffd" in decoded and b"\xef\xbf\xbd" not in text:
+            warnings.warn("input is not valid UTF-8; undecodable bytes were replaced", stacklevel=3)
+        return decoded
+    if not isinstance(text, str):
+        raise TypeError(f"classify expects str or bytes, got {type(text).__name__}")
+    return text

@@ -2,17 +2,20 @@
 
 ``python -m edge_runtime MODEL.tflite "text" ...`` and ``sparse-edge predict MODEL.tflite ...``
 are this command. Reviews come from arguments, ``--file`` (one per line), ``--jsonl`` (objects
-with a ``text`` field) or standard input (the whole input is one review). Bytes that are not
-UTF-8 are replaced, with a warning on standard error.
+with a ``text`` field) or standard input (the whole input is one review; one per line with
+``--lines``). Files and standard input are streamed (:mod:`edge_runtime.inputs`): results are
+printed as they are computed. Bytes that are not UTF-8 are replaced, with a warning on
+standard error naming the line.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import click
+
+from edge_runtime import inputs
 
 
 class Failure(click.ClickException):
@@ -51,78 +54,182 @@ class Command(OneLineErrors, click.Command):
 
 
 def read_texts(texts, file_path, jsonl_path) -> list[str]:
-    texts = list(texts)
-    if file_path:
-        texts += [line.rstrip("\r\n") for line in _decode(_read(file_path), file_path).split("\n") if line.strip()]
-    if jsonl_path:
-        for number, line in enumerate(_decode(_read(jsonl_path), jsonl_path).splitlines(), 1):
-            if not line.strip():
-                continue
+    """Every review at once, for the Keras path of ``sparse-edge predict`` (a model folder): a bad
+    JSON line is a usage error there. The edge path streams instead (``run_edge_predict``)."""
+    out = []
+    for item in _items(texts, file_path, jsonl_path, lines=False):
+        if isinstance(item, inputs.BadLine):
+            raise click.UsageError(f"{jsonl_path} line {item.line} {item.message}")
+        out.append(item.text)
+    return out
+
+
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _items(texts, file_path, jsonl_path, lines: bool):
+    """Reviews (and bad lines) from every source given, in order, read lazily."""
+    for text in texts:
+        yield inputs.Review(None, text)
+    for path, reader in ((file_path, inputs.text_lines), (jsonl_path, inputs.json_lines)):
+        if path:
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise click.UsageError(f"{jsonl_path} line {number} is not JSON ({error.msg}); "
-                                       "give one object per line, for example {\"text\": \"...\"}") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise click.UsageError(f"{jsonl_path} line {number} has no string field \"text\"")
-            texts.append(record["text"])
+                with open(path, "rb") as stream:
+                    yield from reader(stream, path, _warn)
+            except OSError as error:
+                raise click.UsageError(f"cannot read {path} ({error.strerror})") from None
     if not texts and not file_path and not jsonl_path and not sys.stdin.isatty():
-        texts = [_decode(sys.stdin.buffer.read(), "standard input")]
-    return texts
+        reader = inputs.text_lines if lines else inputs.whole
+        yield from reader(sys.stdin.buffer, "standard input", _warn)
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _arrived(items, batch_size: int):
+    """Batches of what has arrived: wait for one item, then take those already read, up to batch_size.
+
+    A thread reads ahead into a bounded queue, so a fast file fills whole batches, a slow stream
+    (a log tail) gets each line classified as soon as it comes, and memory stays bounded.
+    """
+    import queue
+    import threading
+
+    ahead: queue.Queue = queue.Queue(maxsize=4 * batch_size)
+    end = object()
+
+    def read():
+        try:
+            for item in items:
+                ahead.put(item)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
+            ahead.put(error)
+        ahead.put(end)
+
+    threading.Thread(target=read, daemon=True, name="read-reviews").start()
+    while True:
+        batch = [ahead.get()]
+        while len(batch) < batch_size and batch[-1] is not end and not isinstance(batch[-1], BaseException):
+            try:
+                batch.append(ahead.get_nowait())
+            except queue.Empty:
+                break
+        tail = batch[-1]
+        if tail is end or isinstance(tail, BaseException):
+            if batch[:-1]:
+                yield batch[:-1]
+            if tail is not end:
+                raise tail
+            return
+        yield batch
 
 
-def _decode(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        click.echo(f"warning: {source} is not valid UTF-8; undecodable bytes were replaced with U+FFFD", err=True)
-        return data.decode("utf-8", errors="replace")
+def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json,
+                     lines: bool = False, strict: bool = False, batch_size: int = 16) -> None:
+    """Shared body of ``python -m edge_runtime`` and ``sparse-edge predict MODEL.tflite``.
 
+    Streams: reviews are read, classified ``batch_size`` at a time (``threads`` batches in
+    parallel) and printed as they go, in input order. A bad JSON line is reported with its number
+    and skipped (the exit code is 1 at the end), or stops everything with ``strict``.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-def classify_all(classifier, texts: list[str], threads: int):
-    if threads <= 1 or len(texts) < 2:
-        return [classifier.classify(t) for t in texts]
-    with ThreadPoolExecutor(threads) as pool:   # the classifier is thread-safe
-        return list(pool.map(classifier.classify, texts))
-
-
-def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json) -> None:
-    """Shared body of ``python -m edge_runtime`` and ``sparse-edge predict MODEL.tflite``."""
     from edge_runtime.backends import BackendMissing
     from edge_runtime.bundle import BundleError
     from edge_runtime.classifier import TextClassifier
 
-    try:
-        inputs = read_texts(texts, file_path, jsonl_path)
-    except OSError as error:
-        raise click.UsageError(f"cannot read input ({error.strerror}: {error.filename})") from None
-    if not inputs:
+    if not texts and not file_path and not jsonl_path and sys.stdin.isatty():
         raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
-                                   "or standard input")
+                               "or standard input")
     try:
         classifier = TextClassifier(model, num_threads=1, backend=backend)
     except (BundleError, BackendMissing, ValueError) as error:
         raise click.UsageError(str(error)) from None
-    for text, result in zip(inputs, classify_all(classifier, inputs, threads)):
-        if as_json or jsonl_path:
-            click.echo(json.dumps(result.to_dict()))
+    source = jsonl_path or file_path or "standard input"
+    counts = {"done": 0, "bad": 0, "first_bad": None}
+
+    def emit(batch, results):
+        results = iter(results)
+        for item in batch:
+            if isinstance(item, inputs.BadLine):
+                counts["bad"] += 1
+                counts["first_bad"] = counts["first_bad"] or item.line
+                message = f"{source} line {item.line} {item.message}"
+                if strict:
+                    raise Failure(message + " (stopped: --strict)")
+                click.echo(f"error: {message}; skipped", err=True)
+                continue
+            result = next(results)
+            counts["done"] += 1
+            if as_json or jsonl_path or lines or file_path:
+                record = result.to_dict()
+                if item.line is not None:
+                    record["line"] = item.line
+                if item.id is not None:
+                    record["id"] = item.id
+                click.echo(json.dumps(record) if (as_json or jsonl_path) else _row(result, item.text, item.line))
+            else:
+                click.echo(_row(result, item.text, None))
+        sys.stdout.flush()
+
+    def classify(batch):
+        return classifier.classify_batch([item.text for item in batch if isinstance(item, inputs.Review)],
+                                         batch_size=batch_size)
+
+    try:
+        batches = _arrived(_items(texts, file_path, jsonl_path, lines), batch_size)
+        if threads <= 1:
+            for batch in batches:
+                emit(batch, classify(batch))
         else:
-            note = " (truncated)" if result.truncated else ""
-            click.echo(f"{result.label}\t{result.score:.3f}\t{result.n_tokens} tokens{note}\t"
-                       f"{result.latency_ms:.1f} ms\t{text[:60]!r}")
+            pending = deque()
+            with ThreadPoolExecutor(threads) as pool:   # the classifier is thread-safe
+                try:
+                    for batch in batches:
+                        pending.append((batch, pool.submit(classify, batch)))
+                        while pending and (len(pending) > threads or pending[0][1].done()):
+                            batch_done, future = pending.popleft()
+                            emit(batch_done, future.result())
+                    while pending:
+                        batch_done, future = pending.popleft()
+                        emit(batch_done, future.result())
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+    except inputs.InputError as error:
+        raise Failure(f"{error} ({counts['done']} review(s) classified before it)") from None
+    except BrokenPipeError:   # the reader went away (`| head`): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
+    if counts["bad"]:
+        raise Failure(f"{counts['bad']} bad line(s) in {source} skipped (the first: line {counts['first_bad']}); "
+                      f"{counts['done']} review(s) classified")
+    if not counts["done"]:
+        raise click.UsageError(f"no text to classify: {source} is empty or blank" if not texts else
+                               "no text to classify; give a non-empty TEXT")
+
+
+def _row(result, text: str, line: int | None) -> str:
+    note = " (truncated)" if result.truncated else ""
+    where = f"{line}\t" if line is not None else ""
+    return (f"{where}{result.label}\t{result.score:.3f}\t{result.n_tokens} tokens{note}\t"
+            f"{result.latency_ms:.1f} ms\t{text[:60]!r}")
 
 
 def edge_options(fn):
     for option in reversed([
         click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False),
-                     help="Classify each non-empty line of this file."),
+                     help="Classify each non-empty line of this file; rows start with the line number."),
         click.option("--jsonl", "jsonl_path", type=click.Path(exists=True, dir_okay=False),
-                     help="Classify each JSON object's \"text\"; results are JSON lines."),
+                     help="Classify each JSON object's \"text\" (its \"id\" is echoed); results are JSON "
+                          "lines with the line number."),
+        click.option("--lines", is_flag=True,
+                     help="Standard input holds one review per line (default: the whole input is one review)."),
+        click.option("--strict", is_flag=True,
+                     help="Stop at the first bad JSON line (default: report it, skip it, exit 1 at the end)."),
+        click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 256),
+                     help="Reviews per invoke; results are printed a batch at a time, as they come."),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
                      help="Reviews classified in parallel (each invoke uses one interpreter thread)."),
         click.option("--backend", default="auto", show_default=True,
@@ -138,6 +245,10 @@ def edge_options(fn):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("texts", nargs=-1)
 @edge_options
-def main(model, texts, file_path, jsonl_path, threads, backend, as_json):
-    """Classify TEXTS (or --file / --jsonl / standard input) with MODEL, a bundled .tflite."""
-    run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json)
+def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json):
+    """Classify TEXTS (or --file / --jsonl / standard input) with MODEL, a bundled .tflite.
+
+    Files and standard input are streamed: results are printed as they are computed, in input
+    order, with memory bounded whatever the input's size; Ctrl-C stops after what is printed.
+    """
+    run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size)

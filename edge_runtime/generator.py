@@ -23,8 +23,8 @@ import numpy as np
 
 from edge_runtime.backends import interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
-from edge_runtime.bundle import BundleError, read_bundle
-from edge_runtime.classifier import TOKENIZER, _read_model_file
+from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
+from edge_runtime.classifier import TOKENIZER
 from edge_runtime.tokenizer import WordPieceTokenizer
 
 MAX_NEW_TOKENS = 512
@@ -105,7 +105,7 @@ class TextGenerator:
 
     def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True):
         self.path = Path(path)
-        bundle = read_bundle(_read_model_file(self.path), str(self.path), verify=verify)
+        bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config = bundle.config
         if self.config.get("kind") != "language_model":
             raise BundleError(f"{self.path} is a {self.config.get('kind', 'classifier')}, not a language model; "
@@ -113,11 +113,15 @@ class TextGenerator:
         if self.config.get("tokenizer") != TOKENIZER:
             raise BundleError(f"{self.path} was converted for tokenizer options {self.config.get('tokenizer')}; "
                               "upgrade sparse-edge or convert again")
-        self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
+        validate_config(self.config, str(self.path))
+        try:
+            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
+        except ValueError as error:
+            raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
         if len(self.tokenizer) != self.config["model"]["vocab_size"]:
             raise BundleError(f"{self.path}: vocab.txt has {len(self.tokenizer)} tokens but the model has "
                               f"{self.config['model']['vocab_size']}; convert again with the model's vocab.txt")
-        self.context = int(self.config["max_length"])
+        self.context = self.config["max_length"]
         Interpreter, self.backend, self.backend_version = interpreter_class(backend)
         try:
             self._interpreter = Interpreter(model_content=bundle.flatbuffer, num_threads=num_threads)

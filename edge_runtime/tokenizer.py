@@ -7,20 +7,27 @@ lowercase=True)`` id for id (tests/test_tokenizer.py), after one extra step that
 paths share: review HTML line breaks (``<br />``) become spaces (``normalize_review``).
 
 Steps, in HF's order:
-1. clean: drop NUL, U+FFFD and control/format characters (zero-width spaces are format
-   characters); every whitespace character becomes a space;
+1. clean: drop NUL, U+FFFD and control/format/private-use characters (zero-width spaces are
+   format characters); every whitespace character becomes a space;
 2. put spaces around CJK ideographs, so each is its own word;
 3. strip accents (NFD, drop combining marks), then lowercase;
 4. split on spaces and on punctuation (ASCII symbols and Unicode P* categories);
 5. WordPiece: greedy longest-match-first, continuations prefixed with ``##``; a word with no
    match, or longer than 100 characters, becomes ``[UNK]``.
+
+Steps 1-4 read fixed tables (``unicode_tables.json``, written once by
+``scripts/unicode_tables.py`` from HF's normalizer and pre-tokenizer, code point by code point),
+never the running Python's ``unicodedata``: Python 3.10, 3.11 and 3.12 ship different Unicode
+versions, and a device must give the same ids as the machine that trained the model.
+tests/test_tokenizer.py compares every code point from U+0000 to U+10FFFF with HF. Known
+differences, by design: lone surrogates (U+D800-U+DFFF, which HF cannot receive) are removed;
+combining marks that NFD would reorder and that survive accent stripping keep their order.
 """
 
 from __future__ import annotations
 
+import json
 import re
-import sys
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +36,9 @@ import numpy as np
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD, UNK, CLS, SEP, MASK = SPECIAL_TOKENS
 MAX_CHARS_PER_WORD = 100
+TABLES = Path(__file__).with_name("unicode_tables.json")
 _BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+CHUNK_CHARS = 16_384   # a long text is normalized and split this many characters at a time
 
 
 def normalize_review(text: str) -> str:
@@ -37,72 +46,59 @@ def normalize_review(text: str) -> str:
     return _BR.sub(" ", text)
 
 
-def _is_cjk(cp: int) -> bool:
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
-            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+def _char_class(ranges) -> str:
+    """A regex character class body for ``[[first, last], ...]`` code point ranges."""
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
 
 
-def _is_punctuation(cp: int, char: str) -> bool:
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(char).startswith("P")
+def _hangul(cp: int) -> str:
+    """NFD of a Hangul syllable (Unicode 3.12's algorithm): leading, vowel and trailing jamo."""
+    index = cp - 0xAC00
+    lead, vowel, trail = index // 588, (index % 588) // 28, index % 28
+    return chr(0x1100 + lead) + chr(0x1161 + vowel) + (chr(0x11A7 + trail) if trail else "")
 
 
-def _char_class(code_points: list[int]) -> str:
-    """A regex character class body for sorted code points, written as ranges."""
-    ranges, start = [], code_points[0]
-    for prev, cp in zip(code_points, code_points[1:] + [-1]):
-        if cp != prev + 1:
-            ranges.append(re.escape(chr(start)) + ("-" + re.escape(chr(prev)) if prev > start else ""))
-            start = cp
-    return "".join(ranges)
+def _load_tables():
+    """Compiled steps 1-4 from the committed tables (a few milliseconds)."""
+    tables = json.loads(TABLES.read_text(encoding="ascii"))
+    removed = tables["removed"] + [[0xD800, 0xDFFF]]   # lone surrogates: HF never sees them
+    mapping = {cp: text for cp, text in tables["mapped"]}
+    mapping.update((cp, _hangul(cp)) for cp in range(0xAC00, 0xD7A4))
+    punct = _char_class(tables["punctuation"])
+    return (re.compile(f"[{_char_class(removed)}]+"), re.compile(f"[{_char_class(tables['spaces'])}]"),
+            re.compile(f"([{_char_class(tables['cjk'])}])"), mapping, re.compile(f"[{punct}]|[^{punct} ]+"))
 
 
-def _build_tables():
-    """One pass over Unicode, done once at import: the character classes of steps 1-4.
-
-    As in HF's BertNormalizer: removed are NUL, U+FFFD and the control, format, private-use
-    and surrogate characters (Cc, Cf, Co, Cs) except tab, newline and carriage return
-    (unassigned code points, Cn, are kept as HF keeps them); whitespace is Unicode White_Space
-    (Zs, line and paragraph separators) plus tab, newline and carriage return.
-    """
-    removed, spaces, cjk, punctuation = [], [], [], []
-    # Planes 4-13 are unassigned (kept as letters) and 15-16 private use (removed): no need to
-    # look at each of their code points.
-    scanned = [*range(0x40000), *range(0xE0000, 0xF0000)]
-    for cp in scanned:
-        char = chr(cp)
-        category = unicodedata.category(char)
-        if char in "\t\n\r" or category in ("Zs", "Zl", "Zp"):
-            spaces.append(cp)
-        elif category in ("Cc", "Cf", "Co", "Cs") or cp == 0xFFFD:
-            removed.append(cp)
-        elif _is_cjk(cp):
-            cjk.append(cp)
-        elif _is_punctuation(cp, char):
-            punctuation.append(cp)
-    removed += range(0xF0000, sys.maxunicode + 1)
-    punct = _char_class(punctuation)
-    return (re.compile(f"[{_char_class(removed)}]+"), re.compile(f"[{_char_class(spaces)}]"),
-            re.compile(f"([{_char_class(cjk)}])"), re.compile(f"[{punct}]|[^{punct} ]+"))
-
-
-_REMOVED, _SPACES, _CJK, _WORDS = _build_tables()
+_REMOVED, _SPACES, _CJK, _MAPPING, _WORDS = _load_tables()
 _ASCII_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _ASCII_SPACES = re.compile("[\t\n\r]")
 
 
 def basic_tokenize(text: str) -> list[str]:
     """Steps 1-4: normalised words and punctuation marks, before WordPiece."""
-    text = normalize_review(text)
+    return list(_words(normalize_review(text)))
+
+
+def _normalize(text: str) -> str:
     if text.isascii():  # the fast path: no accents, no CJK, only ASCII control characters
-        text = _ASCII_SPACES.sub(" ", _ASCII_CONTROLS.sub("", text)).lower()
-    else:
-        text = _CJK.sub(r" \1 ", _SPACES.sub(" ", _REMOVED.sub("", text)))
-        text = unicodedata.normalize("NFD", text)
-        text = "".join(c for c in text if unicodedata.category(c) != "Mn").lower()
-    return _WORDS.findall(text)
+        return _ASCII_SPACES.sub(" ", _ASCII_CONTROLS.sub("", text)).lower()
+    text = _CJK.sub(r" \1 ", _SPACES.sub(" ", _REMOVED.sub("", text)))
+    return text.translate(_MAPPING)
+
+
+def _words(text: str):
+    """Words of ``text`` in order, normalized a chunk at a time (cut at a space, so no word is split)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = n if n - start <= CHUNK_CHARS else _cut(text, start + CHUNK_CHARS)
+        yield from _WORDS.findall(_normalize(text[start:end]))
+        start = end
+
+
+def _cut(text: str, at: int) -> int:
+    """The first ASCII space at or after ``at`` (or the end): chunks never split a word."""
+    space = text.find(" ", at)
+    return len(text) if space < 0 else space
 
 
 CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space before them
@@ -113,7 +109,7 @@ class Encoding:
     """Token ids of one text. ``ids`` starts with [CLS] and ends with [SEP]."""
 
     ids: np.ndarray
-    n_tokens: int          # ids before truncation, [CLS] and [SEP] included
+    n_tokens: int          # ids with [CLS] and [SEP]; for a cut text, those read before stopping
     truncated: bool
 
 
@@ -177,21 +173,28 @@ class WordPieceTokenizer:
         self._cache[word] = ids
         return ids
 
-    def token_ids(self, text: str) -> list[int]:
-        """WordPiece ids of ``text``, without [CLS]/[SEP]."""
+    def token_ids(self, text: str, limit: int | None = None) -> list[int]:
+        """WordPiece ids of ``text``, without [CLS]/[SEP]; with ``limit``, stops once it has more
+        than ``limit`` ids (a 5 MB text costs what its first words cost)."""
         ids = []
-        for word in basic_tokenize(text):
+        for word in _words(normalize_review(text)):
             ids.extend(self._word_ids(word))
+            if limit is not None and len(ids) > limit:
+                break
         return ids
 
     def tokenize(self, text: str) -> list[str]:
         return [self.inverse[i] for i in self.token_ids(text)]
 
     def encode(self, text: str, max_length: int) -> Encoding:
-        """[CLS] tokens [SEP], cut to ``max_length`` (the [SEP] is kept) and flagged if cut."""
+        """[CLS] tokens [SEP], cut to ``max_length`` (the [SEP] is kept) and flagged if cut.
+
+        Tokenizing stops as soon as the text is known not to fit, so for a cut text
+        ``n_tokens`` counts the tokens read until then (more than ``max_length``), not the whole text.
+        """
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]), got {max_length}")
-        body = self.token_ids(text)
+        body = self.token_ids(text, limit=max_length - 2)
         n_tokens = len(body) + 2
         body = body[: max_length - 2]
         ids = np.array([self.cls_id, *body, self.sep_id], dtype=np.int32)

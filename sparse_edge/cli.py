@@ -28,6 +28,8 @@ COMMANDS = {
                  "Average trained classifiers into one model; evaluate it on validation and test."),
     "predict": ("sparse_edge.commands.predict", "predict",
                 "Classify reviews with a .tflite (edge runtime, no TensorFlow) or a model folder."),
+    "serve": ("edge_runtime.serve", "main",
+              "Serve a .tflite as JSON over HTTP (POST /classify, /health, /metrics); edge runtime only."),
     "compare": ("sparse_edge.commands.compare", "compare",
                 "Accuracy and training time per attention pattern and max length, one budget."),
     "convert": ("sparse_edge.commands.convert", "convert",

@@ -16,8 +16,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "artifacts" / "imdb-classifier" / "tflite"
 VARIANTS = ["float32", "float16", "dynamic", "int8"]
-REVIEWS = ["A wonderful, moving film with a great cast.", "Dull, predictable and far too long. " * 20,
-           "It was fine, I guess. Some good moments, some bad ones. " * 8, ""]
+EXPECTED = json.loads((REPO / "tests" / "data" / "shipped_expected.json").read_text())["cases"]
+# every signature length (128 ... 1024), answers recorded with ai-edge-litert (scripts/shipped_expected.py)
+REVIEWS = [case["text"] for case in EXPECTED] + [""]
 
 CLASSIFY = """
 import json, sys
@@ -86,14 +87,47 @@ def test_edge_extra_classifies_without_tensorflow_and_adds_only_interpreter_nump
     assert module.returncode == 0 and module.stdout.startswith("positive"), module.stderr
 
 
-def test_tflite_runtime_2_14_runs_every_shipped_variant_with_the_same_labels(edge_python, legacy_python):
+def test_tflite_runtime_2_14_runs_every_signature_of_every_shipped_variant_with_the_recorded_labels(
+        edge_python, legacy_python):
     edge, legacy = classify_in(edge_python), classify_in(legacy_python)
     assert legacy["tensorflow_imported"] is False
+    assert {case["length"] for case in EXPECTED} == {128, 192, 320, 448, 704, 1024}
     for variant in VARIANTS:
         assert legacy[variant]["backend"] == "tflite_runtime"
         assert [r["label"] for r in legacy[variant]["results"]] == [r["label"] for r in edge[variant]["results"]]
-        for a, b in zip(legacy[variant]["results"], edge[variant]["results"]):
-            assert abs(a["probabilities"][1] - b["probabilities"][1]) < 0.02, variant
+        for case, a, b in zip(EXPECTED, legacy[variant]["results"], edge[variant]["results"]):
+            assert a["label"] == b["label"] == case["expected"][variant]["label"], (variant, case["length"])
+            assert abs(a["probabilities"][1] - case["expected"][variant]["probabilities"][1]) < 0.02, variant
+            assert b["probabilities"] == pytest.approx(case["expected"][variant]["probabilities"], abs=1e-5)
+
+
+@pytest.mark.parametrize("which", ["edge", "legacy"])
+def test_the_service_and_the_streaming_command_line_run_in_each_environment(which, edge_python, legacy_python):
+    import signal
+    import urllib.request
+
+    python = edge_python if which == "edge" else legacy_python
+    model = str(SHIPPED / "int8.tflite")
+    stream = subprocess.run([str(python), "-m", "edge_runtime", model, "--lines", "--json"],
+                            input="A wonderful film.\nnot good at all, dull and boring\n", capture_output=True,
+                            text=True, cwd=python.parents[2], timeout=120)
+    assert stream.returncode == 0, stream.stderr
+    assert [json.loads(line)["line"] for line in stream.stdout.splitlines()] == [1, 2]
+    server = subprocess.Popen([str(python), "-m", "edge_runtime", "serve", model, "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=python.parents[2])
+    try:
+        url = server.stdout.readline().split(" on ")[1].split()[0]
+        request = urllib.request.Request(url + "/classify", data=json.dumps({"texts": ["Great!", "Awful."]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            labels = [r["label"] for r in json.loads(response.read())["results"]]
+        assert labels == ["positive", "negative"]
+        with urllib.request.urlopen(url + "/health", timeout=60) as response:
+            backend = json.loads(response.read())["backend"]
+        assert backend.startswith("tflite_runtime" if which == "legacy" else "ai_edge_litert")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
 
 
 def test_a_missing_backend_says_what_to_install(edge_python):

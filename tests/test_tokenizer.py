@@ -78,7 +78,7 @@ def test_empty_and_whitespace_only_text_encode_to_cls_sep(text):
 
 def test_a_megabyte_of_text_is_truncated_and_says_so():
     encoding = TOY.encode("good film! " * 100_000, 64)
-    assert len(encoding.ids) == 64 and encoding.truncated and encoding.n_tokens == 300_002
+    assert len(encoding.ids) == 64 and encoding.truncated and encoding.n_tokens == 65   # stops at the cut
     assert encoding.ids[0] == TOY.cls_id and encoding.ids[-1] == TOY.sep_id
 
 
@@ -107,3 +107,48 @@ def test_decode_writes_punctuation_and_contractions_as_people_do():
     tokenizer = WordPieceTokenizer.from_file(Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier" / "vocab.txt")
     ids = tokenizer.encode("I'd say it's great (really), isn't it?", 64).ids
     assert tokenizer.decode(ids) == "i'd say it's great (really), isn't it?"
+
+
+def test_every_code_point_tokenizes_as_hf_tokenizers_does():
+    """U+0000 to U+10FFFF, each between two letters, through our steps 1-4 and HF's normalizer and
+    pre-tokenizer. The only allowed difference is documented in edge_runtime/tokenizer.py: lone
+    surrogates, which HF cannot receive, are removed."""
+    from tokenizers import normalizers, pre_tokenizers
+
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                            strip_accents=True, lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    differences = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        text = f"a{chr(cp)}b"
+        theirs = [word for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text))]
+        if basic_tokenize(text) != theirs:
+            differences.append(f"U+{cp:04X}")
+    assert differences == []
+    assert basic_tokenize("a\ud800b") == ["ab"]   # a lone surrogate is removed
+
+
+def test_the_tokenizer_never_reads_the_running_pythons_unicode_database():
+    source = (Path(__file__).parent.parent / "edge_runtime" / "tokenizer.py").read_text()
+    assert "import unicodedata" not in source and "unicodedata." not in source
+    # BERT's CJK block starts at U+2B920 (U+2B820-U+2B91F are not ideographs in its list)
+    assert basic_tokenize("a\U0002B920b") == ["a", "\U0002B920", "b"]
+    assert basic_tokenize("a\U0002B820b") == ["a\U0002B820b"]
+
+
+def test_a_long_text_stops_tokenizing_once_the_longest_length_is_filled():
+    tok = WordPieceTokenizer(list(SPECIAL_TOKENS) + ["good", "bad"])
+    calls = []
+    original = tok._word_ids
+
+    def counting(word):
+        calls.append(word)
+        return original(word)
+
+    tok._word_ids = counting
+    encoding = tok.encode("good bad " * 500_000, max_length=1024)   # 5 MB, a million words
+    assert encoding.truncated and len(encoding.ids) == 1024 and encoding.ids[-1] == tok.sep_id
+    assert len(calls) == 1023                       # 1,022 body tokens fill it; one more proves it is cut
+    assert tok.encode("good bad " * 511, max_length=1024).truncated is False

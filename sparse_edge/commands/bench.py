@@ -147,3 +147,36 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
     for name, row in report["systems"].items():
         click.echo(f"{name:18s} {row['accuracy']:.2%}  {row['size_bytes'] / 1e6:6.2f} MB  "
                    f"p50 {row['latency_ms']['p50']:.2f} ms  behaviour {row['behaviour']['all']['pass_rate']:.0%}")
+
+
+@bench.command("serve")
+@click.option("--model", "model_path", default="artifacts/imdb-classifier/tflite/int8.tflite", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The .tflite the service runs.")
+@click.option("--requests", default=20_000, show_default=True, type=click.IntRange(1),
+              help="Requests of the load phase (one test review each).")
+@click.option("--clients", default=64, show_default=True, type=click.IntRange(1, 1024),
+              help="Concurrent clients of the load phase (keep-alive connections).")
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 256))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--offline-reviews", default=2_000, show_default=True, type=click.IntRange(64),
+              help="Test reviews for the in-process batch and loop throughput.")
+@click.option("--overload-seconds", default=20.0, show_default=True, type=click.FloatRange(1, 600))
+@click.option("--json", "json_path", default="runs/bench/serve.json", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+def serve(model_path, requests, clients, batch_size, workers, offline_reviews, overload_seconds, json_path, data_dir):
+    """Load-test `sparse-edge serve` on loopback: 64 clients, 20,000 real reviews, then an overload.
+
+    Reports throughput against the same model's offline batch throughput in this run, p50/p95/p99
+    latency, errors and lost requests, and the 503s and server memory of an overload phase.
+    """
+    with_tensorflow("sparse-edge bench serve (it reads IMDB)")
+    from sparse_edge.bench.serve import run_serve_benchmark
+
+    report = run_serve_benchmark(model_path, json_path, data_dir, requests, clients, batch_size, workers,
+                                 offline_reviews, overload_seconds=overload_seconds,
+                                 progress=lambda line: click.echo(line, err=True))
+    for goal, met in report["goals"].items():
+        click.echo(f"{'met    ' if met else 'MISSED '} {goal}")
+    click.echo(f"wrote {json_path}")

@@ -12,7 +12,7 @@ from sparse_edge.commands.common import usage, with_tensorflow
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("texts", nargs=-1)
 @edge_options
-def predict(model, texts, file_path, jsonl_path, threads, backend, as_json):
+def predict(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json):
     """Classify TEXTS (or --file lines, --jsonl records, or standard input) with MODEL.
 
     MODEL is a bundled .tflite written by `sparse-edge convert` (runs on the edge runtime:
@@ -22,7 +22,7 @@ def predict(model, texts, file_path, jsonl_path, threads, backend, as_json):
     from pathlib import Path
 
     if Path(model).is_file():
-        run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json)
+        run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size)
         return
     _keras_predict(model, texts, file_path, jsonl_path, as_json)
 

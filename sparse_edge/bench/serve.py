@@ -1,0 +1,211 @@
+"""Load test of ``sparse-edge serve`` on loopback: throughput, latency, errors, overload.
+
+Phases, one run, one machine (compare within it):
+
+1. offline: the same model in this process, ``classify_batch`` over a sample of the reviews
+   (and a one-at-a-time loop over the same sample: what batching buys);
+2. load: the service in its own process (``python -m edge_runtime serve``), 64 client threads
+   with keep-alive connections sending real test reviews, one per request, until N requests
+   are answered; every answer is checked (status 200, a label of the model); the server's
+   resident memory is sampled throughout;
+3. overload: a second service with a small queue and many more clients than it can serve,
+   for a bounded time: it must answer 503 (not time out, not grow), with memory flat.
+
+Writes JSON where ``--json`` says (``runs/bench/serve.json`` by default).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.machine import describe_machine
+from model.files import write_json_atomic
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class Server:
+    """``python -m edge_runtime serve`` in a child process, on a free loopback port."""
+
+    def __init__(self, model: Path, *options: str):
+        self.process = subprocess.Popen([sys.executable, "-m", "edge_runtime", "serve", str(model), "--port", "0",
+                                         *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        cwd=REPO)
+        line = self.process.stdout.readline()
+        if "http://" not in line:
+            self.process.kill()
+            raise RuntimeError(f"the service did not start: {line.strip()} {self.process.stderr.read()[-500:]}")
+        address = line.split("http://", 1)[1].split()[0]
+        self.host, port = address.rsplit(":", 1)
+        self.port = int(port)
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return -9
+
+
+def _load(server: Server, texts: list[str], clients: int, requests: int | None, seconds: float | None,
+          labels: set[str], progress=None) -> dict:
+    """``clients`` threads send one review per request until ``requests`` are answered (or ``seconds`` pass)."""
+    lock = threading.Lock()
+    state = {"next": 0, "stop": False}
+    latencies, codes, errors, memory = [], {}, [], []
+    sent = answered = 0
+
+    def take() -> int | None:
+        nonlocal sent
+        with lock:
+            if state["stop"] or (requests is not None and state["next"] >= requests):
+                return None
+            state["next"] += 1
+            sent += 1
+            return state["next"] - 1
+
+    def client():
+        nonlocal answered
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
+        while (index := take()) is not None:
+            body = json.dumps({"text": texts[index % len(texts)]})
+            start = time.perf_counter()
+            try:
+                connection.request("POST", "/classify", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                payload = response.read()
+                elapsed = time.perf_counter() - start
+                ok = response.status == 200 and json.loads(payload)["result"]["label"] in labels
+                with lock:
+                    answered += 1
+                    codes[response.status] = codes.get(response.status, 0) + 1
+                    if response.status == 200:
+                        latencies.append(elapsed * 1000)
+                    if response.status == 200 and not ok:
+                        errors.append(f"request {index}: unexpected answer {payload[:100]!r}")
+                if response.getheader("Connection", "").lower() == "close":
+                    connection.close()
+                    connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+                with lock:
+                    errors.append(f"request {index}: {type(error).__name__}: {error}")
+                connection.close()
+                connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
+        connection.close()
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    last_report = start
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(0.25)
+        memory.append(rss_mb(server.process.pid))
+        now = time.perf_counter()
+        if seconds is not None and now - start > seconds:
+            state["stop"] = True
+        if progress and now - last_report > 10:
+            last_report = now
+            progress(f"  {answered:,} answered in {now - start:.0f} s")
+    elapsed = time.perf_counter() - start
+    memory = [m for m in memory if m is not None]
+    lat = np.asarray(latencies) if latencies else np.zeros(1)
+    return {"clients": clients, "sent": sent, "answered": answered, "lost": sent - answered - len(errors),
+            "errors": len(errors), "error_examples": errors[:5],
+            "codes": {str(k): v for k, v in sorted(codes.items())}, "seconds": round(elapsed, 2),
+            "requests_per_s": round(answered / elapsed, 1), "ok_per_s": round(codes.get(200, 0) / elapsed, 1),
+            "latency_ms": {q: round(float(np.percentile(lat, int(q[1:]))), 2) for q in ("p50", "p95", "p99")},
+            "server_rss_mb": {"first": round(memory[0], 1) if memory else None,
+                              "peak": round(max(memory), 1) if memory else None,
+                              "last": round(memory[-1], 1) if memory else None}}
+
+
+def offline(model: Path, texts: list[str], batch_size: int) -> dict:
+    """Reviews/s in this process: classify_batch, and the one-at-a-time loop, on the same texts."""
+    from edge_runtime import TextClassifier
+
+    classifier = TextClassifier(model, num_threads=1)
+    classifier.classify_batch(texts[:64], batch_size=batch_size)   # warm-up: every length's signature
+    out = {}
+    for name, run in (("loop", lambda: [classifier.classify(t) for t in texts]),
+                      ("batch", lambda: classifier.classify_batch(texts, batch_size=batch_size))):
+        start = time.perf_counter()
+        run()
+        out[f"{name}_reviews_per_s"] = round(len(texts) / (time.perf_counter() - start), 1)
+    out["batch_vs_loop"] = round(out["batch_reviews_per_s"] / out["loop_reviews_per_s"], 3)
+    out["reviews"], out["batch_size"] = len(texts), batch_size
+    return out
+
+
+def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str | None, requests: int = 20_000,
+                        clients: int = 64, batch_size: int = 16, workers: int = 1, offline_reviews: int = 2_000,
+                        overload_clients: int = 256, overload_seconds: float = 20.0, overload_queue: int = 32,
+                        progress=print) -> dict:
+    from edge_runtime import TextClassifier
+    from model.data import load_imdb
+
+    model = Path(model)
+    test = load_imdb("test", data_dir)
+    order = np.random.default_rng(0).permutation(len(test.texts))
+    texts = [test.texts[i] for i in order]
+    labels = set(TextClassifier(model).labels)
+
+    progress(f"offline: classify_batch vs a loop on {offline_reviews:,} test reviews")
+    base = offline(model, texts[:offline_reviews], batch_size)
+    progress(f"  batch {base['batch_reviews_per_s']}/s, loop {base['loop_reviews_per_s']}/s")
+
+    progress(f"load: {clients} clients, {requests:,} requests of test reviews")
+    server = Server(model, "--batch-size", str(batch_size), "--workers", str(workers), "--queue", "1024")
+    idle = rss_mb(server.process.pid)
+    load = _load(server, texts, clients, requests, None, labels, progress)
+    load["exit_code_after_sigterm"] = server.stop()
+    load["server_rss_mb"]["idle"] = round(idle, 1) if idle else None
+    progress(f"  {load['requests_per_s']}/s, p50 {load['latency_ms']['p50']} ms, errors {load['errors']}, "
+             f"lost {load['lost']}")
+
+    progress(f"overload: {overload_clients} clients for {overload_seconds:g} s against a queue of {overload_queue}")
+    server = Server(model, "--batch-size", str(batch_size), "--workers", str(workers), "--queue", str(overload_queue))
+    overload = _load(server, texts, overload_clients, None, overload_seconds, labels)
+    overload["exit_code_after_sigterm"] = server.stop()
+    overload["queue"] = overload_queue
+    progress(f"  codes {overload['codes']}, server RSS peak {overload['server_rss_mb']['peak']} MB")
+
+    ratio = load["ok_per_s"] / base["batch_reviews_per_s"]
+    peak_load, peak_over = load["server_rss_mb"]["peak"], overload["server_rss_mb"]["peak"]
+    goals = {
+        "zero_errors_and_lost": load["errors"] == 0 and load["lost"] == 0 and load["codes"] == {"200": requests},
+        "at_least_20000_requests": load["answered"] >= 20_000,
+        "throughput_at_least_80pct_of_offline_batch": ratio >= 0.8,
+        "overload_answers_503": overload["codes"].get("503", 0) > 0 and overload["errors"] == 0,
+        "overload_memory_flat": peak_over is not None and peak_over <= 1.1 * peak_load,
+        "graceful_exit_0": load["exit_code_after_sigterm"] == 0 and overload["exit_code_after_sigterm"] == 0,
+    }
+    report = {
+        "benchmark": "serve", "model": str(model), "date": time.strftime("%Y-%m-%d"),
+        "command": f"sparse-edge bench serve --model {model} --requests {requests} --clients {clients}",
+        "machine": describe_machine(), "workers": workers, "batch_size": batch_size,
+        "offline": base, "load": load, "overload": overload,
+        "service_vs_offline_batch": round(ratio, 3), "goals": goals, "passed": all(goals.values()),
+    }
+    write_json_atomic(json_path, report)
+    return report

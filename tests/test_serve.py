@@ -1,0 +1,160 @@
+"""``sparse-edge serve``: JSON over HTTP with the shipped file, its limits, its security defaults, its shutdown."""
+
+import http.client
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edge_runtime import TextClassifier
+
+REPO = Path(__file__).resolve().parents[1]
+INT8 = REPO / "artifacts" / "imdb-classifier" / "tflite" / "int8.tflite"
+TOKEN = "a-test-token-of-24-chars"
+
+
+class Service:
+    def __init__(self, *options):
+        self.process = subprocess.Popen([sys.executable, "-m", "edge_runtime", "serve", str(INT8), "--port", "0",
+                                         *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        cwd=REPO)
+        line = self.process.stdout.readline()
+        assert "http://127.0.0.1:" in line, line + self.process.stderr.read()
+        self.port = int(line.split("http://127.0.0.1:")[1].split()[0])
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        connection.request(method, path, body, headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, data, response
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def api():
+    return TextClassifier(INT8)
+
+
+@pytest.fixture(scope="module")
+def service():
+    server = Service("--max-body", "20000", "--max-texts", "8")
+    yield server
+    server.stop()
+
+
+def test_classify_one_text_or_a_list_gives_the_runtimes_answers(service, api):
+    status, body, _ = service.request("POST", "/classify", {"text": "A fine film."})
+    assert status == 200 and json.loads(body)["result"]["probabilities"] == api.classify("A fine film.").probabilities
+    texts = ["Great acting, great story.", "Dull.", "", "Café naïve 😀"]
+    status, body, _ = service.request("POST", "/classify", {"texts": texts})
+    assert status == 200
+    assert [r["probabilities"] for r in json.loads(body)["results"]] == [api.classify(t).probabilities for t in texts]
+
+
+def test_health_and_prometheus_metrics(service):
+    status, body, _ = service.request("GET", "/health")
+    assert status == 200 and json.loads(body)["labels"] == ["negative", "positive"]
+    service.request("POST", "/classify", {"text": "ok"})
+    status, body, response = service.request("GET", "/metrics")
+    text = body.decode()
+    assert status == 200 and response.getheader("Content-Type").startswith("text/plain")
+    assert 'sparse_edge_requests_total{endpoint="/classify",code="200"}' in text
+    assert "# TYPE sparse_edge_request_seconds histogram" in text and 'le="+Inf"' in text
+    count = int(next(l for l in text.splitlines() if l.startswith("sparse_edge_request_seconds_count")).split()[1])
+    assert count >= 1
+
+
+def test_bad_requests_get_their_status_and_a_message(service):
+    cases = [
+        ({"text": 5}, 400, "send {"),
+        (b"not json", 400, "not UTF-8 JSON"),
+        (b"[" * 50_00, 400, "not UTF-8 JSON"),
+        ({"texts": []}, 400, "non-empty list"),
+        ({"texts": ["a"] * 9}, 400, "at most 8 per request"),
+        ({"text": "x" * 30_000}, 413, "over the limit of 20000"),
+    ]
+    for body, code, message in cases:
+        status, data, _ = service.request("POST", "/classify", body, {"Content-Type": "application/json"})
+        assert status == code and message in json.loads(data)["error"], (body[:20], status, data)
+    status, data, _ = service.request("GET", "/nope")
+    assert status == 404
+    import socket
+
+    with socket.create_connection(("127.0.0.1", service.port), timeout=60) as raw:   # no Content-Length
+        raw.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 411")
+
+
+def test_a_full_queue_answers_503_at_once_instead_of_growing():
+    server = Service("--queue", "1", "--batch-size", "1", "--max-wait-ms", "0")
+    try:
+        long_review = "A long and winding review of a film that is great. " * 150   # the 1,024 length: slow
+        codes, lock = [], threading.Lock()
+
+        def client():
+            status, _, _ = server.request("POST", "/classify", {"text": long_review})
+            with lock:
+                codes.append(status)
+
+        threads = [threading.Thread(target=client) for _ in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert set(codes) == {200, 503} and len(codes) == 24
+        status, body, response = server.request("POST", "/classify", {"text": "fine"})
+        assert status == 200   # served again once the burst is over
+    finally:
+        assert server.stop() == 0
+
+
+def test_sigterm_finishes_the_requests_in_flight_then_exits_0():
+    server = Service("--batch-size", "1")
+    results = []
+
+    def client():
+        results.append(server.request("POST", "/classify", {"texts": ["A long, slow, great film. " * 200] * 8})[0])
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)          # the requests are in the queue or being classified
+    assert server.stop() == 0
+    for thread in threads:
+        thread.join()
+    assert results == [200, 200, 200, 200]
+    assert "requests in flight finished" in server.process.stderr.read()
+
+
+def test_a_token_is_checked_and_health_stays_open():
+    server = Service("--token", TOKEN)
+    try:
+        assert server.request("POST", "/classify", {"text": "x"})[0] == 401
+        assert server.request("POST", "/classify", {"text": "x"}, {"Authorization": "Bearer wrong"})[0] == 401
+        assert server.request("GET", "/metrics")[0] == 401
+        assert server.request("POST", "/classify", {"text": "x"}, {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+        assert server.request("GET", "/health")[0] == 200
+    finally:
+        server.stop()
+
+
+def test_binding_beyond_loopback_needs_a_token_or_insecure():
+    for args, message in [(["--host", "0.0.0.0"], "give --token TOKEN"), (["--token", "short"], "at least 16 characters")]:
+        result = subprocess.run([sys.executable, "-m", "edge_runtime", "serve", str(INT8), *args],
+                                capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    result = subprocess.run([sys.executable, "-m", "edge_runtime", "serve", "/dev/zero"], capture_output=True,
+                            text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 2 and "not a TFLite model" in result.stderr

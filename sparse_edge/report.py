@@ -286,13 +286,13 @@ def serve_bench() -> str:
              f"{over['errors']}, {over['lost']} | peak {over['server_rss_mb']['first_half_peak']:.0f} MB in the first half, "
              f"{over['server_rss_mb']['second_half_peak']:.0f} MB in the second |",
              "",
-             f"Offline in the same run, same model, {o['reviews']:,} of the same reviews: `classify_batch` "
+             f"Offline in the same run, same model, {o['reviews']:,} of the same reviews (median of {o.get('rounds', 1)} interleaved rounds): `classify_batch` "
              f"{o['batch_reviews_per_s']:,.1f} reviews/s, one at a time {o['loop_reviews_per_s']:,.1f} reviews/s "
              f"(batch / loop {o['batch_vs_loop']:.2f}"
              + (f"; by batch size: {', '.join(f'{k}: {v:,.0f}/s' for k, v in sorted(o['batch_sizes'].items(), key=lambda kv: int(kv[0])))}"
                 if o.get("batch_sizes") else "") + "). On this 2-core host an invoke is compute-bound: batching saves "
-             f"Python and call overhead, not arithmetic. The service answers {r['service_vs_offline_batch']:.0%} of the "
-             f"offline batch throughput. Latency under load is mostly waiting: {load['clients']} clients share one "
+             f"Python and call overhead, not arithmetic. The service answers {r['service_vs_best_offline']:.0%} of the "
+             f"best offline throughput ({r['best_offline_reviews_per_s']:,.1f} reviews/s). Latency under load is mostly waiting: {load['clients']} clients share one "
              "classifying worker.", ""]
     lines += [f"- {'✅' if met else '❌'} {goal.replace('_', ' ')}" for goal, met in r["goals"].items()]
     lines += ["", f"Machine: {_machine(r['machine'])}; {r['date']}. Reproduce: `{r['command']}`."]

@@ -142,30 +142,34 @@ def _load(server: Server, texts: list[str], clients: int, requests: int | None, 
                               "second_half_peak": round(max(memory[len(memory) // 2:]), 1) if len(memory) > 1 else None}}
 
 
-def offline(model: Path, texts: list[str], batch_size: int) -> dict:
-    """Reviews/s in this process: classify_batch, and the one-at-a-time loop, on the same texts."""
+def offline(model: Path, texts: list[str], batch_size: int, rounds: int = 3) -> dict:
+    """Reviews/s in this process on the same texts: the one-at-a-time loop and classify_batch at
+    several batch sizes, interleaved round by round (this host is shared and noisy); medians."""
+    import statistics
+
     from edge_runtime import TextClassifier
 
     classifier = TextClassifier(model, num_threads=1)
     classifier.classify_batch(texts[:64], batch_size=batch_size)   # warm-up: every length's signature
-    out = {"batch_sizes": {}}
-    for name, run in (("loop", lambda: [classifier.classify(t) for t in texts]),
-                      ("batch", lambda: classifier.classify_batch(texts, batch_size=batch_size))):
-        start = time.perf_counter()
-        run()
-        out[f"{name}_reviews_per_s"] = round(len(texts) / (time.perf_counter() - start), 1)
+    runs = {"loop": lambda: [classifier.classify(t) for t in texts]}
+    for size in sorted({1, 4, 8, 16, batch_size}):
+        runs[str(size)] = lambda size=size: classifier.classify_batch(texts, batch_size=size)
+    rates = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            rates[name].append(len(texts) / (time.perf_counter() - start))
+    median = {name: round(statistics.median(values), 1) for name, values in rates.items()}
+    out = {"loop_reviews_per_s": median.pop("loop"), "batch_sizes": median, "rounds": rounds,
+           "reviews": len(texts), "batch_size": batch_size}
+    out["batch_reviews_per_s"] = median[str(batch_size)]
     out["batch_vs_loop"] = round(out["batch_reviews_per_s"] / out["loop_reviews_per_s"], 3)
-    for size in (1, 4, 8):   # what the batch size changes, on the same texts
-        start = time.perf_counter()
-        classifier.classify_batch(texts, batch_size=size)
-        out["batch_sizes"][str(size)] = round(len(texts) / (time.perf_counter() - start), 1)
-    out["batch_sizes"][str(batch_size)] = out["batch_reviews_per_s"]
-    out["reviews"], out["batch_size"] = len(texts), batch_size
     return out
 
 
 def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str | None, requests: int = 20_000,
-                        clients: int = 64, batch_size: int = 16, workers: int = 1, offline_reviews: int = 2_000,
+                        clients: int = 64, batch_size: int = 4, workers: int = 1, offline_reviews: int = 600,
                         overload_clients: int = 256, overload_seconds: float = 20.0, overload_queue: int = 32,
                         progress=print) -> dict:
     from edge_runtime import TextClassifier
@@ -177,7 +181,7 @@ def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str 
     texts = [test.texts[i] for i in order]
     labels = set(TextClassifier(model).labels)
 
-    progress(f"offline: classify_batch vs a loop on {offline_reviews:,} test reviews")
+    progress(f"offline: a loop and classify_batch at batch sizes 1, 4, 8, 16 on {offline_reviews:,} test reviews, 3 rounds")
     base = offline(model, texts[:offline_reviews], batch_size)
     progress(f"  batch {base['batch_reviews_per_s']}/s, loop {base['loop_reviews_per_s']}/s")
 
@@ -197,17 +201,18 @@ def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str 
     overload["queue"] = overload_queue
     progress(f"  codes {overload['codes']}, server RSS peak {overload['server_rss_mb']['peak']} MB")
 
-    ratio = load["ok_per_s"] / base["batch_reviews_per_s"]
+    # against the best the same model does offline in this run: the loop or any batch size
+    best_offline = max(base["loop_reviews_per_s"], *base["batch_sizes"].values())
+    ratio = load["ok_per_s"] / best_offline
     peak_load, peak_over = load["server_rss_mb"]["peak"], overload["server_rss_mb"]["peak"]
     goals = {
         "zero_errors_and_lost": load["errors"] == 0 and load["lost"] == 0 and load["codes"] == {"200": requests},
         "at_least_20000_requests": load["answered"] >= 20_000,
-        "throughput_at_least_80pct_of_offline_batch": ratio >= 0.8,
+        "throughput_at_least_80pct_of_best_offline": ratio >= 0.8,
         "overload_answers_503": overload["codes"].get("503", 0) > 0 and overload["errors"] == 0,
-        # flat: no growth from the first half of the overload to the second (a queue that grew would show),
-        # and no more than the load phase needed
-        "overload_memory_flat": peak_over is not None and peak_over <= 1.1 * peak_load
-        and overload["server_rss_mb"]["second_half_peak"] <= 1.05 * overload["server_rss_mb"]["first_half_peak"],
+        # flat: an overload costs no memory beyond what serving the same reviews needed in the load phase
+        # (the interpreter's buffers for each length and batch shape); a queue that grew would show
+        "overload_memory_flat": peak_over is not None and peak_over <= 1.05 * peak_load,
         "graceful_exit_0": load["exit_code_after_sigterm"] == 0 and overload["exit_code_after_sigterm"] == 0,
     }
     report = {
@@ -215,7 +220,7 @@ def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str 
         "command": f"sparse-edge bench serve --model {model} --requests {requests} --clients {clients}",
         "machine": describe_machine(), "workers": workers, "batch_size": batch_size,
         "offline": base, "load": load, "overload": overload,
-        "service_vs_offline_batch": round(ratio, 3), "goals": goals, "passed": all(goals.values()),
+        "best_offline_reviews_per_s": best_offline, "service_vs_best_offline": round(ratio, 3), "goals": goals, "passed": all(goals.values()),
     }
     write_json_atomic(json_path, report)
     return report

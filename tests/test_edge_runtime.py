@@ -94,9 +94,9 @@ def test_damaged_and_hostile_model_files_are_refused(int8_path, tmp_path):
     (tmp_path / "text.tflite").write_text("hello, not a model")
     cases["not tflite"] = (tmp_path / "text.tflite", "not a TFLite model")
     (tmp_path / "cut.tflite").write_bytes(data[: len(data) // 2])
-    cases["truncated"] = (tmp_path / "cut.tflite", "no associated files")
+    cases["truncated"] = (tmp_path / "cut.tflite", "no readable associated files")
     (tmp_path / "bare.tflite").write_bytes(bundle.flatbuffer)
-    cases["no associated files"] = (tmp_path / "bare.tflite", "no associated files")
+    cases["no associated files"] = (tmp_path / "bare.tflite", "no readable associated files")
     flipped = bytearray(data)
     flipped[len(bundle.flatbuffer) // 2] ^= 0x10  # one bit inside the weights
     (tmp_path / "flip.tflite").write_bytes(bytes(flipped))

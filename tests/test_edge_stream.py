@@ -92,19 +92,29 @@ def test_ctrl_c_stops_cleanly_after_printing_whole_results():
     assert errors.decode().strip().splitlines()[-1] == "error: interrupted" and b"Traceback" not in errors
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.5])
+@pytest.fixture(scope="module")
+def python_start_seconds():
+    """How long Python itself takes to start here (before any project code runs), doubled for noise.
+
+    A Ctrl-C inside that window interrupts Python's own start-up (runpy, site), which no project
+    code can catch; the project's part starts after it."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return 2 * (time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("after", [0.0, 0.1, 0.25, 0.5])
 @pytest.mark.parametrize("command", ["python -m edge_runtime", "sparse-edge predict"])
-def test_ctrl_c_while_starting_prints_no_traceback(delay, command):
+def test_ctrl_c_while_starting_prints_no_traceback(after, command, python_start_seconds):
     start = EDGE if command.startswith("python") else [str(Path(sys.executable).parent / "sparse-edge"), "predict", str(INT8)]
     process = subprocess.Popen([*start, "A fine film."], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
-    time.sleep(delay)
+    time.sleep(python_start_seconds + after)    # importing numpy, the interpreter, building the tokenizer
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)
-    # interrupted: exit 130 with one line, or (before Python's own handler exists) killed by the signal;
-    # it may also have finished before the signal came
+    # interrupted: exit 130 with one line, or ended by the signal itself as Unix programs are (-2);
+    # it may also have finished before the signal came. Never a traceback.
     assert process.returncode in (0, 130, -signal.SIGINT) and b"Traceback" not in errors, errors.decode()[-500:]
-    if process.returncode == 130:
-        assert errors.decode().strip() == "error: interrupted"
+    assert errors.decode().strip() in ("", "error: interrupted")
 
 
 def test_empty_standard_input_is_no_text_like_an_empty_argument():

@@ -231,7 +231,8 @@ def edge_options(fn):
         click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256),
                      help="Reviews per invoke; results are printed a batch at a time, as they come."),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
-                     help="Reviews classified in parallel (each invoke uses one interpreter thread)."),
+                     help="Batches classified in parallel (each invoke uses one interpreter thread); "
+                          "output keeps the input order."),
         click.option("--backend", default="auto", show_default=True,
                      type=click.Choice(["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"]),
                      help="TFLite interpreter to use."),
@@ -250,5 +251,7 @@ def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads
 
     Files and standard input are streamed: results are printed as they are computed, in input
     order, with memory bounded whatever the input's size; Ctrl-C stops after what is printed.
+
+    `python -m edge_runtime serve MODEL` runs the HTTP service instead (see its --help).
     """
     run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size)

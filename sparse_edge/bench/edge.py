@@ -187,6 +187,8 @@ def goals(report: dict) -> list[str]:
         cold = row["cold_start"]["in_process_ms_median"]
         lines.append(f"{'MET' if cold <= 1000 else 'NOT MET'}: {variant} cold start {cold:.0f} ms <= 1,000 ms "
                      f"(import + load + first result; whole process {row['cold_start']['process_wall_ms_median']:.0f} ms)")
+        lines.append(f"{'MET' if cold <= 300 else 'NOT MET'}: {variant} cold start {cold:.0f} ms <= 300 ms "
+                     "(fixed tokenizer tables instead of a scan of Unicode at import)")
     if "venv_mb" in report:
         edge = report["venv_mb"]["edge"]
         lines.append(f"{'MET' if edge <= 175 else 'NOT MET'}: edge environment {edge:.0f} MB <= 175 MB")

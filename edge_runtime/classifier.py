@@ -34,7 +34,11 @@ from edge_runtime.tokenizer import WordPieceTokenizer
 TOKENIZER = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
 
 
-BATCH_SIZE = 4    # reviews per invoke in classify_batch / classify_stream (bench serve: 4 was fastest here)
+# Reviews per invoke in classify_batch / classify_stream. On the 2-core x86 host that measured it
+# (`sparse-edge bench serve`, artifacts/bench/serve.json) one review per invoke was fastest: larger
+# batches cost 2-13% more per review (the invoke is compute-bound; a batch only saves call overhead).
+# Pass batch_size to try larger ones on your device.
+BATCH_SIZE = 1
 
 
 def signature_key(length: int) -> str:

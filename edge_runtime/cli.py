@@ -123,7 +123,7 @@ def _arrived(items, batch_size: int):
 
 
 def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json,
-                     lines: bool = False, strict: bool = False, batch_size: int = 4) -> None:
+                     lines: bool = False, strict: bool = False, batch_size: int = 1) -> None:
     """Shared body of ``python -m edge_runtime`` and ``sparse-edge predict MODEL.tflite``.
 
     Streams: reviews are read, classified ``batch_size`` at a time (``threads`` batches in
@@ -186,7 +186,9 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
                 try:
                     for batch in batches:
                         pending.append((batch, pool.submit(classify, batch)))
-                        while pending and (len(pending) > threads or pending[0][1].done()):
+                        # up to 4 batches per thread in flight: no worker waits for the printer, and
+                        # memory stays bounded
+                        while pending and (len(pending) > 4 * threads or pending[0][1].done()):
                             batch_done, future = pending.popleft()
                             emit(batch_done, future.result())
                     while pending:
@@ -228,7 +230,7 @@ def edge_options(fn):
                      help="Standard input holds one review per line (default: the whole input is one review)."),
         click.option("--strict", is_flag=True,
                      help="Stop at the first bad JSON line (default: report it, skip it, exit 1 at the end)."),
-        click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256),
+        click.option("--batch-size", default=1, show_default=True, type=click.IntRange(1, 256),
                      help="Reviews per invoke; results are printed a batch at a time, as they come."),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
                      help="Batches classified in parallel (each invoke uses one interpreter thread); "

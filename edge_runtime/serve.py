@@ -327,8 +327,9 @@ class Service:
 @click.option("--token", envvar="SPARSE_EDGE_TOKEN", help="Require 'Authorization: Bearer TOKEN' "
               "(also from SPARSE_EDGE_TOKEN).")
 @click.option("--insecure", is_flag=True, help="Allow binding a non-loopback address without a token.")
-@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Reviews classified together at most (one invoke per input length).")
+@click.option("--batch-size", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Reviews classified in one invoke at most (per input length); 1 was fastest on the "
+                   "host that measured it (bench serve).")
 @click.option("--max-wait-ms", default=2.0, show_default=True, type=click.FloatRange(0, 1000),
               help="How long a worker waits for more reviews to fill a batch.")
 @click.option("--queue", "capacity", default=256, show_default=True, type=click.IntRange(1),

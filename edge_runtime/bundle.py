@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 CONFIG, VOCAB, LABELS, SUMS = "config.json", "vocab.txt", "labels.txt", "SHA256SUMS"   # the zip's members
@@ -173,8 +174,6 @@ def _verify(source: str, files: dict[str, bytes], flatbuffer: bytes) -> None:
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
     """Read at most MAX_MEMBER_BYTES, whatever the header claims; any damage is a BundleError."""
-    import zlib
-
     try:
         with zf.open(info) as member:
             data = member.read(MAX_MEMBER_BYTES + 1)

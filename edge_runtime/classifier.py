@@ -35,8 +35,8 @@ TOKENIZER = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "htm
 
 
 # Reviews per invoke in classify_batch / classify_stream. On the 2-core x86 host that measured it
-# (`sparse-edge bench serve`, artifacts/bench/serve.json) one review per invoke was fastest: larger
-# batches cost 2-13% more per review (the invoke is compute-bound; a batch only saves call overhead).
+# (`sparse-edge bench serve`, artifacts/bench/serve.json: "offline") one review per invoke was fastest;
+# larger batches cost more per review (the invoke is compute-bound; a batch only saves call overhead).
 # Pass batch_size to try larger ones on your device.
 BATCH_SIZE = 1
 

@@ -133,17 +133,10 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    from edge_runtime.backends import BackendMissing
-    from edge_runtime.bundle import BundleError
-    from edge_runtime.classifier import TextClassifier
-
     if not texts and not file_path and not jsonl_path and sys.stdin.isatty():
         raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
                                "or standard input")
-    try:
-        classifier = TextClassifier(model, num_threads=1, backend=backend)
-    except (BundleError, BackendMissing, ValueError) as error:
-        raise click.UsageError(str(error)) from None
+    classifier = load_classifier(model, backend)
     source = jsonl_path or file_path or "standard input"
     counts = {"done": 0, "bad": 0, "first_bad": None}
 
@@ -210,6 +203,18 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     if not counts["done"]:
         raise click.UsageError(f"no text to classify: {source} is empty or blank" if not texts else
                                "no text to classify; give a non-empty TEXT")
+
+
+def load_classifier(model, backend: str):
+    """The command lines' TextClassifier: a file that cannot be used is a usage error (one line, exit 2)."""
+    from edge_runtime.backends import BackendMissing
+    from edge_runtime.bundle import BundleError
+    from edge_runtime.classifier import TextClassifier
+
+    try:
+        return TextClassifier(model, num_threads=1, backend=backend)
+    except (BundleError, BackendMissing, ValueError) as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _row(result, text: str, line: int | None) -> str:

@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
-from edge_runtime.cli import Command
+from edge_runtime.cli import Command, load_classifier
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -353,20 +353,13 @@ def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, 
       curl -s localhost:8080/classify -d '{"text": "A fine film."}'
       curl -s localhost:8080/classify -d '{"texts": ["Great!", "Dull."]}'
     """
-    from edge_runtime.backends import BackendMissing
-    from edge_runtime.bundle import BundleError
-    from edge_runtime.classifier import TextClassifier
-
     if host not in LOOPBACK and not token and not insecure:
         raise click.UsageError(f"binding {host} exposes the service beyond this device; give --token TOKEN "
                                "(clients send 'Authorization: Bearer TOKEN') or --insecure")
     if token is not None and len(token) < 16:
         raise click.UsageError("--token must be at least 16 characters (for example: "
                                "python -c 'import secrets; print(secrets.token_urlsafe(24))')")
-    try:
-        classifier = TextClassifier(model, num_threads=1, backend=backend)
-    except (BundleError, BackendMissing, ValueError) as error:
-        raise click.UsageError(str(error)) from None
+    classifier = load_classifier(model, backend)
     try:
         service = Service(classifier, host, port, token, batch_size, max_wait_ms / 1000, capacity, workers,
                           max_body, max_texts, timeout, access_log)

@@ -141,10 +141,14 @@ class TextClassifier:
     def encode(self, text: str) -> tuple[np.ndarray, int, bool]:
         """(1, L) int32 ids padded to the smallest input length L that holds the review."""
         encoding = self.tokenizer.encode(text, self.max_length)
-        length = self.lengths[int(np.searchsorted(self.lengths, len(encoding.ids)))]
+        length = self.input_length(len(encoding.ids))
         ids = np.full((1, length), self.tokenizer.pad_id, dtype=np.int32)
         ids[0, : len(encoding.ids)] = encoding.ids
         return ids, encoding.n_tokens, encoding.truncated
+
+    def input_length(self, n_ids: int) -> int:
+        """The smallest input length (signature) that holds ``n_ids`` token ids."""
+        return self.lengths[int(np.searchsorted(self.lengths, n_ids))]
 
     def probabilities(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities of one review's ``(1, L)`` ids: float32, one per label."""
@@ -219,7 +223,7 @@ class TextClassifier:
         encoded = [self.tokenizer.encode(text, self.max_length) for text in texts]
         by_length: dict[int, list[int]] = {}
         for i, encoding in enumerate(encoded):
-            length = self.lengths[int(np.searchsorted(self.lengths, len(encoding.ids)))]
+            length = self.input_length(len(encoding.ids))
             by_length.setdefault(length, []).append(i)
         probs = np.zeros((len(texts), len(self.labels)), np.float32)
         for length, rows in by_length.items():

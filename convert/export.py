@@ -82,7 +82,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
 
     representative = None
     if "int8" in variants:
-        samples = calibration_samples(train_config, tokenizer, lengths, c.max_length, data_dir,
+        samples = calibration_samples(folder, train_config, tokenizer, lengths, c.max_length, data_dir,
                                       manual_dir, calibration_reviews)
         representative = signature_dataset(samples)
         if float_nodes is None:
@@ -117,11 +117,13 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     return written
 
 
-def calibration_samples(train_config, tokenizer, lengths, max_length, data_dir, manual_dir, per_length):
-    """Seeded training reviews (never validation or test) for int8 calibration, per input length."""
-    from model.data import load_imdb, train_validation_split
+def calibration_samples(folder, train_config, tokenizer, lengths, max_length, data_dir, manual_dir, per_length):
+    """Seeded training texts (never validation or test) of the folder's data, for int8 calibration, per
+    input length."""
+    from model.data import train_validation_split
+    from model.sources import data_for_folder
 
-    train_all = load_imdb("train", data_dir, manual_dir, limit=train_config.train_limit)
+    train_all = data_for_folder(folder, data_dir, manual_dir).load("train", limit=train_config.train_limit)
     train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.validation_seed)
     return representative_reviews(train_part.texts, tokenizer, lengths, max_length, per_length,
                                   seed=train_config.seed)

@@ -42,9 +42,24 @@ def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, ids: l
         "agreement": float((ref_pred == pred).mean()),
         "max_abs_prob_diff": float(diff.max()),
         "mean_abs_prob_diff": float(diff.mean()),
-        "flipped": [{"id": str(ids[i]), "label": int(labels[i]), "reference_prob_positive": float(reference[i, 1]),
-                     "variant_prob_positive": float(probs[i, 1])} for i in flipped],
+        "flipped": [_flip(i, ids, labels, reference, probs) for i in flipped],
     }
+
+
+def _flip(i: int, ids, labels, reference: np.ndarray, probs: np.ndarray) -> dict:
+    """One row whose predicted label the variant changed: P(label 1) with two labels, else both distributions."""
+    row = {"id": str(ids[i]), "label": int(labels[i])}
+    if reference.shape[1] == 2:
+        return {**row, "reference_prob_positive": float(reference[i, 1]), "variant_prob_positive": float(probs[i, 1])}
+    return {**row, "reference_probabilities": [round(float(p), 6) for p in reference[i]],
+            "variant_probabilities": [round(float(p), 6) for p in probs[i]]}
+
+
+def _sample(variant: str, review_id, probs: np.ndarray) -> dict:
+    """A kept row of probabilities: ``prob_positive`` with two labels (as parity.json always had), else all."""
+    if len(probs) == 2:
+        return {"variant": variant, "id": str(review_id), "prob_positive": float(probs[1])}
+    return {"variant": variant, "id": str(review_id), "probabilities": [float(p) for p in probs]}
 
 
 def check(variant: str, row: dict, float32_size: int | None, integer_bytes: int = 0) -> list[str]:
@@ -82,17 +97,19 @@ def run_variant(path: Path, texts: list[str], progress: bool = True, backend: st
 def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] | None = None,
                limit: int | None = None, data_dir: str | None = None, manual_dir: str | None = None,
                progress: bool = True, write: bool = True, tflite_dir: str | Path | None = None,
-               out_dir: str | Path | None = None) -> dict:
+               out_dir: str | Path | None = None, data=None) -> dict:
     """Compare the Keras model and each ``<variant>.tflite`` on ``split``.
 
     The files are read from ``tflite_dir`` (default ``MODEL_DIR/tflite``); ``parity.json`` and
-    ``parity.md`` are written to ``out_dir`` (default ``MODEL_DIR``).
+    ``parity.md`` are written to ``out_dir`` (default ``MODEL_DIR``). The data is the folder's own
+    (``data.json``, split as in training) unless ``data`` (a ``model.sources.DataSpec``) names other
+    data with the same labels.
     """
     import tensorflow as tf
 
     from convert.tflite import VARIANTS
-    from model.data import load_imdb
     from model.evaluate import predict_probabilities
+    from model.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     model, tokenizer, train_config = folder.load()
@@ -102,13 +119,13 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
     if missing or not variants:
         raise ValueError(f"no {', '.join(missing) or 'converted'} .tflite in {tflite_dir}; run "
                          f"`sparse-edge convert {folder.path}` first")
-    reviews = load_imdb(split, data_dir, manual_dir, limit=limit)
+    source = data_for_folder(folder, data_dir, manual_dir, override=data)
+    reviews = source.load(split, limit=limit)
     reference = predict_probabilities(model, tokenizer, reviews, train_config, progress=progress)
-    report = {"split": split, "n": len(reviews),
+    report = {"split": split, "n": len(reviews), "data": source.spec.source, "labels": source.labels,
               "reference": {"model": "keras float32", "accuracy": float((reference.argmax(1) == reviews.labels).mean())},
               "variants": {}, "versions": {"tensorflow": tf.__version__}, "failures": {},
-              "sample": [{"variant": "keras", "id": str(reviews.ids[i]), "prob_positive": float(reference[i, 1])}
-                         for i in range(min(SAMPLE, len(reviews)))]}
+              "sample": [_sample("keras", reviews.ids[i], reference[i]) for i in range(min(SAMPLE, len(reviews)))]}
     float32 = folder.tflite("float32", tflite_dir)
     float32_size = float32.stat().st_size if float32.exists() else None
     report["integer_table_bytes"] = _integer_bytes(float32)
@@ -122,8 +139,7 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
                    float_nodes=classifier.config["quantization"]["float_nodes"])
         report["variants"][variant] = row
         # the first reviews' probabilities, so a device can check it computes what was measured here
-        report["sample"].extend({"variant": variant, "id": str(reviews.ids[i]),
-                                 "prob_positive": float(probs[i, 1])} for i in range(min(SAMPLE, len(reviews))))
+        report["sample"].extend(_sample(variant, reviews.ids[i], probs[i]) for i in range(min(SAMPLE, len(reviews))))
         report["versions"]["runtime"] = f"{classifier.backend} {classifier.backend_version}"
         failures = check(variant, row, float32_size, report["integer_table_bytes"])
         if failures:

@@ -154,14 +154,14 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
             result = next(results)
             counts["done"] += 1
             if as_json or jsonl_path or lines or file_path:
-                record = result.to_dict()
+                record = {**result.to_dict(), "labels": classifier.labels}
                 if item.line is not None:
                     record["line"] = item.line
                 if item.id is not None:
                     record["id"] = item.id
-                click.echo(json.dumps(record) if (as_json or jsonl_path) else _row(result, item.text, item.line))
+                click.echo(json.dumps(record) if (as_json or jsonl_path) else _row(result, item.text, item.line, classifier.labels))
             else:
-                click.echo(_row(result, item.text, None))
+                click.echo(_row(result, item.text, None, classifier.labels))
         sys.stdout.flush()
 
     def classify(batch):
@@ -217,11 +217,20 @@ def load_classifier(model, backend: str):
         raise click.UsageError(str(error)) from None
 
 
-def _row(result, text: str, line: int | None) -> str:
+SHOWN_LABELS = 5   # with more than two labels, a row lists the most probable ones
+
+
+def _row(result, text: str, line: int | None, labels: list[str]) -> str:
+    """label, score, tokens, latency, the text's start; with more than two labels also the most
+    probable ones (``label=p``, best first)."""
     note = " (truncated)" if result.truncated else ""
     where = f"{line}\t" if line is not None else ""
+    others = ""
+    if len(labels) > 2:
+        best = sorted(range(len(labels)), key=lambda i: -result.probabilities[i])[:SHOWN_LABELS]
+        others = "\t" + " ".join(f"{labels[i]}={result.probabilities[i]:.3f}" for i in best)
     return (f"{where}{result.label}\t{result.score:.3f}\t{result.n_tokens} tokens{note}\t"
-            f"{result.latency_ms:.1f} ms\t{text[:60]!r}")
+            f"{result.latency_ms:.1f} ms{others}\t{text[:60]!r}")
 
 
 def edge_options(fn):

@@ -16,7 +16,8 @@ import numpy as np
 @dataclass
 class Batch:
     ids: np.ndarray      # (batch, length) int32, padded with 0
-    labels: np.ndarray   # (batch,) int64 classes, or float32 P(positive) when a teacher gave soft targets
+    labels: np.ndarray   # (batch,) int64 classes; with a teacher's soft targets float32 P(label 1) (batch,)
+                         # or, with more than two labels, (batch, labels) distributions
     rows: np.ndarray     # (batch,) index into the dataset, -1 for filler rows
     truncated: int       # how many reviews in it were cut to length
 
@@ -75,7 +76,7 @@ def make_batches(sequences: list[np.ndarray], labels: np.ndarray, buckets: list[
             ids, truncated = pad_batch([sequences[i] for i in real], length)
             if len(real) < size:
                 ids = np.concatenate([ids, np.zeros((size - len(real), length), np.int32)])
-            batch_labels = np.zeros(size, dtype=labels.dtype)
+            batch_labels = np.zeros((size, *labels.shape[1:]), dtype=labels.dtype)
             batch_labels[: len(real)] = labels[real]
             batches.append(Batch(ids, batch_labels, chunk, truncated))
     if rng is not None:

@@ -1,4 +1,8 @@
-"""IMDB reviews from TensorFlow Datasets, a seeded validation split, and cached token ids."""
+"""Labelled texts (``Reviews``), IMDB from TensorFlow Datasets, seeded splits, and cached token ids.
+
+Other data sources (any TFDS text dataset, CSV, JSONL, a folder per label) are read by
+``model.sources`` into the same ``Reviews``.
+"""
 
 from __future__ import annotations
 
@@ -31,15 +35,16 @@ MISSING_HELP = (
 @dataclass
 class Reviews:
     texts: list[str]
-    labels: np.ndarray  # int64, 1 = positive
-    ids: np.ndarray     # position in the TFDS split, stable across runs
+    labels: np.ndarray  # int64 class numbers in the order of the label names (IMDB: 1 = positive)
+    ids: np.ndarray     # position in the source's split (a row, a TFDS example), stable across runs
+    stratified: bool = False   # split off validation rows per label (own data; IMDB keeps its plain split)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, index) -> "Reviews":
-        index = np.asarray(index)
-        return Reviews([self.texts[i] for i in index], self.labels[index], self.ids[index])
+        index = np.asarray(index, dtype=np.int64)
+        return Reviews([self.texts[i] for i in index], self.labels[index], self.ids[index], self.stratified)
 
 
 def default_data_dir() -> str | None:
@@ -99,10 +104,30 @@ def _is_prepared(builder) -> bool:
 
 
 def train_validation_split(reviews: Reviews, fraction: float = 0.1, seed: int = 0):
-    """A seeded split of ``train`` into (train, validation). ``test`` is never used for selection."""
+    """A seeded split of ``train`` into (train, validation). ``test`` is never used for selection.
+
+    Own data is split per label (every label keeps training rows and gets validation rows);
+    IMDB keeps the plain shuffled split its shipped models were selected with.
+    """
+    if reviews.stratified:
+        kept, held = stratified_split(reviews.labels, fraction, seed)
+        return reviews.subset(kept), reviews.subset(held)
     order = np.random.default_rng(seed).permutation(len(reviews))
     n_val = int(round(len(reviews) * fraction))
     return reviews.subset(np.sort(order[n_val:])), reviews.subset(np.sort(order[:n_val]))
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers (kept, held out): each label gives ``round(fraction * its rows)`` rows, at least one,
+    never all of them; the same ``seed`` always holds out the same rows."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        n = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
+        held.append(rng.permutation(rows)[:n])
+    held = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(len(labels)), held), held
 
 
 def vocab_fingerprint(tokenizer: WordPieceTokenizer) -> str:

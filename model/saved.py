@@ -8,6 +8,7 @@ A folder holds::
     train_config.json   how it was trained (TrainConfig, LMConfig)
     model.keras         the weights (the best epoch)
     vocab.txt           the WordPiece vocabulary the tokenizer reads
+    data.json           which data it was trained on and how it was split (``model.sources``)
     metrics.json        test metrics (or held-out perplexity), timing, machine
     log.csv             one row per epoch (or evaluation step)
     checkpoints/        the last epoch, for --resume
@@ -44,6 +45,7 @@ class ModelFolder:
     MODEL = "model.keras"
     VOCAB = "vocab.txt"
     METRICS = "metrics.json"
+    DATA = "data.json"
     LOG = "log.csv"
     CHECKPOINT = "checkpoints/last"
     TFLITE = "tflite"
@@ -68,6 +70,7 @@ class ModelFolder:
     model_path = property(lambda self: self.path / self.MODEL)
     vocab_path = property(lambda self: self.path / self.VOCAB)
     metrics_path = property(lambda self: self.path / self.METRICS)
+    data_path = property(lambda self: self.path / self.DATA)
     log_path = property(lambda self: self.path / self.LOG)
     checkpoint_dir = property(lambda self: self.path / self.CHECKPOINT)
     tflite_dir = property(lambda self: self.path / self.TFLITE)
@@ -125,6 +128,14 @@ class ModelFolder:
 
     def write_metrics(self, metrics: dict) -> None:
         write_json_atomic(self.metrics_path, metrics)
+
+    def data_record(self) -> dict | None:
+        """``data.json`` (the data source and its split), or None for folders trained before it was kept
+        (they were trained on IMDB)."""
+        return json.loads(self.data_path.read_text()) if self.data_path.exists() else None
+
+    def write_data_record(self, record: dict) -> None:
+        write_json_atomic(self.data_path, record)
 
     def vocab_text(self) -> str:
         return self.vocab_path.read_text(encoding="utf-8")

@@ -33,7 +33,8 @@ EDGE_TOKENS = 1  # each cached sequence starts with [CLS] and ends with [SEP]; n
 
 @dataclass
 class NgramTeacher:
-    """NB-weighted logistic regression on binary unigram and bigram features of token ids."""
+    """NB-weighted logistic regression on binary unigram and bigram features of token ids
+    (one-vs-rest when there are more than two labels)."""
 
     vocab_size: int
     ngrams: int = 2              # 1: words only, 2: words and pairs
@@ -44,8 +45,9 @@ class NgramTeacher:
         if self.ngrams not in (1, 2):
             raise ValueError(f"ngrams must be 1 or 2, got {self.ngrams!r}")
         self.features: np.ndarray | None = None   # sorted n-gram keys seen in training
-        self.ratios: np.ndarray | None = None     # naive-Bayes log-count ratio per feature
-        self._classifier = None
+        self.ratios: list[np.ndarray] = []         # naive-Bayes log-count ratio per feature, per regression
+        self._classifier = None                    # one regression (two labels) or one per label
+        self.num_classes = 0
 
     def ngram_keys(self, sequence: np.ndarray) -> np.ndarray:
         """The distinct n-grams of one review as int64 keys: a word w is w, a pair (a, b) is V + a*V + b."""
@@ -71,25 +73,50 @@ class NgramTeacher:
                                  shape=(len(sequences), len(self.features)))
 
     def fit(self, sequences: list[np.ndarray], labels: np.ndarray) -> "NgramTeacher":
-        """Learn the feature list, the naive-Bayes ratios and the regression from labelled reviews."""
-        from sklearn.linear_model import LogisticRegression
+        """Learn the feature list, the naive-Bayes ratios and the regression from labelled reviews.
 
+        Two labels: one NB-LR (label 1 against label 0). More: one NB-LR per label against the
+        rest (one-vs-rest), each with its own ratios; ``predict`` normalises their probabilities.
+        """
         labels = np.asarray(labels)
-        if len(sequences) != len(labels) or set(np.unique(labels)) != {0, 1}:
-            raise ValueError("the teacher needs one 0/1 label per review and both classes present")
+        classes = np.unique(labels)
+        if len(sequences) != len(labels) or len(classes) < 2 or classes[0] != 0 or classes[-1] != len(classes) - 1:
+            raise ValueError("the teacher needs one class number per review (0, 1, ...) and every class present")
+        self.num_classes = len(classes)
         self.features = np.unique(np.concatenate([self.ngram_keys(s) for s in sequences]))
         x = self._matrix(sequences)
-        p = self.smoothing + np.asarray(x[labels == 1].sum(axis=0)).ravel()
-        q = self.smoothing + np.asarray(x[labels == 0].sum(axis=0)).ravel()
-        self.ratios = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
-        self._classifier = LogisticRegression(C=self.regularization, solver="liblinear", dual=True,
-                                              max_iter=1000, random_state=0)
-        self._classifier.fit(x.multiply(self.ratios).tocsr(), labels)
+        positives = [labels == 1] if self.num_classes == 2 else [labels == c for c in classes]
+        self.ratios, self._classifier = [], []
+        for positive in positives:
+            ratios, classifier = self._fit_one(x, positive)
+            self.ratios.append(ratios)
+            self._classifier.append(classifier)
         return self
 
+    def _fit_one(self, x, positive: np.ndarray):
+        """NB ratios and a logistic regression for ``positive`` rows against all others."""
+        from sklearn.linear_model import LogisticRegression
+
+        p = self.smoothing + np.asarray(x[positive].sum(axis=0)).ravel()
+        q = self.smoothing + np.asarray(x[~positive].sum(axis=0)).ravel()
+        ratios = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+        classifier = LogisticRegression(C=self.regularization, solver="liblinear", dual=True,
+                                        max_iter=1000, random_state=0)
+        classifier.fit(x.multiply(ratios).tocsr(), positive.astype(np.int64))
+        return ratios, classifier
+
     def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
-        """Probability that each review is positive, (reviews,) float32."""
+        """Two labels: P(label 1) per review, (reviews,). More: (reviews, labels), rows summing to 1."""
         if self._classifier is None:
             raise ValueError("the teacher is not fitted yet; call fit() first")
-        x = self._matrix(sequences).multiply(self.ratios).tocsr()
-        return self._classifier.predict_proba(x)[:, 1].astype(np.float32)
+        x = self._matrix(sequences)
+        probs = np.stack([c.predict_proba(x.multiply(r).tocsr())[:, 1] for r, c in zip(self.ratios, self._classifier)],
+                         axis=1).astype(np.float32)
+        if self.num_classes == 2:
+            return probs[:, 0]
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+
+    def predict_classes(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """(reviews, labels) probabilities, for two labels too."""
+        p = self.predict(sequences)
+        return np.stack([1 - p, p], axis=1) if p.ndim == 1 else p

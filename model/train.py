@@ -1,4 +1,7 @@
-"""Train the sparse classifier on IMDB: bucketed batches, XLA steps, tf.distribute, checkpoints.
+"""Train the sparse classifier on labelled text: bucketed batches, XLA steps, tf.distribute, checkpoints.
+
+The data is IMDB unless a ``model.sources.DataSpec`` names another source (a CSV, JSONL, a
+folder per label, a TFDS dataset); any number of labels, one softmax output each.
 
 ``train(config, out_dir)`` fills a model folder (``model.saved.ModelFolder``): the best epoch's
 model by validation accuracy, its configs and vocabulary, one log row per epoch, test metrics and
@@ -76,16 +79,21 @@ class Trainer:
         self._grads = tf.function(self._compute_gradients, jit_compile=config.jit_compile)
 
     def _compute_gradients(self, ids, labels, global_batch):
-        """Integer labels: the classes. Float labels: P(positive) targets mixed with a teacher's."""
+        """Integer labels: the classes. Float labels: soft targets mixed with a teacher's, either
+        P(label 1) per review (two labels) or one distribution per review (B, labels)."""
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             probs = self.model(ids, training=True)
             smoothing = self.config.label_smoothing
-            if labels.dtype.is_floating:                                    # soft binary targets
-                targets = tf.stack([1 - labels, labels], axis=-1)           # (B, 2)
+            if labels.dtype.is_floating:                                    # soft targets
+                if labels.shape.rank == 1:
+                    targets = tf.stack([1 - labels, labels], axis=-1)       # (B, 2)
+                    labels = tf.cast(labels >= 0.5, tf.int64)               # for the agreement count
+                else:
+                    targets = labels                                        # (B, labels)
+                    labels = tf.argmax(labels, axis=-1)
                 per_example = -tf.reduce_sum(targets * tf.math.log(probs + 1e-7), axis=-1)
-                labels = tf.cast(labels >= 0.5, tf.int64)                   # for the agreement count
             else:
                 per_example = self._loss(labels, probs)
             if smoothing:
@@ -142,10 +150,10 @@ class Trainer:
         return float(loss), float(correct)
 
     def predict_batches(self, batches) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities of the positive class and the row index of each real row."""
+        """(rows, labels) probabilities and the row index of each real row."""
         probs, rows = [], []
         for batch in batches:
-            p = self._eval_step(batch.ids).numpy()[:, 1]
+            p = self._eval_step(batch.ids).numpy()
             keep = batch.rows >= 0
             probs.append(p[keep])
             rows.append(batch.rows[keep])
@@ -192,17 +200,23 @@ def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
 
 def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
           manual_dir: str | None = None, resume: bool = False, strategy: str = "default",
-          vocab_path: str | None = None, progress: bool = True, cache_dir: str | None = None) -> dict:
-    """Train, select the best epoch on validation, evaluate it once on test; return metrics."""
+          vocab_path: str | None = None, progress: bool = True, cache_dir: str | None = None,
+          data=None) -> dict:
+    """Train, select the best epoch on validation, evaluate it once on test; return metrics.
+
+    ``data`` is a ``model.sources.DataSpec`` (None: IMDB from ``data_dir``/``manual_dir``).
+    """
     import tensorflow as tf
     from tqdm import tqdm
 
     from edge_runtime.tokenizer import WordPieceTokenizer
     from model.batching import bucket_lengths, make_batches
-    from model.data import load_imdb, tokenize_cached, train_validation_split
+    from model.data import tokenize_cached, train_validation_split
     from model.evaluate import evaluate_model
+    from model.sources import DataSpec, open_data
     from model.vocab import learn_vocab
 
+    source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data: nothing written
     folder = ModelFolder(out_dir)
     out = folder.path
     out.mkdir(parents=True, exist_ok=True)
@@ -214,18 +228,20 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     distribution = make_strategy(strategy)  # with several workers, give each its own --out
 
     # -- data and vocabulary -------------------------------------------------------------------
-    train_all = load_imdb("train", data_dir, manual_dir, limit=config.train_limit)
+    train_all = source.load("train", limit=config.train_limit)
     vocab_file = folder.vocab_path
     if vocab_path:
         shutil.copyfile(vocab_path, vocab_file)
     if not vocab_file.exists():
         texts = train_all.texts
-        if config.train_limit is None:
-            texts = texts + load_imdb("unsupervised", data_dir, manual_dir).texts
+        if config.train_limit is None and source.has_unlabelled:
+            texts = texts + source.load("unsupervised").texts
         learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file)
     tokenizer = WordPieceTokenizer.from_file(vocab_file)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
+    if len(source.labels) != config.model.num_classes:
+        config.model = dataclasses.replace(config.model, num_classes=len(source.labels))
     train_set, val_set = train_validation_split(train_all, config.val_fraction, config.validation_seed)
     cache = Path(cache_dir) if cache_dir else folder.cache_dir
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
@@ -233,7 +249,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     targets, distillation = train_set.labels, {}
     if config.teacher:
         train_seqs, targets, distillation = _teacher_targets(config, train_set, train_seqs, val_set, val_seqs,
-                                                             tokenizer, data_dir, manual_dir, cache, progress)
+                                                             tokenizer, source, cache, progress)
 
     c = config.model
     buckets = bucket_lengths(c.max_length, c.pattern.block_size)
@@ -241,7 +257,8 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
                                  config.max_batch, np.random.default_rng(0), multiple_of=replicas))
     trainer = Trainer(config, distribution, per_epoch * config.epochs)
-    folder.write_config(CLASSIFIER, c)
+    folder.write_config(CLASSIFIER, c, labels=source.labels)
+    folder.write_data_record(source.record())
     write_json_atomic(folder.train_config_path, config.to_dict())
 
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
@@ -257,8 +274,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
             average.assign(variable)   # the weight average starts from the copied weights
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"] or 0.0
     elif config.pretrain_steps > 0:
-        state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir,
-                                              cache, progress)
+        state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, progress)
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"]
     log_path = folder.log_path
     fields = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
@@ -284,7 +300,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
         with trainer.averaged_weights():
             probs, rows = trainer.predict_batches(val_batches)
-            val_accuracy = float(((probs >= 0.5) == val_set.labels[rows]).mean())
+            val_accuracy = float((_predicted(probs) == val_set.labels[rows]).mean())
             seconds = time.time() - epoch_start
             state["train_seconds"] += seconds
             if val_accuracy > state["best_val_accuracy"]:
@@ -300,43 +316,63 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         if progress:
             tqdm.write(f"epoch {epoch + 1}: loss {row[1]:.4f}  train acc {row[2]:.4f}  "
                        f"val acc {val_accuracy:.4f}  ({seconds:.0f}s)")
+        if config.patience and state["epoch"] - state["best_epoch"] >= config.patience:
+            state["stopped_early"] = state["epoch"]
+            if progress:
+                tqdm.write(f"no better validation accuracy for {config.patience} epoch(s): stopping early")
+            break
 
     # -- final report on test, with the best epoch's weights ------------------------------------
     best = folder.load_keras()
-    test = load_imdb("test", data_dir, manual_dir, limit=config.test_limit)
-    metrics = evaluate_model(best, tokenizer, test, config, cache / "test.npz", progress)
+    test = source.load("test", limit=config.test_limit)
+    metrics = evaluate_model(best, tokenizer, test, config, cache / "test.npz", progress, names=source.labels)
+    if config.teacher:   # the teacher alone on the same test rows, for comparison (it chose nothing)
+        from model.evaluate import classification_metrics
+
+        test_seqs = tokenize_cached(test, tokenizer, cache / "test.npz", progress)
+        teacher_test = classification_metrics(test.labels, distillation.pop("model").predict_classes(test_seqs),
+                                              source.labels)
+        distillation["teacher_test"] = {k: teacher_test[k] for k in ("accuracy", "macro_f1")}
     metrics.update(
         split="test", best_epoch=state["best_epoch"], val_accuracy=state["best_val_accuracy"],
         train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
         machine={**describe_machine(), "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
-        train_reviews=len(train_set), val_reviews=len(val_set), **distillation, **state.get("pretrain", {}))
+        train_reviews=len(train_set), val_reviews=len(val_set), labels=source.labels,
+        stopped_early=state.get("stopped_early"), **distillation, **state.get("pretrain", {}))
     folder.write_metrics(metrics)
     return metrics
 
 
-def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer, data_dir, manual_dir, cache,
+def _predicted(probs: np.ndarray) -> np.ndarray:
+    """The predicted class of each row: P(label 1) >= 0.5 for two labels (as always), else the argmax."""
+    return (probs[:, 1] >= 0.5).astype(np.int64) if probs.shape[1] == 2 else probs.argmax(axis=1)
+
+
+def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer, source, cache,
                      progress) -> tuple[list[np.ndarray], np.ndarray, dict]:
     """Fit the n-gram teacher on the training reviews; return sequences, soft targets and a summary.
 
-    A labelled review's target is ``(1 - teacher_weight) * label + teacher_weight * teacher``;
-    each of the first ``unlabelled_reviews`` unsupervised reviews is added with the teacher's
-    probability alone. Validation and test reviews are never seen by the teacher's fit.
+    A labelled review's target is ``(1 - teacher_weight) * label + teacher_weight * teacher``
+    (with more than two labels: the one-hot label and the teacher's distribution); each of the
+    first ``unlabelled_reviews`` unlabelled texts is added with the teacher's probabilities alone.
+    Validation and test reviews are never seen by the teacher's fit.
     """
-    from model.data import load_imdb, tokenize_cached
+    from model.data import tokenize_cached
     from model.teacher import NgramTeacher
 
     start = time.time()
     teacher = NgramTeacher(config.model.vocab_size).fit(train_seqs, train_set.labels)
     weight = config.teacher_weight
-    targets = ((1 - weight) * train_set.labels + weight * teacher.predict(train_seqs)).astype(np.float32)
+    truth = train_set.labels if teacher.num_classes == 2 else np.eye(teacher.num_classes)[train_set.labels]
+    targets = ((1 - weight) * truth + weight * teacher.predict(train_seqs)).astype(np.float32)
     sequences = list(train_seqs)
-    if config.unlabelled_reviews:
-        unlabelled = load_imdb("unsupervised", data_dir, manual_dir, limit=config.unlabelled_reviews)
+    if config.unlabelled_reviews and source.has_unlabelled:
+        unlabelled = source.load("unsupervised", limit=config.unlabelled_reviews)
         unlabelled_seqs = tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
         sequences += unlabelled_seqs
         targets = np.concatenate([targets, teacher.predict(unlabelled_seqs)])
-    val_accuracy = float(((teacher.predict(val_seqs) >= 0.5) == val_set.labels).mean())
-    summary = {"teacher": config.teacher, "teacher_val_accuracy": val_accuracy,
+    val_accuracy = float((_predicted(teacher.predict_classes(val_seqs)) == val_set.labels).mean())
+    summary = {"teacher": config.teacher, "teacher_val_accuracy": val_accuracy, "model": teacher,
                "unlabelled_reviews": len(sequences) - len(train_seqs),
                "teacher_seconds": round(time.time() - start, 1)}
     if progress:
@@ -345,14 +381,14 @@ def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer
     return sequences, targets, summary
 
 
-def _pretrain_encoder(config, trainer, tokenizer, train_seqs, data_dir, manual_dir, cache, progress) -> dict:
-    """Masked-LM pretraining on unsupervised + training texts (never validation or test)."""
-    from model.data import load_imdb, tokenize_cached
+def _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, progress) -> dict:
+    """Masked-LM pretraining on unlabelled + training texts (never validation or test)."""
+    from model.data import tokenize_cached
     from model.pretrain import pretrain, transfer_encoder
 
     sequences = list(train_seqs)
-    if config.train_limit is None:
-        unlabelled = load_imdb("unsupervised", data_dir, manual_dir)
+    if config.train_limit is None and source.has_unlabelled:
+        unlabelled = source.load("unsupervised")
         sequences += tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
     mlm, summary = pretrain(config.model, sequences, config.pretrain_steps, config.batch_tokens,
                             config.max_batch, config.pretrain_learning_rate, config.seed, tokenizer.mask_id,

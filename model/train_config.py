@@ -63,6 +63,7 @@ class TrainConfig:
 
     model: TransformerConfig = field(default_factory=TransformerConfig)
     epochs: int = 4
+    patience: int = 0               # stop after this many epochs without a better validation accuracy (0: never)
     batch_tokens: int = 16384       # tokens per batch; short buckets get more reviews
     max_batch: int = 128
     learning_rate: float = 1e-3
@@ -93,6 +94,8 @@ class TrainConfig:
             self.model = TransformerConfig.from_dict(self.model)
         if isinstance(self.hybrid, dict):
             self.hybrid = HybridSettings.from_dict(self.hybrid)
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience must be a count of epochs >= 0, got {self.patience!r}")
         for name in ("epochs", "batch_tokens", "max_batch"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

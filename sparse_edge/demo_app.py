@@ -17,7 +17,9 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("SPARSE_EDGE_ARTIFACTS", ROOT / "artifacts"))   # where the shipped models are
-CLASSIFIER = ARTIFACTS / "imdb-classifier"
+# the classifier's model folder: the shipped IMDB one, or yours (`sparse-edge demo --model-dir DIR`)
+CLASSIFIER = Path(os.environ.get("SPARSE_EDGE_CLASSIFIER", ARTIFACTS / "imdb-classifier"))
+SHOWN_LABELS = 10   # the most probable labels drawn as bars
 LM = ARTIFACTS / "imdb-lm"
 MAX_TEXT_CHARS = 20_000
 MAX_NEW_TOKENS = 200
@@ -71,11 +73,15 @@ def bounded(text: str) -> str:
 
 
 def page_classify() -> None:
-    st.header("Classify a review")
-    example = st.selectbox("Example", list(EXAMPLES), key="example")
-    text = bounded(st.text_area("Review", EXAMPLES[example], height=150, key="review"))
+    imdb = CLASSIFIER == ARTIFACTS / "imdb-classifier"
+    st.header("Classify a review" if imdb else f"Classify a text ({CLASSIFIER.name})")
+    if imdb:
+        example = st.selectbox("Example", list(EXAMPLES), key="example")
+        text = bounded(st.text_area("Review", EXAMPLES[example], height=150, key="review"))
+    else:
+        text = bounded(st.text_area("Text", "", height=150, key="review"))
     if not text.strip():
-        st.info("Type or paste a review to classify it.")
+        st.info("Type or paste a text to classify it.")
         return
     columns = st.columns(2)
     for column, variant in zip(columns, ("float32", "int8")):
@@ -89,6 +95,13 @@ def page_classify() -> None:
             st.metric("label", result.label, f"{result.score:.1%} confident", delta_color="off")
             st.write(f"{result.n_tokens} tokens{' (truncated to the model length)' if result.truncated else ''}; "
                      f"{result.latency_ms:.1f} ms")
+            labels = classifier(variant).labels
+            best = sorted(range(len(labels)), key=lambda i: -result.probabilities[i])[:SHOWN_LABELS]
+            for i in best:   # every label's probability (the most probable ones when there are many)
+                st.progress(min(1.0, max(0.0, result.probabilities[i])),
+                            text=f"{labels[i]}: {result.probabilities[i]:.1%}")
+            if len(labels) > SHOWN_LABELS:
+                st.caption(f"the {SHOWN_LABELS} most probable of {len(labels)} labels")
 
 
 def page_generate() -> None:

@@ -1,6 +1,6 @@
-"""The whole story in one run: IMDB -> vocabulary -> sparse Transformer -> .tflite -> parity -> edge.
+"""The whole story in one run: labelled text -> vocabulary -> sparse Transformer -> .tflite -> parity -> edge.
 
-``sparse-edge pipeline --preset quick|full --out DIR`` calls the same functions as the single
+``sparse-edge pipeline --preset quick|full|small [--data SOURCE] --out DIR`` calls the same functions as the single
 commands (``train``, ``convert``, ``parity``, ``predict``), in order, and keeps a record of each
 finished stage in ``DIR/pipeline.json``: the stage's *fingerprint* (a hash of its settings and of
 the fingerprints of the stages it reads from) and the files it wrote. A stage whose fingerprint
@@ -9,12 +9,12 @@ where the last one stopped; ``--force`` redoes everything.
 
 What ``DIR`` holds afterwards::
 
-    vocab.txt                   the WordPiece vocabulary (learned from IMDB train [+ unsupervised])
+    vocab.txt                   the WordPiece vocabulary (learned from the training texts [IMDB: + unsupervised])
     lm/                         (full) the causal language model the classifier starts from
-    model/                      model.keras, config.json, log.csv, metrics.json (test), checkpoints/
+    model/                      model.keras, config.json, data.json, log.csv, metrics.json (test), checkpoints/
     model/tflite/<variant>.tflite   float32, float16, dynamic, int8 (one file = the deployable model)
     model/parity.json, .md      every variant against the Keras model on the test split
-    edge.json                   sample test reviews classified by edge_runtime with every variant
+    edge.json                   sample test texts classified by edge_runtime with every variant
     summary.json, summary.md    the final table
     pipeline.json               which stages finished, with what settings, in how long
 """
@@ -73,7 +73,19 @@ PRESETS = {
                     "parity": 10.0, "edge": 0.01, "summary": 0.0}, vocab_file="artifacts/imdb-transformer/vocab.txt",
                    lm_config="artifacts/imdb-transformer/language-model/train_config.json",
                    hybrid_config="configs/hybrid.json"),
+    # Your own data, a few thousand rows: a small model, many epochs with early stopping on the
+    # validation rows, distilled from the n-gram teacher; every test row checks parity. Stage
+    # times: a run on the Debian package descriptions (scripts/debian_sections.py) here.
+    "small": Preset("configs/small.json", 6000, False, 16, None,
+                    {"data": 0.1, "vocab": 0.05, "train": 3.0, "convert": 0.6, "parity": 0.3, "edge": 0.01,
+                     "summary": 0.0}),
 }
+IMDB_ONLY = ("full",)   # presets that reproduce a shipped IMDB model, not for other data
+
+
+def default_preset(data) -> str:
+    """quick for IMDB, small for anything else (a user's few thousand rows)."""
+    return "quick" if data is None or data.is_imdb else "small"
 
 
 class StageFailed(RuntimeError):
@@ -93,6 +105,19 @@ class Run:
     record: dict = dataclasses.field(default_factory=dict)   # the contents of pipeline.json
     fingerprints: dict = dataclasses.field(default_factory=dict)
     seed: int | None = None   # replaces the preset's training seed (initialisation, batch order, split)
+    data: object = None       # a model.sources.DataSpec (None: IMDB from data_dir/manual_dir)
+    vocab_size: int | None = None   # replaces the preset's vocabulary size
+
+    @functools.cached_property
+    def source(self):
+        """The opened data (``model.sources.LabelledData``): labels, splits, and what identifies them."""
+        from model.sources import DataSpec, open_data
+
+        return open_data(self.data or DataSpec("imdb", data_dir=self.data_dir, manual_dir=self.manual_dir))
+
+    @property
+    def vocabulary_size(self) -> int:
+        return self.vocab_size or self.preset.vocab_size
 
     @property
     def base_dir(self) -> Path:
@@ -138,27 +163,26 @@ def fingerprint(settings: dict, *upstream: str) -> str:
 # that must exist for the stage to count as done, the stages it reads from).
 
 def data_stage(run: Run):
-    from model.data import load_imdb
-
     config = run.train_config
+    source = run.source
+    record = source.record()
 
     def work() -> dict:
         counts = {}
         for split, limit in (("train", config.train_limit), ("test", config.test_limit)):
-            counts[split] = len(load_imdb(split, run.data_dir, run.manual_dir, limit=limit))
+            counts[split] = len(source.load(split, limit=limit))
         if run.preset.vocab_unsupervised:
-            counts["unsupervised"] = len(load_imdb("unsupervised", run.data_dir, run.manual_dir))
-        return {"reviews": counts}
+            counts["unsupervised"] = len(source.load("unsupervised"))
+        return {"reviews": counts, "labels": source.labels, "split": record["split"]}
 
-    return {"train_limit": config.train_limit, "test_limit": config.test_limit}, work, [], []
+    return {"train_limit": config.train_limit, "test_limit": config.test_limit, "data": record}, work, [], []
 
 
 def vocab_stage(run: Run):
-    from model.data import load_imdb
     from model.vocab import learn_vocab
 
     config = run.train_config
-    settings = {"size": run.preset.vocab_size, "unsupervised": run.preset.vocab_unsupervised,
+    settings = {"size": run.vocabulary_size, "unsupervised": run.preset.vocab_unsupervised,
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
 
@@ -176,10 +200,10 @@ def vocab_stage(run: Run):
 
     def work() -> dict:
         # the same texts `sparse-edge train` learns from when it is given no vocabulary
-        texts = load_imdb("train", run.data_dir, run.manual_dir, limit=config.train_limit).texts
+        texts = run.source.load("train", limit=config.train_limit).texts
         if run.preset.vocab_unsupervised:
-            texts = texts + load_imdb("unsupervised", run.data_dir, run.manual_dir).texts
-        tokenizer = learn_vocab(texts[: config.vocab_limit], run.preset.vocab_size, run.out / VOCAB)
+            texts = texts + run.source.load("unsupervised").texts
+        tokenizer = learn_vocab(texts[: config.vocab_limit], run.vocabulary_size, run.out / VOCAB)
         return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
 
     return settings, work, [VOCAB], ["data"]
@@ -215,8 +239,9 @@ def train_stage(run: Run):
             shutil.rmtree(run.base_dir)   # a run with other settings: start clean
         _remember_start(run, "train")
         metrics = train(config, run.base_dir, run.data_dir, run.manual_dir, resume=resume,
-                        vocab_path=str(run.out / VOCAB), progress=run.progress)
-        return {key: metrics[key] for key in ("accuracy", "n", "val_accuracy", "best_epoch", "train_seconds")}
+                        vocab_path=str(run.out / VOCAB), progress=run.progress, data=run.data)
+        return {key: metrics[key] for key in ("accuracy", "macro_f1", "n", "val_accuracy", "best_epoch",
+                                              "train_seconds")}
 
     files = [f"model/{name}" for name in (ModelFolder.MODEL, ModelFolder.METRICS, ModelFolder.CONFIG)]
     return config.to_dict(), work, files, ["lm" if run.preset.lm_config else "vocab"]
@@ -275,12 +300,11 @@ def parity_stage(run: Run):
 
 def edge_stage(run: Run):
     from model.files import write_json_atomic
-    from model.data import load_imdb
 
     def work() -> dict:
         from edge_runtime import TextClassifier
 
-        reviews = load_imdb("test", run.data_dir, run.manual_dir, limit=EDGE_SAMPLES)
+        reviews = run.source.load("test", limit=EDGE_SAMPLES)
         labels = run.model.labels
         rows = [{"id": int(reviews.ids[i]), "text": reviews.texts[i][:120], "true_label": labels[reviews.labels[i]],
                  "predictions": {}} for i in range(len(reviews))]
@@ -288,6 +312,8 @@ def edge_stage(run: Run):
             classifier = TextClassifier(run.model.tflite(variant))
             for row, result in zip(rows, classifier.classify_batch(reviews.texts)):
                 row["predictions"][variant] = {"label": result.label, "score": round(result.score, 4),
+                                               "probabilities": {label: round(p, 4) for label, p in
+                                                                 zip(labels, result.probabilities)},
                                                "latency_ms": round(result.latency_ms, 2)}
         write_json_atomic(run.out / "edge.json", {"backend": classifier.backend, "reviews": rows})
         return {"reviews": len(rows), "backend": classifier.backend}
@@ -307,7 +333,7 @@ def summary_stage(run: Run):
     return {}, work, ["summary.json", "summary.md"], ["edge"]
 
 
-STAGES = [("data", "load IMDB (train, test)", data_stage),
+STAGES = [("data", "load the data (train, test) and check it", data_stage),
           ("vocab", "learn (or, for full, copy the shipped) WordPiece vocabulary", vocab_stage),
           ("train", "train the sparse classifier, evaluate it on test", train_stage),
           ("convert", "convert to float32, float16, dynamic, int8 .tflite", convert_stage),
@@ -346,21 +372,35 @@ def _save_record(run: Run) -> None:
     write_json_atomic(run.out / "pipeline.json", run.record)
 
 
-def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None, manual_dir: str | None = None,
+def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None = None, manual_dir: str | None = None,
                  force: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
-                 presets: dict[str, Preset] | None = None, seed: int | None = None) -> dict:
+                 presets: dict[str, Preset] | None = None, seed: int | None = None, data=None,
+                 vocab_size: int | None = None) -> dict:
     """Run every stage not already done; return the summary (``DIR/summary.json``).
+
+    ``data`` is a ``model.sources.DataSpec`` (None: IMDB); ``preset_name`` None picks
+    ``default_preset(data)``.
 
     Raises:
         StageFailed: a stage failed; its message names the stage and the reason. Outputs of the
             stages before it are left as they were.
         model.data.DatasetMissing: IMDB is not available (raised by the first stage, at once).
+        model.sources.DataError: the data cannot be used (raised before any stage runs).
     """
     from model.data import DatasetMissing
 
     presets = presets or PRESETS
+    if data is not None:   # later stages read the folder's data.json and need to know where TFDS data is
+        data_dir, manual_dir = data_dir or data.data_dir, manual_dir or data.manual_dir
+    preset_name = preset_name or default_preset(data)
     if preset_name not in presets:
         raise ValueError(f"unknown preset {preset_name!r}; choose one of {', '.join(presets)}")
+    if preset_name in IMDB_ONLY and data is not None and not data.is_imdb:
+        raise ValueError(f"the {preset_name} preset rebuilds the shipped IMDB classifier; for {data.source} use "
+                         "--preset small (a few thousand rows) or quick")
+    from model.sources import DataSpec, open_data
+
+    source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data stops here
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "pipeline.json"
@@ -368,7 +408,9 @@ def run_pipeline(preset_name: str, out: str | Path, data_dir: str | None = None,
     if record.get("preset") not in (None, preset_name):
         echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
     record.update(preset=preset_name, stages=record.get("stages", {}))
-    run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record, seed=seed)
+    run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record, seed=seed, data=data,
+              vocab_size=vocab_size)
+    run.source = source
 
     started = time.time()
     stages = stages_for(run.preset)
@@ -461,6 +503,9 @@ def build_summary(out: Path) -> dict:
     return {
         "preset": record.get("preset"), "date": time.strftime("%Y-%m-%d"),
         "machine": describe_machine(),
+        "data": (model.data_record() or {"source": "imdb"})["source"],
+        "labels": model.labels, "test_macro_f1": metrics.get("macro_f1"),
+        "teacher_test": metrics.get("teacher_test"),
         "test_accuracy": metrics["accuracy"], "test_reviews": metrics["n"],
         "train_seconds": metrics["train_seconds"], "parity_reviews": parity["n"],
         "variants": rows,
@@ -477,10 +522,18 @@ def _size(path: Path) -> int | None:
 
 def summary_markdown(summary: dict) -> str:
     """The summary as a Markdown table (also what the command prints)."""
-    lines = [f"Preset `{summary['preset']}`: Keras model {summary['test_accuracy']:.2%} on "
-             f"{summary['test_reviews']:,} test reviews, trained in {summary['train_seconds']:.0f} s. "
-             f"Every variant met the parity thresholds on {summary['parity_reviews']:,} test reviews.", "",
-             f"| model | accuracy ({summary['parity_reviews']:,} reviews) | Δ vs Keras (pp) | agreement | size (MB) "
+    data = summary.get("data", "imdb")
+    texts = "reviews" if data == "imdb" else "texts"
+    macro = f", macro-F1 {summary['test_macro_f1']:.3f}" if summary.get("test_macro_f1") is not None else ""
+    teacher = summary.get("teacher_test")
+    teacher = (f" The n-gram teacher alone: {teacher['accuracy']:.2%}, macro-F1 {teacher['macro_f1']:.3f}."
+               if teacher else "")
+    labels = summary.get("labels") or []
+    lines = [f"Data `{data}` ({len(labels)} labels: {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}). "
+             f"Preset `{summary['preset']}`: Keras model {summary['test_accuracy']:.2%}{macro} on "
+             f"{summary['test_reviews']:,} test {texts}, trained in {summary['train_seconds']:.0f} s.{teacher} "
+             f"Every variant met the parity thresholds on {summary['parity_reviews']:,} test {texts}.", "",
+             f"| model | accuracy ({summary['parity_reviews']:,} {texts}) | Δ vs Keras (pp) | agreement | size (MB) "
              "| p50 latency (ms) | file |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for row in summary["variants"]:
@@ -490,5 +543,5 @@ def summary_markdown(summary: dict) -> str:
                      f"| {size} | {latency} | `{row['path']}` |")
     edge = summary["edge"]
     correct = ", ".join(f"{v} {n}/{edge['reviews']}" for v, n in edge["correct"].items())
-    lines += ["", f"edge_runtime ({edge['backend']}) on {edge['reviews']} sample test reviews, labels right: {correct}."]
+    lines += ["", f"edge_runtime ({edge['backend']}) on {edge['reviews']} sample test {texts}, labels right: {correct}."]
     return "\n".join(lines) + "\n"

@@ -25,7 +25,7 @@ def test_naive_bayes_ratios_match_a_hand_count():
     assert teacher.features.tolist() == [5, 6, 7]
     # binary counts +1: positive 5:2+1, 6:1+1, 7:1+1 (sum 7); negative 5:0+1, 6:0+1, 7:1+1 (sum 4)
     p, q = np.array([3, 2, 2]) / 7, np.array([1, 1, 2]) / 4
-    np.testing.assert_allclose(teacher.ratios, np.log(p) - np.log(q), rtol=1e-6)
+    np.testing.assert_allclose(teacher.ratios[0], np.log(p) - np.log(q), rtol=1e-6)
 
 
 def test_teacher_learns_which_words_and_pairs_are_positive():
@@ -44,10 +44,28 @@ def test_teacher_learns_which_words_and_pairs_are_positive():
     assert abs(float(np.diff(words_only.predict([_review(20, 8, 9, 30), _review(20, 9, 8, 30)]))[0])) < 0.05
 
 
+def test_teacher_with_three_labels_is_one_vs_rest_with_normalised_probabilities():
+    rng = np.random.default_rng(1)
+    reviews, labels = [], []
+    for i in range(300):   # label c is given away by word 5 + c among random filler
+        reviews.append(_review(*rng.integers(10, 50, size=5), 5 + i % 3, *rng.integers(10, 50, size=3)))
+        labels.append(i % 3)
+    teacher = NgramTeacher(vocab_size=50).fit(reviews, np.array(labels))
+    assert teacher.num_classes == 3 and len(teacher.ratios) == 3
+    probs = teacher.predict([_review(20, 5, 30), _review(20, 6, 30), _review(20, 7, 30)])
+    assert probs.shape == (3, 3) and probs.argmax(axis=1).tolist() == [0, 1, 2]
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-6)
+    # each label's ratios come from that label against the other two: word 5 favours label 0 only
+    at = np.searchsorted(teacher.features, 5)
+    assert teacher.ratios[0][at] > 0 > teacher.ratios[1][at]
+    with pytest.raises(ValueError, match="every class present"):
+        NgramTeacher(vocab_size=50).fit(reviews[:2], np.array([0, 2]))
+
+
 def test_teacher_refuses_misuse_clearly():
     with pytest.raises(ValueError, match="not fitted yet; call fit"):
         NgramTeacher(vocab_size=10).predict([_review(5)])
-    with pytest.raises(ValueError, match="both classes present"):
+    with pytest.raises(ValueError, match="every class present"):
         NgramTeacher(vocab_size=10).fit([_review(5), _review(6)], np.array([1, 1]))
     with pytest.raises(ValueError, match="ngrams must be 1 or 2, got 3"):
         NgramTeacher(vocab_size=10, ngrams=3)

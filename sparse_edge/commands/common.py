@@ -66,6 +66,47 @@ def data_options(fn):
     return fn
 
 
+DATA_HELP = ("Labelled text to use: imdb (TFDS imdb_reviews), tfds:NAME (a TFDS dataset with a text feature and "
+             "a ClassLabel), csv:PATH or jsonl:PATH (a file with a header / one object per line, or a folder with "
+             "train.* and test.*), dir:PATH (one sub-folder of .txt files per label; train/ and test/ when present). "
+             "Without a test split, a seeded stratified 20% is held out and recorded in the model folder.")
+
+
+def source_options(default: str | None):
+    """``--data``, ``--text-column``, ``--label-column``: which labelled text (``model.sources``).
+
+    ``default`` None: the model folder's own data (``data.json``), as commands that read a trained
+    folder want.
+    """
+    def decorate(fn):
+        for option in reversed([
+            click.option("--data", "data_source", default=default, show_default=default is not None,
+                         metavar="SOURCE", help=DATA_HELP + ("" if default else " [default: the data the model "
+                                                             "was trained on, split as then]")),
+            click.option("--text-column", help="The column (CSV), key (JSONL) or feature (TFDS) holding the text "
+                                               "[default: text]."),
+            click.option("--label-column", help="The column, key or feature holding the label [default: label]."),
+        ]):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+def data_spec(source: str | None, text_column: str | None, label_column: str | None, data_dir: str | None,
+              manual_dir: str | None):
+    """The ``DataSpec`` the options name (None when no ``--data`` was given); a bad one exits 2."""
+    from model.sources import DataError, DataSpec
+
+    if source is None:
+        if text_column or label_column:
+            usage("--text-column and --label-column need --data (they name columns of that data)")
+        return None
+    try:
+        return DataSpec(source, text_column, label_column, data_dir=data_dir, manual_dir=manual_dir)
+    except DataError as error:
+        usage(str(error))
+
+
 def quiet_option(fn):
     return click.option("--quiet", is_flag=True, help="No progress bars.")(fn)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sparse_edge.commands.common import data_options, usage, with_tensorflow
+from sparse_edge.commands.common import data_options, data_spec, source_options, usage, with_tensorflow
 
 
 @click.command("compare")
@@ -22,8 +22,10 @@ from sparse_edge.commands.common import data_options, usage, with_tensorflow
 @click.option("--out", "out_dir", default="runs/compare", show_default=True, type=click.Path(file_okay=False))
 @click.option("--json-dir", default="runs/compare/json", show_default=True, type=click.Path(file_okay=False),
               help="One small JSON per run (the README's table reads artifacts/experiments: name it to update it).")
+@source_options("imdb")
 @data_options
-def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_dir, manual_dir):
+def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_source, text_column, label_column,
+            data_dir, manual_dir):
     """Train one model per PATTERN:MAX_LENGTH at the same budget; write one JSON per run.
 
     Runs that already have a JSON are skipped, so an interrupted comparison continues.
@@ -34,6 +36,7 @@ def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_dir, 
     from model.train_config import TrainConfig
 
     base = TrainConfig.load(config_path)
+    data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     for item in runs.split(","):
         try:
             pattern, length = item.split(":")
@@ -47,11 +50,16 @@ def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_dir, 
             click.echo(f"{item}: done already ({target})")
             continue
         click.echo(f"{item}: training {epochs} epoch(s)")
-        metrics = train(config, Path(out_dir) / f"{pattern}-{length}", data_dir, manual_dir, vocab_path=vocab_path)
+        try:
+            metrics = train(config, Path(out_dir) / f"{pattern}-{length}", data_dir, manual_dir, vocab_path=vocab_path,
+                            data=data)
+        except ValueError as error:
+            usage(str(error))
         write_json_atomic(target, {
-            "pattern": pattern, "max_length": length, "epochs": epochs, "accuracy": metrics["accuracy"],
+            "pattern": pattern, "max_length": length, "epochs": epochs, "data": data_source,
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
             "val_accuracy": metrics["val_accuracy"], "train_seconds": metrics["train_seconds"],
             "wall_seconds": metrics["wall_seconds"], "n_test": metrics["n"], "machine": metrics["machine"],
             "command_template": f"sparse-edge compare --config {config_path} --vocab {vocab_path} "
-                                f"--runs {runs} --epochs {epochs}"})
+                                f"--runs {runs} --epochs {epochs} --data {data_source}"})
         click.echo(json.dumps({"run": item, "accuracy": metrics["accuracy"]}))

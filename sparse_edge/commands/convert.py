@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sparse_edge.commands.common import data_options, fail, quiet_option, usage, with_tensorflow
+from sparse_edge.commands.common import data_options, data_spec, fail, quiet_option, source_options, usage, with_tensorflow
 
 
 @click.command("convert")
@@ -81,12 +81,15 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Where parity.json and parity.md go [default: MODEL_DIR].")
 @quiet_option
+@source_options(None)
 @data_options
-def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quiet, data_dir, manual_dir):
+def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quiet, data_source, text_column,
+           label_column, data_dir, manual_dir):
     """Compare the Keras model with every .tflite variant, review by review, on a whole split.
 
     The TFLite side runs through edge_runtime (its tokenizer and interpreter wrapper), one
-    review at a time on one thread. Writes MODEL_DIR/parity.json and parity.md; exits 1 when
+    review at a time on one thread. The split is the model's own data (MODEL_DIR/data.json) unless
+    --data names other data with the same labels. Writes MODEL_DIR/parity.json and parity.md; exits 1 when
     a variant misses its threshold (accuracy, agreement, probability drift, size).
     """
     with_tensorflow("sparse-edge parity")
@@ -101,8 +104,9 @@ def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quie
             report = recheck_report(model_dir)
         else:
             names = parse_variants(variants) if variants else None
+            data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
             report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet,
-                                tflite_dir=tflite_dir, out_dir=out_dir)
+                                tflite_dir=tflite_dir, out_dir=out_dir, data=data)
     except (ValueError, DatasetMissing) as error:
         usage(str(error))
     summary = {v: {k: row[k] for k in ("accuracy", "delta_accuracy_pp", "agreement", "max_abs_prob_diff",

@@ -6,14 +6,19 @@ import json
 
 import click
 
-from sparse_edge.commands.common import data_options, fail, usage, with_tensorflow
+from sparse_edge.commands.common import data_options, data_spec, fail, source_options, usage, with_tensorflow
 
 
 @click.command("pipeline")
-@click.option("--preset", type=click.Choice(["quick", "full"]), default="quick", show_default=True,
-              help="quick: a small model on 8,000 reviews, a few minutes on 2 cores. full: the shipped "
+@click.option("--preset", type=click.Choice(["quick", "full", "small"]),
+              help="quick: a small model on 8,000 IMDB reviews, a few minutes on 2 cores. full: the shipped "
               "classifier: a language model, the Transformer of artifacts/imdb-transformer, the hybrid of "
-              "configs/hybrid.json; parity on all 25,000 test reviews.")
+              "configs/hybrid.json; parity on all 25,000 test reviews. small: your own few thousand rows "
+              "(configs/small.json: a small model, up to 30 epochs with early stopping, the n-gram teacher). "
+              "[default: quick for imdb, small for other data]")
+@click.option("--vocab-size", type=click.IntRange(1000, 100_000),
+              help="Tokens in the vocabulary learned from the training texts [default: the preset's; small data "
+                   "may give fewer].")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for every stage's output (vocab.txt, model/, edge.json, summary.md, pipeline.json).")
 @click.option("--seed", type=int, help="Another training seed than the preset's (initialisation, batch order, "
@@ -21,10 +26,16 @@ from sparse_edge.commands.common import data_options, fail, usage, with_tensorfl
 @click.option("--force", is_flag=True, help="Redo every stage, even those whose outputs match their settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bars (stage lines are still printed, to stderr).")
+@source_options("imdb")
 @data_options
-def pipeline(preset, out_dir, seed, force, as_json, quiet, data_dir, manual_dir):
+def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, data_source, text_column, label_column,
+             data_dir, manual_dir):
     """Run the whole pipeline: data, vocabulary, training, test evaluation, conversion to all four
     .tflite variants, parity against the Keras model, edge-runtime predictions, summary.
+
+    From your own CSV to a verified .tflite in one command:
+
+        sparse-edge pipeline --data csv:tickets.csv --text-column body --label-column team --out runs/tickets
 
     Each stage prints what it does and about how long the rest will take. A stage whose outputs
     exist and were made with the same settings is skipped, so running the command again after an
@@ -37,10 +48,11 @@ def pipeline(preset, out_dir, seed, force, as_json, quiet, data_dir, manual_dir)
     from model.data import DatasetMissing
     from sparse_edge.pipeline import StageFailed, run_pipeline, summary_markdown
 
+    data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     try:
         summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet, seed=seed,
-                               echo=lambda line: click.echo(line, err=True))
-    except DatasetMissing as error:
+                               echo=lambda line: click.echo(line, err=True), data=data, vocab_size=vocab_size)
+    except (DatasetMissing, ValueError) as error:
         usage(str(error))
     except StageFailed as error:
         fail(str(error))
@@ -55,6 +67,8 @@ def next_steps(summary: dict) -> list[str]:
     int8 = next(row["path"] for row in summary["variants"] if row["model"] == "int8")
     folder = int8.rsplit("/tflite/", 1)[0]
     return [f"Done in {summary['total_seconds'] / 60:.1f} min. Next:",
-            f'  sparse-edge predict {int8} "A quiet, beautiful film."     # classify with the int8 file',
+            f'  sparse-edge predict {int8} "A quiet, beautiful film."     # classify with the int8 file'
+            if summary.get("data", "imdb") == "imdb" else
+            f'  sparse-edge predict {int8} --json "some text"     # every label\'s probability, with the int8 file',
             f"  sparse-edge bench edge --model-dir {folder} --json runs/bench/edge.json   # its speed here",
             f"  sparse-edge demo                                   # the shipped models in a browser page"]

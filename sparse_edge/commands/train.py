@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sparse_edge.commands.common import data_options, quiet_option, usage, with_tensorflow
+from sparse_edge.commands.common import data_options, data_spec, quiet_option, source_options, usage, with_tensorflow
 
 
 @click.command("train")
@@ -19,7 +19,11 @@ from sparse_edge.commands.common import data_options, quiet_option, usage, with_
 @click.option("--epochs", type=int, help="Passes over the training split.")
 @click.option("--seed", type=int, help="Seed of initialisation, shuffling and the validation split.")
 @click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False),
-              help="Use this vocab.txt instead of learning one from train + unsupervised.")
+              help="Use this vocab.txt instead of learning one from the training texts (IMDB: + unsupervised).")
+@click.option("--vocab-size", type=click.IntRange(1000, 100_000),
+              help="Tokens in the vocabulary learned from the training texts.")
+@click.option("--patience", type=click.IntRange(0),
+              help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--train-limit", type=int, help="Use only the first N training reviews (quick runs).")
 @click.option("--test-limit", type=int, help="Report on only the first N test reviews (quick runs).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -28,13 +32,15 @@ from sparse_edge.commands.common import data_options, quiet_option, usage, with_
               "described by TF_CONFIG.")
 @click.option("--no-xla", is_flag=True, help="Do not compile steps with XLA.")
 @quiet_option
+@source_options("imdb")
 @data_options
-def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, train_limit, test_limit,
-          resume, strategy, no_xla, quiet, data_dir, manual_dir):
-    """Train the sparse classifier on IMDB and report test accuracy in OUT/metrics.json.
+def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, vocab_size, patience, train_limit,
+          test_limit, resume, strategy, no_xla, quiet, data_source, text_column, label_column, data_dir, manual_dir):
+    """Train the sparse classifier and report test accuracy in OUT/metrics.json.
 
-    The best epoch by validation accuracy (10% of train, seeded) is kept; test is used once,
-    at the end.
+    The data is IMDB unless --data names another source (any number of labels). The best epoch
+    by validation accuracy (10% of train, seeded) is kept; test is used once, at the end.
+    OUT/data.json records the data and its split, so evaluate, convert and parity use the same.
     """
     import dataclasses
 
@@ -49,8 +55,8 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
             model_changes["max_length"] = max_length
         if pattern:
             model_changes["pattern"] = dataclasses.replace(config.model.pattern, name=pattern)
-        changes = {k: v for k, v in dict(epochs=epochs, seed=seed, train_limit=train_limit,
-                                         test_limit=test_limit).items() if v is not None}
+        changes = {k: v for k, v in dict(epochs=epochs, seed=seed, train_limit=train_limit, vocab_size=vocab_size,
+                                         patience=patience, test_limit=test_limit).items() if v is not None}
         if no_xla:
             changes["jit_compile"] = False
         if model_changes:
@@ -60,13 +66,14 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
         usage(str(error))
     from model.train import train as run_training
 
+    data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     try:
         metrics = run_training(config, out_dir, data_dir, manual_dir, resume=resume, strategy=strategy,
-                               vocab_path=vocab_path, progress=not quiet)
+                               vocab_path=vocab_path, progress=not quiet, data=data)
     except (DatasetMissing, ValueError) as error:
         usage(str(error))
-    click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "f1", "best_epoch", "val_accuracy",
-                                                    "train_seconds")}, indent=2))
+    click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "best_epoch", "val_accuracy",
+                                                    "train_seconds", "labels")}, indent=2))
 
 
 @click.command("evaluate")
@@ -76,21 +83,27 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, t
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Also write the metrics to this file (nothing is written without it).")
 @quiet_option
+@source_options(None)
 @data_options
-def evaluate(model_dir, split, limit, json_path, quiet, data_dir, manual_dir):
-    """Accuracy, precision, recall, F1 and the confusion matrix of a trained model (printed as JSON)."""
+def evaluate(model_dir, split, limit, json_path, quiet, data_source, text_column, label_column, data_dir, manual_dir):
+    """Accuracy, macro-F1, per-label precision, recall and F1 and the confusion matrix of a trained
+    model (printed as JSON), on the data it was trained on (split as then) unless --data says otherwise."""
+    override = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     with_tensorflow("sparse-edge evaluate")
-    from model.data import DatasetMissing, load_imdb
+    from model.data import DatasetMissing
     from model.evaluate import evaluate_model
     from model.files import write_json_atomic
-    from model.saved import load_trained
+    from model.saved import ModelFolder
+    from model.sources import data_for_folder
 
+    folder = ModelFolder(model_dir)
     try:
-        model, tokenizer, config = load_trained(model_dir)
-        reviews = load_imdb(split, data_dir, manual_dir, limit=limit)
+        model, tokenizer, config = folder.load()
+        source = data_for_folder(folder, data_dir, manual_dir, override=override)
+        reviews = source.load(split, limit=limit)
     except (DatasetMissing, ValueError) as error:
         usage(str(error))
-    metrics = evaluate_model(model, tokenizer, reviews, config, progress=not quiet)
+    metrics = evaluate_model(model, tokenizer, reviews, config, progress=not quiet, names=source.labels)
     metrics["split"] = split
     if json_path:
         write_json_atomic(json_path, metrics)

@@ -15,7 +15,7 @@ from pathlib import Path
 from convert.representative import representative_reviews, signature_dataset
 from convert.tflite import VARIANTS, convert_multi_length
 from edge_runtime.bundle import pack_bundle
-from edge_runtime.classifier import TOKENIZER
+from edge_runtime.tokenizer import DEFAULT_OPTIONS
 from model.files import check_writable, write_atomic, write_json_atomic
 from model.saved import ModelFolder
 
@@ -30,7 +30,8 @@ def parse_variants(text: str | list[str]) -> list[str]:
 
 
 def bundle_config(model, train_config, variant: str, lengths: list[int], metrics: dict | None,
-                  float_nodes: list[str], labels: list[str], kind: str = "classifier") -> dict:
+                  float_nodes: list[str], labels: list[str], kind: str = "classifier",
+                  tokenizer_options: dict = DEFAULT_OPTIONS) -> dict:
     """What the device needs to run the file, and what it came from."""
     import keras
     import tensorflow as tf
@@ -42,7 +43,7 @@ def bundle_config(model, train_config, variant: str, lengths: list[int], metrics
         "variant": variant,
         "max_length": c.max_length,
         "lengths": lengths,
-        "tokenizer": TOKENIZER,
+        "tokenizer": tokenizer_options,
         "model": c.to_dict(),
         "labels": list(labels),
         "versions": {"sparse_edge": _version("sparse-edge"), "tensorflow": tf.__version__,
@@ -102,7 +103,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
         flatbuffer = convert_multi_length(model, lengths, variant, representative,
                                           float_nodes if variant == "int8" else None)
         config = bundle_config(model, train_config, variant, lengths, metrics,
-                               float_nodes if variant == "int8" else [], labels, kind)
+                               float_nodes if variant == "int8" else [], labels, kind, tokenizer.options)
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, labels))
         written[variant] = path

@@ -29,9 +29,9 @@ import numpy as np
 from edge_runtime.backends import interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
-from edge_runtime.tokenizer import WordPieceTokenizer
+from edge_runtime.tokenizer import DEFAULT_OPTIONS, WordPieceTokenizer, check_options
 
-TOKENIZER = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
+TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (others: tokenizer.check_options)
 
 
 # Reviews per invoke in classify_batch / classify_stream. On the 2-core x86 host that measured it
@@ -85,10 +85,11 @@ class TextClassifier:
         if kind != "classifier":
             raise BundleError(f"{self.path} is a {str(kind).replace('_', ' ')}, not a classifier; "
                               "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
-        options = self.config.get("tokenizer")
-        if options != TOKENIZER:
-            raise BundleError(f"{self.path} was converted for tokenizer options {options}, this runtime "
-                              f"implements {TOKENIZER}; upgrade sparse-edge or convert again")
+        try:
+            options = check_options(self.config.get("tokenizer"))
+        except ValueError:
+            raise BundleError(f"{self.path} was converted for tokenizer options {self.config.get('tokenizer')}, "
+                              "which this runtime does not implement; upgrade sparse-edge or convert again") from None
         validate_config(self.config, source, ("vocab_size", "d_model", "num_classes"))
         lengths = self.config.get("lengths")
         if (not isinstance(lengths, list) or not lengths
@@ -101,7 +102,7 @@ class TextClassifier:
             raise BundleError(f"{self.path}: config.json's longest input length {self.lengths[-1]} is below "
                               f"max_length {self.max_length}; convert the model again")
         try:
-            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
+            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text, options)
         except ValueError as error:
             raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
         vocab_size, d_model = self.config["model"]["vocab_size"], self.config["model"]["d_model"]

@@ -58,40 +58,67 @@ def _hangul(cp: int) -> str:
     return chr(0x1100 + lead) + chr(0x1161 + vowel) + (chr(0x11A7 + trail) if trail else "")
 
 
-def _load_tables():
-    """Compiled steps 1-4 from the committed tables (a few milliseconds)."""
-    tables = json.loads(TABLES.read_text(encoding="ascii"))
-    removed = tables["removed"] + [[0xD800, 0xDFFF]]   # lone surrogates: HF never sees them
-    mapping = {cp: text for cp, text in tables["mapped"]}
-    mapping.update((cp, _hangul(cp)) for cp in range(0xAC00, 0xD7A4))
-    punct = _char_class(tables["punctuation"])
-    return (re.compile(f"[{_char_class(removed)}]+"), re.compile(f"[{_char_class(tables['spaces'])}]"),
-            re.compile(f"([{_char_class(tables['cjk'])}])"), mapping, re.compile(f"[{punct}]|[^{punct} ]+"))
+def option_name(lowercase: bool, strip_accents: bool) -> str:
+    """The tables' name for a pair of options (``scripts/unicode_tables.py: OPTIONS``)."""
+    return {(True, True): "lowercase+strip_accents", (True, False): "lowercase",
+            (False, True): "strip_accents", (False, False): "none"}[(bool(lowercase), bool(strip_accents))]
 
 
-_REMOVED, _SPACES, _CJK, _MAPPING, _WORDS = _load_tables()
+_TABLES = json.loads(TABLES.read_text(encoding="ascii"))
+_SPACES = re.compile(f"[{_char_class(_TABLES['spaces'])}]")
+_CJK = re.compile(f"([{_char_class(_TABLES['cjk'])}])")
+_PUNCT = _char_class(_TABLES["punctuation"])
+_WORDS = re.compile(f"[{_PUNCT}]|[^{_PUNCT} ]+")
 _ASCII_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _ASCII_SPACES = re.compile("[\t\n\r]")
 
 
-def basic_tokenize(text: str) -> list[str]:
+@dataclass(frozen=True)
+class _Normalizer:
+    """Steps 1-3 for one pair of options, compiled from the committed tables on first use."""
+
+    lowercase: bool
+    removed: re.Pattern
+    mapping: dict
+
+    @classmethod
+    def build(cls, lowercase: bool, strip_accents: bool) -> "_Normalizer":
+        table = _TABLES["options"][option_name(lowercase, strip_accents)]
+        removed = _TABLES["removed"] + table["removed"] + [[0xD800, 0xDFFF]]   # lone surrogates: HF never sees them
+        mapping = {cp: text for cp, text in table["mapped"]}
+        if strip_accents:   # NFD splits a Hangul syllable into its jamo
+            mapping.update((cp, _hangul(cp)) for cp in range(0xAC00, 0xD7A4))
+        return cls(lowercase, re.compile(f"[{_char_class(removed)}]+"), mapping)
+
+    def __call__(self, text: str) -> str:
+        if text.isascii():  # the fast path: no accents, no CJK, only ASCII control characters
+            text = _ASCII_SPACES.sub(" ", _ASCII_CONTROLS.sub("", text))
+            return text.lower() if self.lowercase else text
+        text = _CJK.sub(r" \1 ", _SPACES.sub(" ", self.removed.sub("", text)))
+        return text.translate(self.mapping)
+
+
+_NORMALIZERS: dict = {}
+
+
+def _normalizer(lowercase: bool = True, strip_accents: bool = True) -> _Normalizer:
+    key = (bool(lowercase), bool(strip_accents))
+    if key not in _NORMALIZERS:
+        _NORMALIZERS[key] = _Normalizer.build(*key)
+    return _NORMALIZERS[key]
+
+
+def basic_tokenize(text: str, lowercase: bool = True, strip_accents: bool = True) -> list[str]:
     """Steps 1-4: normalised words and punctuation marks, before WordPiece."""
-    return list(_words(normalize_review(text)))
+    return list(_words(normalize_review(text), _normalizer(lowercase, strip_accents)))
 
 
-def _normalize(text: str) -> str:
-    if text.isascii():  # the fast path: no accents, no CJK, only ASCII control characters
-        return _ASCII_SPACES.sub(" ", _ASCII_CONTROLS.sub("", text)).lower()
-    text = _CJK.sub(r" \1 ", _SPACES.sub(" ", _REMOVED.sub("", text)))
-    return text.translate(_MAPPING)
-
-
-def _words(text: str):
+def _words(text: str, normalize: _Normalizer):
     """Words of ``text`` in order, normalized a chunk at a time (cut at a space, so no word is split)."""
     start, n = 0, len(text)
     while start < n:
         end = n if n - start <= CHUNK_CHARS else _cut(text, start + CHUNK_CHARS)
-        yield from _WORDS.findall(_normalize(text[start:end]))
+        yield from _WORDS.findall(normalize(text[start:end]))
         start = end
 
 
@@ -102,6 +129,18 @@ def _cut(text: str, at: int) -> int:
 
 
 CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space before them
+DEFAULT_OPTIONS = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
+
+
+def check_options(options: dict | None) -> dict:
+    """Recorded tokenizer options, complete; a ValueError names what this tokenizer cannot do."""
+    if options is None:
+        return dict(DEFAULT_OPTIONS)
+    if not isinstance(options, dict) or options.get("kind") != "wordpiece" or options.get("html") != "br-to-space" \
+            or not all(isinstance(options.get(k), bool) for k in ("lowercase", "strip_accents")):
+        raise ValueError(f"tokenizer options {options!r} are not ones this tokenizer implements (wordpiece, "
+                         "html br-to-space, lowercase and strip_accents true or false); upgrade sparse-edge")
+    return dict(options)
 
 
 @dataclass
@@ -124,7 +163,7 @@ class WordPieceTokenizer:
         [2, 5, 6, 7, 8, 3]
     """
 
-    def __init__(self, vocab: list[str] | dict[str, int]):
+    def __init__(self, vocab: list[str] | dict[str, int], lowercase: bool = True, strip_accents: bool = True):
         if not isinstance(vocab, dict):
             vocab = {token: i for i, token in enumerate(vocab)}
         missing = [t for t in SPECIAL_TOKENS if t not in vocab]
@@ -137,14 +176,25 @@ class WordPieceTokenizer:
         self.inverse = {i: t for t, i in vocab.items()}
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (vocab[t] for t in SPECIAL_TOKENS)
         self._cache: dict[str, list[int]] = {}
+        self.lowercase, self.strip_accents = bool(lowercase), bool(strip_accents)
+        self._normalize = _normalizer(self.lowercase, self.strip_accents)
+
+    @property
+    def options(self) -> dict:
+        """What a model folder and a ``.tflite`` record, so the device tokenizes as training did."""
+        return {"kind": "wordpiece", "lowercase": self.lowercase, "strip_accents": self.strip_accents,
+                "html": "br-to-space"}
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "WordPieceTokenizer":
-        return cls.from_text(Path(path).read_text(encoding="utf-8"))
+    def from_file(cls, path: str | Path, options: dict | None = None) -> "WordPieceTokenizer":
+        return cls.from_text(Path(path).read_text(encoding="utf-8"), options)
 
     @classmethod
-    def from_text(cls, text: str) -> "WordPieceTokenizer":
-        return cls(text.rstrip("\n").split("\n"))
+    def from_text(cls, text: str, options: dict | None = None) -> "WordPieceTokenizer":
+        """A vocabulary's text and recorded ``options`` (None: BERT uncased, what every model before
+        the options existed used); options this tokenizer does not implement are a ValueError."""
+        options = check_options(options)
+        return cls(text.rstrip("\n").split("\n"), options["lowercase"], options["strip_accents"])
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -177,7 +227,7 @@ class WordPieceTokenizer:
         """WordPiece ids of ``text``, without [CLS]/[SEP]; with ``limit``, stops once it has more
         than ``limit`` ids (a 5 MB text costs what its first words cost)."""
         ids = []
-        for word in _words(normalize_review(text)):
+        for word in _words(normalize_review(text), self._normalize):
             ids.extend(self._word_ids(word))
             if limit is not None and len(ids) > limit:
                 break

@@ -4,7 +4,7 @@ Every stage (training, the language model, ensembles, the hybrid, conversion, pa
 the demo) talks about a ``ModelFolder`` and asks it for what it needs; none spells a file name.
 A folder holds::
 
-    config.json         {"kind": ..., "labels": [...], "model": {TransformerConfig}}
+    config.json         {"kind": ..., "labels": [...], "tokenizer": {options}, "model": {TransformerConfig}}
     train_config.json   how it was trained (TrainConfig, LMConfig)
     model.keras         the weights (the best epoch)
     vocab.txt           the WordPiece vocabulary the tokenizer reads
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.tokenizer import WordPieceTokenizer
+from edge_runtime.tokenizer import WordPieceTokenizer, check_options
 from model.files import write_json_atomic
 
 CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID = "classifier", "language_model", "ensemble", "hybrid"
@@ -85,12 +85,14 @@ class ModelFolder:
         return Path(tflite_dir or self.tflite_dir) / f"{variant}.tflite"
 
     # -- what the folder records -----------------------------------------------------------------
-    def write_config(self, kind: str, model_config, labels=SENTIMENT_LABELS, **extra) -> None:
-        """Record the folder's kind, labels and model sizes (``config.json``)."""
+    def write_config(self, kind: str, model_config, labels=SENTIMENT_LABELS, tokenizer: dict | None = None,
+                     **extra) -> None:
+        """Record the folder's kind, labels, tokenizer options and model sizes (``config.json``)."""
         if kind not in KINDS:
             raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(KINDS)}")
         config = model_config if isinstance(model_config, dict) else model_config.to_dict()
-        write_json_atomic(self.config_path, {"kind": kind, "labels": list(labels), "model": config, **extra})
+        write_json_atomic(self.config_path, {"kind": kind, "labels": list(labels), "model": config,
+                                             "tokenizer": check_options(tokenizer), **extra})
 
     def read_config(self) -> dict:
         """``config.json`` as ``{"kind", "labels", "model", ...}``.
@@ -140,8 +142,13 @@ class ModelFolder:
     def vocab_text(self) -> str:
         return self.vocab_path.read_text(encoding="utf-8")
 
+    @property
+    def tokenizer_options(self) -> dict:
+        """How texts are normalised before WordPiece (lowercase, accents); BERT uncased for older folders."""
+        return check_options(self.read_config().get("tokenizer")) if self.config_path.exists() else check_options(None)
+
     def tokenizer(self) -> WordPieceTokenizer:
-        return WordPieceTokenizer.from_file(self.vocab_path)
+        return WordPieceTokenizer.from_file(self.vocab_path, self.tokenizer_options)
 
     # -- loading ---------------------------------------------------------------------------------
     def require(self, *names: str, hint: str = "train one with `sparse-edge train --out DIR`") -> None:

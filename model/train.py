@@ -209,7 +209,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     import tensorflow as tf
     from tqdm import tqdm
 
-    from edge_runtime.tokenizer import WordPieceTokenizer
+    from edge_runtime.tokenizer import DEFAULT_OPTIONS, WordPieceTokenizer
     from model.batching import bucket_lengths, make_batches
     from model.data import tokenize_cached, train_validation_split
     from model.evaluate import evaluate_model
@@ -236,8 +236,10 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         texts = train_all.texts
         if config.train_limit is None and source.has_unlabelled:
             texts = texts + source.load("unsupervised").texts
-        learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file)
-    tokenizer = WordPieceTokenizer.from_file(vocab_file)
+        learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file, lowercase=config.lowercase,
+                    strip_accents=config.strip_accents)
+    tokenizer = WordPieceTokenizer.from_file(vocab_file, {**DEFAULT_OPTIONS, "lowercase": config.lowercase,
+                                                          "strip_accents": config.strip_accents})
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
     if len(source.labels) != config.model.num_classes:
@@ -257,7 +259,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
                                  config.max_batch, np.random.default_rng(0), multiple_of=replicas))
     trainer = Trainer(config, distribution, per_epoch * config.epochs)
-    folder.write_config(CLASSIFIER, c, labels=source.labels)
+    folder.write_config(CLASSIFIER, c, labels=source.labels, tokenizer=tokenizer.options)
     folder.write_data_record(source.record())
     write_json_atomic(folder.train_config_path, config.to_dict())
 

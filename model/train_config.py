@@ -79,6 +79,8 @@ class TrainConfig:
     split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it
     jit_compile: bool = True
     vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
+    lowercase: bool = True          # the tokenizer's options (recorded in the model folder and every .tflite)
+    strip_accents: bool = True
     train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
     test_limit: int | None = None
     vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)

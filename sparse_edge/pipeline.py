@@ -107,6 +107,7 @@ class Run:
     seed: int | None = None   # replaces the preset's training seed (initialisation, batch order, split)
     data: object = None       # a model.sources.DataSpec (None: IMDB from data_dir/manual_dir)
     vocab_size: int | None = None   # replaces the preset's vocabulary size
+    tokenizer_changes: dict = dataclasses.field(default_factory=dict)   # lowercase / strip_accents, if not the preset's
 
     @functools.cached_property
     def source(self):
@@ -149,7 +150,8 @@ class Run:
         if not path.exists():
             raise StageFailed(f"the preset's training config {path} is missing; restore it with `git checkout`")
         config = TrainConfig.load(path)
-        return config if self.seed is None else dataclasses.replace(config, seed=self.seed)
+        changes = {"seed": self.seed, **self.tokenizer_changes}
+        return dataclasses.replace(config, **{k: v for k, v in changes.items() if v is not None})
 
 
 def fingerprint(settings: dict, *upstream: str) -> str:
@@ -183,6 +185,7 @@ def vocab_stage(run: Run):
 
     config = run.train_config
     settings = {"size": run.vocabulary_size, "unsupervised": run.preset.vocab_unsupervised,
+                "lowercase": config.lowercase, "strip_accents": config.strip_accents,
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
 
@@ -203,7 +206,8 @@ def vocab_stage(run: Run):
         texts = run.source.load("train", limit=config.train_limit).texts
         if run.preset.vocab_unsupervised:
             texts = texts + run.source.load("unsupervised").texts
-        tokenizer = learn_vocab(texts[: config.vocab_limit], run.vocabulary_size, run.out / VOCAB)
+        tokenizer = learn_vocab(texts[: config.vocab_limit], run.vocabulary_size, run.out / VOCAB,
+                                lowercase=config.lowercase, strip_accents=config.strip_accents)
         return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
 
     return settings, work, [VOCAB], ["data"]
@@ -375,7 +379,8 @@ def _save_record(run: Run) -> None:
 def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None = None, manual_dir: str | None = None,
                  force: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
                  presets: dict[str, Preset] | None = None, seed: int | None = None, data=None,
-                 vocab_size: int | None = None) -> dict:
+                 vocab_size: int | None = None, lowercase: bool | None = None,
+                 strip_accents: bool | None = None) -> dict:
     """Run every stage not already done; return the summary (``DIR/summary.json``).
 
     ``data`` is a ``model.sources.DataSpec`` (None: IMDB); ``preset_name`` None picks
@@ -409,7 +414,7 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
         echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
     record.update(preset=preset_name, stages=record.get("stages", {}))
     run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record, seed=seed, data=data,
-              vocab_size=vocab_size)
+              vocab_size=vocab_size, tokenizer_changes={"lowercase": lowercase, "strip_accents": strip_accents})
     run.source = source
 
     started = time.time()

@@ -109,19 +109,24 @@ def test_decode_writes_punctuation_and_contractions_as_people_do():
     assert tokenizer.decode(ids) == "i'd say it's great (really), isn't it?"
 
 
-def test_every_code_point_tokenizes_as_hf_tokenizers_does():
+@pytest.mark.parametrize("lowercase, strip_accents", [(True, True), (True, False), (False, True), (False, False)])
+def test_every_code_point_tokenizes_as_hf_tokenizers_does(lowercase, strip_accents):
     """U+0000 to U+10FFFF, each between two letters, through our steps 1-4 and HF's normalizer and
-    pre-tokenizer. The only allowed difference is documented in edge_runtime/tokenizer.py: lone
-    surrogates, which HF cannot receive, are removed. Compared 512 code points per string (each
-    in its own "a?b" word) for speed; a chunk that differs is compared code point by code point."""
+    pre-tokenizer, under each pair of tokenizer options. The only allowed difference is documented
+    in edge_runtime/tokenizer.py: lone surrogates, which HF cannot receive, are removed. Compared
+    512 code points per string (each in its own "a?b" word) for speed; a chunk that differs is
+    compared code point by code point."""
     from tokenizers import normalizers, pre_tokenizers
 
     normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                            strip_accents=True, lowercase=True)
+                                            strip_accents=strip_accents, lowercase=lowercase)
     pre = pre_tokenizers.BertPreTokenizer()
 
     def theirs(text):
         return [word for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text))]
+
+    def ours(text):
+        return basic_tokenize(text, lowercase, strip_accents)
 
     code_points = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
     assert len(code_points) == 1_112_064
@@ -129,10 +134,23 @@ def test_every_code_point_tokenizes_as_hf_tokenizers_does():
     for start in range(0, len(code_points), 512):
         chunk = code_points[start:start + 512]
         text = " ".join(f"a{chr(cp)}b" for cp in chunk)
-        if basic_tokenize(text) != theirs(text):
-            differences += [f"U+{cp:04X}" for cp in chunk if basic_tokenize(f"a{chr(cp)}b") != theirs(f"a{chr(cp)}b")]
+        if ours(text) != theirs(text):
+            differences += [f"U+{cp:04X}" for cp in chunk if ours(f"a{chr(cp)}b") != theirs(f"a{chr(cp)}b")]
     assert differences == []
-    assert basic_tokenize("a\ud800b") == ["ab"]   # a lone surrogate is removed
+    assert ours("a\ud800b") == ["ab"]   # a lone surrogate is removed
+    assert ours("Café") == [("café" if lowercase else "Café") if not strip_accents else ("cafe" if lowercase else "Cafe")]
+
+
+def test_tokenizer_options_are_recorded_and_checked():
+    from edge_runtime.tokenizer import check_options
+
+    tok = WordPieceTokenizer(list(SPECIAL_TOKENS) + ["café", "cafe"], lowercase=True, strip_accents=False)
+    assert tok.options == {"kind": "wordpiece", "lowercase": True, "strip_accents": False, "html": "br-to-space"}
+    assert tok.token_ids("CAFÉ") == [5] and WordPieceTokenizer(list(tok.vocab)).token_ids("CAFÉ") == [6]
+    assert WordPieceTokenizer.from_text("\n".join(tok.vocab), tok.options).token_ids("Café") == [5]
+    assert check_options(None)["strip_accents"] is True   # files and folders from before the options
+    with pytest.raises(ValueError, match="not ones this tokenizer implements"):
+        check_options({"kind": "wordpiece", "lowercase": "yes", "strip_accents": True, "html": "br-to-space"})
 
 
 def test_the_tokenizer_never_reads_the_running_pythons_unicode_database():

@@ -149,6 +149,26 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
                    f"p50 {row['latency_ms']['p50']:.2f} ms  behaviour {row['behaviour']['all']['pass_rate']:.0%}")
 
 
+@bench.command("baseline")
+@click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A trained classifier folder; the baseline uses its data and split (data.json).")
+@click.option("--json", "json_path", default="runs/bench/baseline.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the results.")
+@click.option("--quiet", is_flag=True, help="Do not print each regularisation strength's validation accuracy.")
+@data_options
+def baseline(model_dir, json_path, quiet, data_dir, manual_dir):
+    """TF-IDF + logistic regression on the model folder's own train/validation/test split:
+    accuracy, macro-F1 and per-label scores on the same test rows as the Transformer."""
+    from sparse_edge.bench.baseline import run_baseline
+
+    try:
+        report = run_baseline(model_dir, json_path, data_dir, manual_dir, progress=not quiet)
+    except ValueError as error:
+        usage(str(error))
+    click.echo(f"baseline: accuracy {report['test']['accuracy']:.4f}, macro-F1 {report['test']['macro_f1']:.4f} "
+               f"on {report['test']['n']:,} test rows (C={report['C']}); {json_path}")
+
+
 @bench.command("serve")
 @click.option("--model", "model_path", default="artifacts/imdb-classifier/tflite/int8.tflite", show_default=True,
               type=click.Path(exists=True, dir_okay=False), help="The .tflite the service runs.")

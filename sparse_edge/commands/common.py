@@ -92,6 +92,18 @@ def source_options(default: str | None):
     return decorate
 
 
+def tokenizer_options(fn):
+    """``--keep-case`` and ``--keep-accents``: the tokenizer's options for a new vocabulary and model."""
+    for option in reversed([
+        click.option("--keep-case", is_flag=True, default=None,
+                     help="Do not lowercase texts (the vocabulary and model then tell 'Apple' from 'apple')."),
+        click.option("--keep-accents", is_flag=True, default=None,
+                     help="Do not strip accents ('café' stays 'café'; MediaPipe's BERT tokenizer keeps them too)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 def data_spec(source: str | None, text_column: str | None, label_column: str | None, data_dir: str | None,
               manual_dir: str | None):
     """The ``DataSpec`` the options name (None when no ``--data`` was given); a bad one exits 2."""

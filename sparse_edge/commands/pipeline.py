@@ -6,7 +6,8 @@ import json
 
 import click
 
-from sparse_edge.commands.common import data_options, data_spec, fail, source_options, usage, with_tensorflow
+from sparse_edge.commands.common import (data_options, data_spec, fail, source_options, tokenizer_options, usage,
+                                         with_tensorflow)
 
 
 @click.command("pipeline")
@@ -26,10 +27,11 @@ from sparse_edge.commands.common import data_options, data_spec, fail, source_op
 @click.option("--force", is_flag=True, help="Redo every stage, even those whose outputs match their settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bars (stage lines are still printed, to stderr).")
+@tokenizer_options
 @source_options("imdb")
 @data_options
-def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, data_source, text_column, label_column,
-             data_dir, manual_dir):
+def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, keep_case, keep_accents, data_source,
+             text_column, label_column, data_dir, manual_dir):
     """Run the whole pipeline: data, vocabulary, training, test evaluation, conversion to all four
     .tflite variants, parity against the Keras model, edge-runtime predictions, summary.
 
@@ -51,7 +53,8 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, data_sour
     data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     try:
         summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet, seed=seed,
-                               echo=lambda line: click.echo(line, err=True), data=data, vocab_size=vocab_size)
+                               echo=lambda line: click.echo(line, err=True), data=data, vocab_size=vocab_size,
+                               lowercase=False if keep_case else None, strip_accents=False if keep_accents else None)
     except (DatasetMissing, ValueError) as error:
         usage(str(error))
     except StageFailed as error:

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from sparse_edge.commands.common import data_options, data_spec, quiet_option, source_options, usage, with_tensorflow
+from sparse_edge.commands.common import (data_options, data_spec, quiet_option, source_options, tokenizer_options,
+                                         usage, with_tensorflow)
 
 
 @click.command("train")
@@ -32,10 +33,12 @@ from sparse_edge.commands.common import data_options, data_spec, quiet_option, s
               "described by TF_CONFIG.")
 @click.option("--no-xla", is_flag=True, help="Do not compile steps with XLA.")
 @quiet_option
+@tokenizer_options
 @source_options("imdb")
 @data_options
 def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, vocab_size, patience, train_limit,
-          test_limit, resume, strategy, no_xla, quiet, data_source, text_column, label_column, data_dir, manual_dir):
+          test_limit, resume, strategy, no_xla, quiet, keep_case, keep_accents, data_source, text_column, label_column,
+          data_dir, manual_dir):
     """Train the sparse classifier and report test accuracy in OUT/metrics.json.
 
     The data is IMDB unless --data names another source (any number of labels). The best epoch
@@ -56,7 +59,9 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
         if pattern:
             model_changes["pattern"] = dataclasses.replace(config.model.pattern, name=pattern)
         changes = {k: v for k, v in dict(epochs=epochs, seed=seed, train_limit=train_limit, vocab_size=vocab_size,
-                                         patience=patience, test_limit=test_limit).items() if v is not None}
+                                         patience=patience, test_limit=test_limit,
+                                         lowercase=False if keep_case else None,
+                                         strip_accents=False if keep_accents else None).items() if v is not None}
         if no_xla:
             changes["jit_compile"] = False
         if model_changes:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.evaluate import classification_metrics
 from model.files import write_json_atomic, write_text_atomic
 from model.saved import ModelFolder
 
@@ -38,6 +39,7 @@ def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, ids: l
     accuracy, ref_accuracy = float((pred == labels).mean()), float((ref_pred == labels).mean())
     return {
         "accuracy": accuracy,
+        "macro_f1": classification_metrics(labels, probs, [str(c) for c in range(probs.shape[1])])["macro_f1"],
         "delta_accuracy_pp": round((accuracy - ref_accuracy) * 100, 4),
         "agreement": float((ref_pred == pred).mean()),
         "max_abs_prob_diff": float(diff.max()),

@@ -72,6 +72,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/debian/packages.csv", help="the CSV to write [%(default)s]")
     parser.add_argument("--min-rows", type=int, default=200, help="keep sections with at least this many packages")
     parser.add_argument("--lists", default=LISTS, help="apt's list folder [%(default)s]")
+    parser.add_argument("--top-sections", type=int, help="keep only this many of the largest sections")
+    parser.add_argument("--per-section", type=int,
+                        help="keep this many packages of each section (a seeded sample): a small dataset")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed [%(default)s]")
     args = parser.parse_args(argv)
 
     try:
@@ -103,7 +107,19 @@ def main(argv=None) -> int:
         rows.append((fields["Package"], section, text))
     counts = collections.Counter(section for _, section, _ in rows)
     kept = {section for section, n in counts.items() if n >= args.min_rows}
+    sections_found = len(counts)
+    if args.top_sections:
+        kept = set(sorted(kept, key=lambda s: (-counts[s], s))[: args.top_sections])
     rows = [row for row in rows if row[1] in kept]
+    if args.per_section:   # a seeded sample of each section, in the file's order
+        import random
+
+        rng = random.Random(args.seed)
+        chosen = set()
+        for section in sorted(kept):
+            indices = [i for i, row in enumerate(rows) if row[1] == section]
+            chosen.update(rng.sample(indices, min(args.per_section, len(indices))))
+        rows = [row for i, row in enumerate(rows) if i in chosen]
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -115,11 +131,11 @@ def main(argv=None) -> int:
                     for line in Path(path).read_text(errors="replace").splitlines() if line.startswith("Codename:")), None)
     summary = {"rows": len(rows), "sections": len(kept), "min_rows": args.min_rows, "release": release,
                "packages_read": len(packages), "short_description_only": short_only,
-               "rows_per_section": dict(sorted(((s, counts[s]) for s in kept), key=lambda item: -item[1])),
+               "rows_per_section": dict(collections.Counter(section for _, section, _ in rows).most_common()),
                "dropped_sections": {s: n for s, n in sorted(counts.items()) if s not in kept},
                "command": "scripts/debian_sections.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     write_json_atomic(out.with_suffix(".json"), summary)
-    print(f"{out}: {len(rows):,} packages in {len(kept)} sections (of {len(counts)}); "
+    print(f"{out}: {len(rows):,} packages in {len(kept)} sections (of {sections_found}); "
           f"{short_only:,} without a long description")
     return 0
 

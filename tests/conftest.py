@@ -24,9 +24,13 @@ def pytest_collection_modifyitems(config, items):
     they are skipped, loudly (see ``pytest_terminal_summary``), and CI fails on any skip.
     """
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        uses_pipeline = SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_pipeline:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.imdb)
+        # with pytest-xdist (scripts/test runs `-n`, `--dist loadgroup`): a file's tests share one
+        # worker, so its module fixtures are built once, and every user of the quick pipeline shares one
+        item.add_marker(pytest.mark.xdist_group("quick-pipeline" if uses_pipeline else item.path.name))
     data_dir = os.environ.get("TFDS_DATA_DIR")
     if data_dir and (Path(data_dir) / "imdb_reviews").exists():
         return

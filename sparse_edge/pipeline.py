@@ -534,8 +534,9 @@ def summary_markdown(summary: dict) -> str:
     teacher = (f" The n-gram teacher alone: {teacher['accuracy']:.2%}, macro-F1 {teacher['macro_f1']:.3f}."
                if teacher else "")
     labels = summary.get("labels") or []
-    lines = [f"Data `{data}` ({len(labels)} labels: {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}). "
-             f"Preset `{summary['preset']}`: Keras model {summary['test_accuracy']:.2%}{macro} on "
+    about = "" if data == "imdb" else \
+        f"Data `{data}` ({len(labels)} labels: {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}). "
+    lines = [f"{about}Preset `{summary['preset']}`: Keras model {summary['test_accuracy']:.2%}{macro} on "
              f"{summary['test_reviews']:,} test {texts}, trained in {summary['train_seconds']:.0f} s.{teacher} "
              f"Every variant met the parity thresholds on {summary['parity_reviews']:,} test {texts}.", "",
              f"| model | accuracy ({summary['parity_reviews']:,} {texts}) | Δ vs Keras (pp) | agreement | size (MB) "

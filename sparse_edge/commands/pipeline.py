@@ -15,7 +15,7 @@ from sparse_edge.commands.common import (data_options, data_spec, fail, source_o
               help="quick: a small model on 8,000 IMDB reviews, a few minutes on 2 cores. full: the shipped "
               "classifier: a language model, the Transformer of artifacts/imdb-transformer, the hybrid of "
               "configs/hybrid.json; parity on all 25,000 test reviews. small: your own few thousand rows "
-              "(configs/small.json: a small model, up to 30 epochs with early stopping, the n-gram teacher). "
+              "(configs/small.json: a small model, up to 20 epochs with early stopping, the n-gram teacher). "
               "[default: quick for imdb, small for other data]")
 @click.option("--vocab-size", type=click.IntRange(1000, 100_000),
               help="Tokens in the vocabulary learned from the training texts [default: the preset's; small data "

@@ -41,6 +41,10 @@ TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (ot
 BATCH_SIZE = 1
 
 
+MEDIAPIPE_SIGNATURE = "serving_default"           # the one signature of a file for MediaPipe Tasks
+MEDIAPIPE_INPUTS = ("ids", "mask", "segment_ids")  # BERT's three inputs, which MediaPipe feeds
+
+
 def signature_key(length: int) -> str:
     """Name of the signature that takes ``(1, length)`` token ids."""
     return f"len_{length}"
@@ -118,7 +122,7 @@ class TextClassifier:
         self._batchable = None
         self._interpreter = self._thread_interpreter()
         signatures = self._interpreter.get_signature_list()
-        missing = [signature_key(n) for n in self.lengths if signature_key(n) not in signatures]
+        missing = [self._signature(n) for n in self.lengths if self._signature(n) not in signatures]
         if missing:
             raise BundleError(f"{self.path}: config.json lists input lengths whose signatures are missing "
                               f"({', '.join(missing)}); convert again")
@@ -165,24 +169,39 @@ class TextClassifier:
         interpreter = self._thread_interpreter()
         runner = self._local.runners.get(length)
         if runner is None:
-            runner = interpreter.get_signature_runner(signature_key(length))
+            runner = interpreter.get_signature_runner(self._signature(length))
             with native_stderr_silenced():   # the first invoke applies XNNPACK and says so on stderr
-                runner(token_ids=ids[:1])
+                runner(**self._inputs(ids[:1]))
             self._local.runners[length] = runner
         if len(ids) > 1 and not self.batchable:
             return np.concatenate([self.batch_probabilities(ids[i:i + 1]) for i in range(len(ids))])
-        output = runner(token_ids=ids)["probabilities"]
+        output = runner(**self._inputs(ids))["probabilities"]
         scale, zero_point = runner.get_output_details()["probabilities"]["quantization"]
         if output.dtype != np.float32 and scale:
             output = (output.astype(np.float32) - zero_point) * scale
         return np.asarray(output, dtype=np.float32)
 
     @property
+    def mediapipe(self) -> bool:
+        """Whether this is a file for MediaPipe Tasks: one signature, BERT's three inputs at one length."""
+        return self.config.get("signature", {}).get("target") == "mediapipe"
+
+    def _signature(self, length: int) -> str:
+        return MEDIAPIPE_SIGNATURE if self.mediapipe else signature_key(length)
+
+    def _inputs(self, ids: np.ndarray) -> dict:
+        """The signature's inputs for ``(B, L)`` ids: the ids alone, or (MediaPipe) ids, mask and segment ids."""
+        if not self.mediapipe:
+            return {"token_ids": ids}
+        return {"ids": ids, "mask": (ids != self.tokenizer.pad_id).astype(np.int32), "segment_ids": np.zeros_like(ids)}
+
+    @property
     def batchable(self) -> bool:
         """Whether the signatures take more than one review per invoke (files converted since format 2)."""
         if self._batchable is None:
-            runner = self._thread_interpreter().get_signature_runner(signature_key(self.lengths[0]))
-            self._batchable = int(runner.get_input_details()["token_ids"]["shape_signature"][0]) == -1
+            runner = self._thread_interpreter().get_signature_runner(self._signature(self.lengths[0]))
+            name = "ids" if self.mediapipe else "token_ids"
+            self._batchable = int(runner.get_input_details()[name]["shape_signature"][0]) == -1
         return self._batchable
 
     def classify(self, text: str | bytes) -> Classification:

@@ -49,6 +49,8 @@ COMMANDS = {
     "draw-results": ("sparse_edge.commands.draw", "draw_results",
                      "Plot accuracy per pattern and length, and per quantized variant, from artifacts/ JSON."),
     "report": ("sparse_edge.commands.report", "report", "Regenerate the README's tables from artifacts/ JSON."),
+    "web": ("sparse_edge.commands.web", "web",
+            "Classify in the browser: a page running the MediaPipe file with MediaPipe Tasks (web/)."),
 }
 
 

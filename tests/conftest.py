@@ -85,3 +85,49 @@ def pipeline_run(tmp_path_factory):
 def converted_model(pipeline_run):
     """The pipeline's model folder: model.keras, vocab.txt, tflite/<variant>.tflite, parity.json."""
     return pipeline_run[0] / "model"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's chromium and chromium-driver) driven by Selenium."""
+    import shutil
+    import tempfile
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 "--window-size=1400,1600"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> Path:
+    """A PNG of the page in ``tmp_path`` (and, with ``SPARSE_EDGE_SCREENSHOTS=DIR``, a copy in DIR)."""
+    import shutil
+    import time
+
+    time.sleep(1.5)   # let the page finish drawing
+    path = tmp_path / f"{name}.png"
+    driver.save_screenshot(str(path))
+    target = os.environ.get("SPARSE_EDGE_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(target) / path.name)
+    return path

@@ -5,17 +5,16 @@ Classifies a review typed into the page and takes a screenshot of every page. Wi
 come from ``SPARSE_EDGE_SCREENSHOTS=artifacts/demo``).
 """
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port, screenshot
 
 pytest.importorskip("streamlit")
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -27,12 +26,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +50,6 @@ def served():
     server.wait(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                 "--window-size=1400,1600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
 def wait_for_text(driver, text: str, timeout: float = 90):
     WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
 
@@ -80,17 +58,6 @@ def show_page(driver, name: str):
     label = WebDriverWait(driver, 60).until(EC.element_to_be_clickable(
         (By.XPATH, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]")))
     label.click()
-
-
-def screenshot(driver, tmp_path: Path, name: str) -> Path:
-    time.sleep(1.5)   # let the page finish drawing
-    path = tmp_path / f"{name}.png"
-    driver.save_screenshot(str(path))
-    target = os.environ.get("SPARSE_EDGE_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, Path(target) / path.name)
-    return path
 
 
 def test_a_review_typed_into_the_page_is_classified_and_every_page_renders(served, browser, tmp_path):

@@ -226,7 +226,7 @@ def tiny_presets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("preset")
     config = json.loads((REPO / PRESETS["small"].train_config).read_text())
     config["model"].update(max_length=128, vocab_size=1000)
-    config.update(epochs=3, patience=2, vocab_size=1000)
+    config.update(epochs=6, patience=3, vocab_size=1000, max_batch=16)   # a few hundred rows: small batches
     path = folder / "tiny.json"
     path.write_text(json.dumps(config))
     return {"tiny": dataclasses.replace(PRESETS["small"], train_config=str(path), vocab_size=1000,
@@ -272,7 +272,7 @@ def test_pipeline_runs_end_to_end_on_every_kind_of_source(tmp_path, tiny_presets
     from sparse_edge.pipeline import run_pipeline
 
     labels = CASES[kind]
-    rows = make_rows(labels, per_label=40)
+    rows = make_rows(labels, per_label=50)
     if kind == "csv":
         spec = csv_spec(write_csv(tmp_path / "tickets.csv", rows))
     elif kind == "jsonl":

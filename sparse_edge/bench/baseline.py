@@ -42,15 +42,14 @@ def run_baseline(model_dir: str, json_path: str, data_dir: str | None = None, ma
                                  normalize_review(t).lower())
     x_train = vectorizer.fit_transform(train.texts)
     x_val, x_test = vectorizer.transform(validation.texts), vectorizer.transform(test.texts)
-    tried = {}
+    tried, models = {}, {}
     for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, train.labels)
-        tried[c] = float((model.predict(x_val) == validation.labels).mean())
+        models[c] = LogisticRegression(C=c, max_iter=2000).fit(x_train, train.labels)
+        tried[c] = float((models[c].predict(x_val) == validation.labels).mean())
         if progress:
             print(f"C={c}: validation accuracy {tried[c]:.4f}")
     best = max(tried, key=tried.get)
-    model = LogisticRegression(C=best, max_iter=2000).fit(x_train, train.labels)
-    probs = model.predict_proba(x_test)
+    probs = models[best].predict_proba(x_test)
     metrics = classification_metrics(test.labels, probs, data.labels)
     report = {"model": "TF-IDF (word 1-2-grams, sublinear tf, min_df 2) + logistic regression",
               "data": data.spec.source, "labels": data.labels, "train_rows": len(train),

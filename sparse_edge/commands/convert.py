@@ -11,9 +11,17 @@ from sparse_edge.commands.common import data_options, data_spec, fail, quiet_opt
 
 @click.command("convert")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--variants", default="float32,float16,dynamic,int8", show_default=True,
+@click.option("--variants", default=None,
               help="Comma-separated: float32, float16 (float16 weights), dynamic (int8 weights), "
-              "int8 (full integer, calibrated on training reviews).")
+              "int8 (full integer, calibrated on training reviews) [default: all four; for --target mediapipe "
+              "float32,dynamic].")
+@click.option("--target", type=click.Choice(["edge", "mediapipe"]), default="edge", show_default=True,
+              help="edge: MODEL_DIR/tflite/, one signature per input length, for edge_runtime. mediapipe: "
+              "MODEL_DIR/mediapipe/, one signature at one length with BERT's three inputs and MediaPipe metadata, "
+              "for MediaPipe Tasks' TextClassifier (Android, iOS, web, Python) and edge_runtime.")
+@click.option("--length", type=click.IntRange(2),
+              help="--target mediapipe: the input length [default: the 95th percentile of the training texts' "
+              "token counts, rounded up to the block size].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for <variant>.tflite [default: MODEL_DIR/tflite].")
 @click.option("--calibration-reviews", default=64, show_default=True, type=click.IntRange(1),
@@ -22,7 +30,8 @@ from sparse_edge.commands.common import data_options, data_spec, fail, quiet_opt
               help="int8: quantize every op (skip the QuantizationDebugger's float ops).")
 @quiet_option
 @data_options
-def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, quiet, data_dir, manual_dir):
+def convert(model_dir, variants, target, length, out_dir, calibration_reviews, quantize_all, quiet, data_dir,
+            manual_dir):
     """Convert a trained model folder to .tflite files, one per variant.
 
     A language-model folder (from `sparse-edge train-lm`) converts to float32 and dynamic, with
@@ -34,6 +43,12 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
     MODEL_DIR/quant_debug.csv and the ops it flags stay in float.
     """
     with_tensorflow("sparse-edge convert")
+    if target == "mediapipe":
+        _convert_mediapipe(model_dir, variants or "float32,dynamic", length, out_dir, quiet, data_dir, manual_dir)
+        return
+    if length:
+        usage("--length is for --target mediapipe (the edge files hold every length the model has)")
+    variants = variants or "float32,float16,dynamic,int8"
     from convert.export import convert_model_dir, parse_variants
     from convert.tflite import ConversionError
     from model.data import DatasetMissing
@@ -48,7 +63,7 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
         from convert.lm import LM_VARIANTS, convert_lm_dir
 
         names = [v for v in variants.split(",") if v.strip()]
-        if variants == "float32,float16,dynamic,int8":
+        if variants == "float32,float16,dynamic,int8":   # the default: what a language model has
             names = list(LM_VARIANTS)
         try:
             written = convert_lm_dir(model_dir, names, out_dir)
@@ -69,6 +84,38 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
                            for variant, path in written.items()}, indent=2))
 
 
+def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, manual_dir):
+    from convert.mediapipe_export import MediaPipeMissing, convert_for_mediapipe
+    from convert.tflite import ConversionError
+    from model.data import DatasetMissing
+
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    try:
+        written = convert_for_mediapipe(model_dir, names, length, out_dir, data_dir, manual_dir, progress=not quiet)
+    except (ValueError, DatasetMissing, MediaPipeMissing) as error:
+        usage(str(error))
+    except (ConversionError, RuntimeError) as error:
+        fail(str(error))
+    click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
+                           for variant, path in written.items()}, indent=2))
+
+
+def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir):
+    from convert.mediapipe_export import MediaPipeMissing
+    from convert.mediapipe_parity import run_mediapipe_parity
+    from model.data import DatasetMissing
+
+    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
+    try:
+        report = run_mediapipe_parity(model_dir, names, limit, data_dir, manual_dir, progress=not quiet,
+                                      out_dir=out_dir)
+    except (ValueError, DatasetMissing, MediaPipeMissing) as error:
+        usage(str(error))
+    click.echo(json.dumps({"n": report["n"], "variants": report["variants"]}, indent=2))
+    if not report["passed"]:
+        fail(f"the MediaPipe parity goal was missed: see {out_dir or str(model_dir) + '/mediapipe'}/parity.md")
+
+
 @click.command("parity")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]))
@@ -76,6 +123,9 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
 @click.option("--limit", type=click.IntRange(1), help="Only the first N reviews (quick checks; the report says n).")
 @click.option("--recheck", is_flag=True, help="Judge the recorded parity.json against the thresholds again, "
               "without rerunning inference (the files must be unchanged).")
+@click.option("--target", type=click.Choice(["edge", "mediapipe"]), default="edge", show_default=True,
+              help="mediapipe: run MODEL_DIR/mediapipe/*.tflite through MediaPipe's TextClassifier and through "
+              "edge_runtime and compare them (MODEL_DIR/mediapipe/parity.json, parity.md).")
 @click.option("--tflite-dir", type=click.Path(exists=True, file_okay=False),
               help="Where the .tflite files are [default: MODEL_DIR/tflite].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -83,7 +133,7 @@ def convert(model_dir, variants, out_dir, calibration_reviews, quantize_all, qui
 @quiet_option
 @source_options(None)
 @data_options
-def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quiet, data_source, text_column,
+def parity(model_dir, split, variants, limit, recheck, target, tflite_dir, out_dir, quiet, data_source, text_column,
            label_column, data_dir, manual_dir):
     """Compare the Keras model with every .tflite variant, review by review, on a whole split.
 
@@ -93,6 +143,9 @@ def parity(model_dir, split, variants, limit, recheck, tflite_dir, out_dir, quie
     a variant misses its threshold (accuracy, agreement, probability drift, size).
     """
     with_tensorflow("sparse-edge parity")
+    if target == "mediapipe":
+        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir)
+        return
     from convert.export import parse_variants
     from convert.parity import run_parity
     from model.data import DatasetMissing

@@ -1,0 +1,182 @@
+"""``sparse-edge convert --target mediapipe``: one-signature files that MediaPipe Tasks can load.
+
+MediaPipe's ``TextClassifier`` (Android, iOS, Python, the web; the TFLite Task Library's
+``BertNLClassifier`` has the same contract) runs a model with ONE subgraph whose three int32
+inputs of shape [1, L] are BERT's: token ids, an attention mask and segment ids, and reads the
+tokenizer (WordPiece vocabulary) and the labels from the file's metadata. So a MediaPipe file is
+the classifier wrapped at one length L:
+
+    ids (1, L), mask (1, L), segment_ids (1, L)  ->  probabilities (1, labels)
+
+The mask and segment ids are accepted and ignored (the model derives its mask from the padding id
+0, which MediaPipe pads with too). The metadata (``BertTokenizer`` with ``vocab.txt``, the labels)
+is written by mediapipe's own metadata writer, which runs in its own virtual environment
+(``scripts/mediapipe-venv``; its numpy pin clashes with TensorFlow's), by
+``convert/mediapipe_metadata.py``. The project's own associated files (config.json, vocab.txt,
+labels.txt, SHA256SUMS) follow as a STORED zip, which both MediaPipe and ``edge_runtime`` read.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.bundle import pack_bundle
+from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
+from model.files import check_writable, write_atomic, write_json_atomic
+from model.saved import ModelFolder
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIAPIPE_VARIANTS = ("float32", "dynamic")   # full int8 would need its own QuantizationDebugger pass at L
+MEDIAPIPE_DIR = "mediapipe"       # MODEL_DIR/mediapipe/<variant>.tflite
+MEDIAPIPE_VERSION = "0.10.21"     # the last release whose metadata writers import (mediapipe.tasks.cc)
+VENV = REPO / ".venv-mediapipe"
+LENGTH_PERCENTILE = 95
+
+
+class MediaPipeMissing(RuntimeError):
+    """The mediapipe virtual environment is not there; the message has the command that makes it."""
+
+
+def mediapipe_python(install: bool = True) -> Path:
+    """The Python of the mediapipe venv; made (``python -m venv`` + ``pip install mediapipe==...``) when
+    missing and ``install`` is set; a MediaPipeMissing naming the pip command when that cannot be done."""
+    python = VENV / "bin" / "python"
+    if not python.exists() and install:
+        import sys
+
+        print(f"installing mediapipe=={MEDIAPIPE_VERSION} into {VENV} (its own environment: it needs numpy<2)",
+              file=sys.stderr)
+        made = subprocess.run([sys.executable, "-m", "venv", str(VENV)], capture_output=True)
+        if made.returncode == 0:
+            made = subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={MEDIAPIPE_VERSION}"],
+                                  capture_output=True)
+        if made.returncode != 0:
+            import shutil
+
+            shutil.rmtree(VENV, ignore_errors=True)
+    if not python.exists():
+        raise MediaPipeMissing(f"MediaPipe's metadata writer and TextClassifier run in their own environment, "
+                               f"{VENV}, which is missing and could not be made here; make it with "
+                               f"`python3 -m venv {VENV} && {VENV}/bin/pip install mediapipe=={MEDIAPIPE_VERSION}` "
+                               "(or scripts/mediapipe-venv)")
+    return python
+
+
+def choose_length(folder: ModelFolder, tokenizer, texts: list[str], block_size: int, max_length: int) -> dict:
+    """The input length: the 95th percentile of the training texts' token counts ([CLS] and [SEP]
+    included), rounded up to the block size, at most the model's maximum; and how it was chosen."""
+    counts = np.array([min(len(tokenizer.token_ids(t, limit=max_length)) + 2, max_length + 1) for t in texts])
+    wanted = int(np.percentile(counts, LENGTH_PERCENTILE))
+    length = min(max_length, max(block_size, int(np.ceil(wanted / block_size) * block_size)))
+    return {"length": length, "rule": f"{LENGTH_PERCENTILE}th percentile of the token counts of {len(texts):,} "
+            f"training texts ({wanted}), rounded up to the block size {block_size}, at most max_length "
+            f"{max_length}", "texts_that_fit": float((counts <= length).mean())}
+
+
+def check_length(length: int, block_size: int, max_length: int) -> None:
+    if length > max_length:
+        raise ValueError(f"--length {length} is above the model's max_length {max_length}; choose at most {max_length}")
+    if length < block_size or length % block_size:
+        raise ValueError(f"--length {length} is not a multiple of the model's attention block size {block_size} "
+                         f"(its block layout is fixed per length); choose one, e.g. "
+                         f"{max(block_size, length // block_size * block_size)}")
+
+
+def convert_one_signature(model, length: int, variant: str) -> bytes:
+    """The model at one length with MediaPipe's three inputs, BUILTIN ops only; tensor names kept
+    (MediaPipe binds the inputs by name)."""
+    import keras
+    import tensorflow as tf
+
+    from convert.tflite import ConversionError, configure_converter, conversion_hint
+    from edge_runtime.quiet import native_stderr_silenced
+
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        specs = [tf.TensorSpec([1, length], tf.int32, name=name) for name in MEDIAPIPE_INPUTS]
+        archive.add_endpoint(MEDIAPIPE_SIGNATURE, tf.function(
+            lambda ids, mask, segment_ids: {"probabilities": model(ids, training=False)}), input_signature=specs)
+        archive.write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[MEDIAPIPE_SIGNATURE])
+        configure_converter(converter, variant)
+        try:
+            with native_stderr_silenced():
+                return converter.convert()
+        except Exception as error:  # the converter raises ConverterError and friends
+            raise ConversionError(conversion_hint(error)) from error
+
+
+def write_metadata(flatbuffer: bytes, vocab_text: str, labels: list[str]) -> bytes:
+    """The flatbuffer with MediaPipe's metadata (BertTokenizer + labels), written by mediapipe itself."""
+    python = mediapipe_python()
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        (work / "model.tflite").write_bytes(flatbuffer)
+        (work / "vocab.txt").write_text(vocab_text, encoding="utf-8")
+        (work / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+        result = subprocess.run([str(python), str(REPO / "convert" / "mediapipe_metadata.py"), "write", str(work)],
+                                capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            raise RuntimeError(f"mediapipe's metadata writer failed: {result.stderr.strip().splitlines()[-1:]}")
+        return (work / "out.tflite").read_bytes()
+
+
+def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: int | None = None,
+                          out_dir: str | Path | None = None, data_dir: str | None = None,
+                          manual_dir: str | None = None, progress: bool = True) -> dict[str, Path]:
+    """Write ``MODEL_DIR/mediapipe/<variant>.tflite`` (or under ``out_dir``) and ``conversion.json``."""
+    from tqdm import tqdm
+
+    from convert.export import bundle_config
+    from model.data import train_validation_split
+    from model.sources import data_for_folder
+
+    unknown = [v for v in variants if v not in MEDIAPIPE_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown MediaPipe variant(s) {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(MEDIAPIPE_VARIANTS)}")
+    folder = ModelFolder(model_dir)
+    if folder.kind not in ("classifier", "hybrid", "ensemble"):
+        raise ValueError(f"{folder.path} is a {folder.kind.replace('_', ' ')}; only a classifier exports to MediaPipe")
+    mediapipe_python()
+    model, tokenizer, train_config = folder.load()
+    c = model.config
+    out = Path(out_dir) if out_dir else folder.path / MEDIAPIPE_DIR
+    check_writable(out)
+    train_all = data_for_folder(folder, data_dir, manual_dir).load("train", limit=train_config.train_limit)
+    train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.validation_seed)
+    if length is None:
+        rng = np.random.default_rng(0)
+        sample = [train_part.texts[i] for i in rng.choice(len(train_part), min(5000, len(train_part)), replace=False)]
+        choice = choose_length(folder, tokenizer, sample, c.pattern.block_size, c.max_length)
+    else:
+        check_length(length, c.pattern.block_size, c.max_length)
+        choice = {"length": length, "rule": "--length"}
+    length = choice["length"]
+    written = {}
+    labels = folder.labels
+    for variant in tqdm(variants, desc="convert (mediapipe)", unit="variant", disable=not progress):
+        flatbuffer = convert_one_signature(model, length, variant)
+        with_metadata = write_metadata(flatbuffer, folder.vocab_text(), labels)
+        config = bundle_config(model, train_config, variant, [length], folder.metrics() or None, [], labels,
+                               folder.kind, tokenizer.options)
+        config["max_length"] = length   # the longest input this file takes (the model's own is under "model")
+        config["signature"] = {"target": "mediapipe", "key": MEDIAPIPE_SIGNATURE, "inputs": list(MEDIAPIPE_INPUTS),
+                               "length": choice}
+        path = out / f"{variant}.tflite"
+        write_atomic(path, pack_bundle(with_metadata, config, folder.vocab_text(), labels))
+        written[variant] = path
+    write_json_atomic(out / "conversion.json", {"target": "mediapipe", "length": choice,
+                                                "mediapipe": MEDIAPIPE_VERSION,
+                                                "variants": {v: p.stat().st_size for v, p in written.items()}})
+    return written
+
+
+def describe(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

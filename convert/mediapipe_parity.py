@@ -1,0 +1,122 @@
+"""``sparse-edge parity MODEL_DIR --target mediapipe``: the same file through MediaPipe and through edge_runtime.
+
+Both runtimes run the one-signature file of ``MODEL_DIR/mediapipe/<variant>.tflite`` on every
+test text: MediaPipe's ``TextClassifier`` (in the mediapipe environment, its own BERT tokenizer
+from the file's metadata) and ``edge_runtime.TextClassifier`` (this project's tokenizer). The
+weights and the interpreter are the same, so what differs is the tokenizer: MediaPipe lowercases
+and splits like BERT but does not strip accents, keeps zero-width characters and reads ``<br />``
+as the tokens ``< br / >``. The report says what that costs: accuracy through each, agreement,
+and the largest probability difference.
+
+Goal (the issue "The same model in MediaPipe Tasks"): accuracy through MediaPipe within 0.3 pp of
+edge_runtime's, and at least 99% of the labels the same.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.files import write_json_atomic, write_text_atomic
+from model.saved import ModelFolder
+
+GOAL = {"max_abs_delta_pp": 0.3, "min_agreement": 0.99}
+SCRIPT = Path(__file__).with_name("mediapipe_metadata.py")
+
+
+def mediapipe_probabilities(path: Path, texts: list[str], n_labels: int, progress: bool = True) -> np.ndarray:
+    """(texts, labels) scores from MediaPipe's TextClassifier, run in the mediapipe environment."""
+    from tqdm import tqdm
+
+    from convert.mediapipe_export import mediapipe_python
+
+    python = mediapipe_python()
+    out = np.zeros((len(texts), n_labels), np.float32)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as lines:
+        lines.writelines(json.dumps({"text": t}) + "\n" for t in texts)
+        lines.seek(0)
+        process = subprocess.Popen([str(python), str(SCRIPT), "classify", str(path)], stdin=lines,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for i, line in enumerate(tqdm(process.stdout, total=len(texts), desc=f"mediapipe {path.stem}",
+                                      unit="text", disable=not progress, leave=False)):
+            out[i] = json.loads(line)["scores"]
+        if process.wait() != 0 or i != len(texts) - 1:
+            raise RuntimeError(f"MediaPipe's TextClassifier stopped after {i + 1} of {len(texts)} texts on {path}")
+    return out
+
+
+def edge_probabilities(path: Path, texts: list[str], progress: bool = True) -> np.ndarray:
+    from tqdm import tqdm
+
+    from edge_runtime import TextClassifier
+
+    classifier = TextClassifier(path, num_threads=1)
+    return np.array([classifier.classify(t).probabilities
+                     for t in tqdm(texts, desc=f"edge_runtime {path.stem}", unit="text", disable=not progress,
+                                   leave=False)], np.float32)
+
+
+def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = None, limit: int | None = None,
+                         data_dir: str | None = None, manual_dir: str | None = None, progress: bool = True,
+                         out_dir: str | Path | None = None) -> dict:
+    """Compare MediaPipe with edge_runtime on the folder's test split; write ``parity.json`` and ``parity.md``
+    beside the MediaPipe files (or in ``out_dir``)."""
+    from convert.mediapipe_export import MEDIAPIPE_DIR, MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
+    from model.sources import data_for_folder
+
+    folder = ModelFolder(model_dir)
+    directory = folder.path / MEDIAPIPE_DIR
+    variants = variants or [v for v in MEDIAPIPE_VARIANTS if (directory / f"{v}.tflite").exists()]
+    missing = [v for v in variants if not (directory / f"{v}.tflite").exists()]
+    if missing or not variants:
+        raise ValueError(f"no {', '.join(missing) or 'MediaPipe'} .tflite in {directory}; run "
+                         f"`sparse-edge convert {folder.path} --target mediapipe` first")
+    test = data_for_folder(folder, data_dir, manual_dir).load("test", limit=limit)
+    labels = folder.labels
+    report = {"n": len(test), "labels": labels, "mediapipe": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
+              "command": f"sparse-edge parity {folder.path} --target mediapipe"
+                         + (f" --limit {limit}" if limit else "")}
+    for variant in variants:
+        path = directory / f"{variant}.tflite"
+        started = time.time()
+        ours = edge_probabilities(path, test.texts, progress)
+        theirs = mediapipe_probabilities(path, test.texts, len(labels), progress)
+        ours_pred, theirs_pred = ours.argmax(1), theirs.argmax(1)
+        ours_acc, theirs_acc = float((ours_pred == test.labels).mean()), float((theirs_pred == test.labels).mean())
+        diff = np.abs(ours - theirs)
+        row = {"edge_runtime_accuracy": ours_acc, "mediapipe_accuracy": theirs_acc,
+               "delta_accuracy_pp": round((theirs_acc - ours_acc) * 100, 4),
+               "agreement": float((ours_pred == theirs_pred).mean()), "max_abs_prob_diff": float(diff.max()),
+               "mean_abs_prob_diff": float(diff.mean()), "seconds": round(time.time() - started, 1),
+               "length": json.loads((directory / "conversion.json").read_text())["length"]["length"]
+               if (directory / "conversion.json").exists() else None}
+        row["met"] = abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"] and row["agreement"] >= GOAL["min_agreement"]
+        report["variants"][variant] = row
+    report["passed"] = all(row["met"] for row in report["variants"].values())
+    out = Path(out_dir) if out_dir else directory
+    write_json_atomic(out / "parity.json", report)
+    write_text_atomic(out / "parity.md", parity_markdown(report))
+    return report
+
+
+def parity_markdown(report: dict) -> str:
+    lines = [f"# MediaPipe TextClassifier (mediapipe {report['mediapipe']}) against edge_runtime, "
+             f"{report['n']:,} test texts", "",
+             "The same file through both runtimes; only the tokenizer differs. Reproduce: "
+             f"`{report['command']}`.", "",
+             "| variant | length | edge_runtime accuracy | MediaPipe accuracy | Δ (pp) | agreement | max abs Δp | "
+             "mean abs Δp | goal |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for variant, row in report["variants"].items():
+        lines.append(f"| {variant} | {row['length']} | {row['edge_runtime_accuracy']:.2%} | "
+                     f"{row['mediapipe_accuracy']:.2%} | {row['delta_accuracy_pp']:+.2f} | {row['agreement']:.2%} | "
+                     f"{row['max_abs_prob_diff']:.3f} | {row['mean_abs_prob_diff']:.4f} | "
+                     f"{'met' if row['met'] else 'MISSED'} |")
+    lines += ["", f"Goal: accuracy through MediaPipe within {report['goal']['max_abs_delta_pp']} pp of edge_runtime's "
+              f"and agreement at least {report['goal']['min_agreement']:.0%}."]
+    return "\n".join(lines) + "\n"

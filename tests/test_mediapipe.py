@@ -1,0 +1,110 @@
+"""Files for MediaPipe Tasks: one signature, BERT's three inputs, MediaPipe's metadata, our bundle after it.
+
+MediaPipe runs in its own environment (.venv-mediapipe: mediapipe 0.10.21 needs numpy<2); the
+fixture makes it when missing, as the commands do, and skips (failing CI) when it cannot.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime import TextClassifier
+from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "artifacts" / "imdb-classifier"
+FILES = {v: SHIPPED / "mediapipe" / f"{v}.tflite" for v in ("float32", "dynamic")}
+CLEAN = ["A wonderful, moving film. The cast is superb.", "Dull, predictable and far too long.",
+         "Some good moments, but the plot falls apart in the second half.", "i loved it"]
+
+
+@pytest.fixture(scope="module")
+def mediapipe():
+    from convert.mediapipe_export import MediaPipeMissing, mediapipe_python
+
+    try:
+        return mediapipe_python(install=True)
+    except MediaPipeMissing as error:
+        pytest.skip(f"mediapipe could not be installed here: {error}")
+
+
+def mediapipe_scores(python, path, texts):
+    lines = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    result = subprocess.run([str(python), str(REPO / "convert" / "mediapipe_metadata.py"), "classify", str(path)],
+                            input=lines, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return np.array([json.loads(line)["scores"] for line in result.stdout.splitlines()])
+
+
+@pytest.mark.parametrize("variant, tolerance", [("float32", 1e-5), ("dynamic", 1e-4)])
+def test_mediapipe_loads_the_shipped_file_and_gives_edge_runtimes_probabilities(mediapipe, variant, tolerance):
+    ours = TextClassifier(FILES[variant])
+    assert ours.mediapipe and ours.labels == ["negative", "positive"]
+    theirs = mediapipe_scores(mediapipe, FILES[variant], CLEAN)
+    expected = np.array([ours.classify(t).probabilities for t in CLEAN])
+    np.testing.assert_allclose(theirs, expected, atol=tolerance)
+    # what the tokenizers do differently (the parity report measures its cost): MediaPipe reads
+    # "<br />" as four tokens where ours reads a space
+    text = "A wonderful film.<br /><br />The cast is superb."
+    assert abs(mediapipe_scores(mediapipe, FILES[variant], [text])[0, 1] - ours.classify(text).probabilities[1]) > 1e-4
+
+
+def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_builtin_ops():
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edge_runtime.bundle import read_bundle
+
+    for variant, path in FILES.items():
+        bundle = read_bundle(path.read_bytes())
+        interpreter = Interpreter(model_content=bundle.flatbuffer)
+        signatures = interpreter.get_signature_list()
+        assert list(signatures) == [MEDIAPIPE_SIGNATURE]
+        assert sorted(signatures[MEDIAPIPE_SIGNATURE]["inputs"]) == sorted(MEDIAPIPE_INPUTS)
+        length = bundle.config["signature"]["length"]["length"]
+        inputs = {d["name"]: d for d in interpreter.get_input_details()}
+        for name in MEDIAPIPE_INPUTS:   # MediaPipe binds them by these tensor names
+            assert inputs[f"serving_default_{name}:0"]["dtype"] == np.int32
+            assert inputs[f"serving_default_{name}:0"]["shape"].tolist() == [1, length]
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert not {name for name in ops if name.startswith("Flex") or name == "CUSTOM"}, variant
+        assert bundle.config["max_length"] == length and length % 64 == 0
+
+
+def test_mediapipe_parity_compares_both_runtimes_on_the_folders_test_split(mediapipe, tmp_path):
+    from convert.mediapipe_parity import run_mediapipe_parity
+
+    report = run_mediapipe_parity(SHIPPED, ["float32"], limit=12, progress=False, out_dir=tmp_path)
+    row = report["variants"]["float32"]
+    assert report["n"] == 12 and row["length"] == TextClassifier(FILES["float32"]).lengths[0]
+    assert 0.5 <= row["agreement"] <= 1 and row["max_abs_prob_diff"] < 0.5
+    assert row["met"] == (abs(row["delta_accuracy_pp"]) <= 0.3 and row["agreement"] >= 0.99)
+    assert "| float32 | " in (tmp_path / "parity.md").read_text()
+
+
+@pytest.mark.parametrize("length, message", [
+    (2048, r"--length 2048 is above the model's max_length 1024; choose at most 1024"),
+    (100, r"--length 100 is not a multiple of the model's attention block size 64"),
+])
+def test_a_length_the_model_cannot_take_is_refused_with_the_reason(length, message):
+    from convert.mediapipe_export import check_length
+
+    with pytest.raises(ValueError, match=message):
+        check_length(length, 64, 1024)
+
+
+def test_a_language_model_and_a_missing_mediapipe_are_refused_clearly(tmp_path, monkeypatch):
+    import convert.mediapipe_export as export
+    from model.saved import LANGUAGE_MODEL, ModelFolder
+
+    folder = ModelFolder(tmp_path / "lm")
+    folder.write_config(LANGUAGE_MODEL, {"vocab_size": 10}, labels=[])
+    monkeypatch.setattr(export, "VENV", tmp_path / "no-venv")
+    with pytest.raises(ValueError, match="is a language model; only a classifier exports to MediaPipe"):
+        export.convert_for_mediapipe(folder.path, ["float32"])
+    with pytest.raises(export.MediaPipeMissing, match=r"pip install mediapipe==0\.10\.21"):
+        export.mediapipe_python(install=False)
+    with pytest.raises(ValueError, match="unknown MediaPipe variant"):
+        export.convert_for_mediapipe(folder.path, ["float16"])

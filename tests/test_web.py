@@ -1,0 +1,91 @@
+"""The browser page (``sparse-edge web``): MediaPipe Tasks classifies in headless Chromium, offline.
+
+The page's labels and probabilities must equal edge_runtime's on the same file (texts chosen
+without ``<br />``, accents or zero-width characters, where the two tokenizers agree), every
+request it makes goes to its own server (no CDN), and a file without MediaPipe metadata gets a
+message in the page. With ``SPARSE_EDGE_SCREENSHOTS=artifacts/web`` the README's picture is saved.
+"""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import screenshot
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = REPO / "artifacts" / "imdb-classifier" / "mediapipe" / "dynamic.tflite"
+TEXTS = ["A wonderful, moving film. The cast is superb and the ending stayed with me for days.",
+         "Dull, predictable and far too long. I checked my watch every ten minutes.",
+         "Some good moments and a strong lead, but the plot falls apart in the second half.",
+         "i loved it"]
+
+
+def serve(model: Path):
+    from sparse_edge.web import WebSetupError, make_server
+
+    try:
+        server = make_server(model, 0)
+    except WebSetupError as error:   # npm or the registry missing: CI installs npm, so a skip fails CI
+        pytest.skip(str(error))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def page():
+    server, url = serve(MODEL)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def classify_in_page(browser, text: str) -> dict[str, float]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = WebDriverWait(browser, 120).until(EC.element_to_be_clickable((By.ID, "classify")))
+    browser.execute_script("document.getElementById('text').value = arguments[0];"
+                           "document.getElementById('status').textContent = '';", text)
+    button.click()
+    WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Classified."))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#bars .row")
+    return {row.get_attribute("data-label"): float(row.get_attribute("data-score")) for row in rows}
+
+
+def test_the_page_shows_edge_runtimes_labels_and_probabilities(page, browser, tmp_path):
+    from edge_runtime import TextClassifier
+
+    ours = TextClassifier(MODEL)
+    browser.get(page)
+    for text in TEXTS:
+        shown = classify_in_page(browser, text)
+        expected = ours.classify(text)
+        assert list(shown) == sorted(ours.labels, key=lambda label: -expected.probabilities[ours.labels.index(label)])
+        for label, probability in zip(ours.labels, expected.probabilities):
+            assert shown[label] == pytest.approx(probability, abs=1e-3), (text, label)
+        assert browser.find_element("id", "label").text == expected.label
+    # nothing leaves the browser: every resource the page loaded came from its own server
+    urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert urls and all(url.startswith(page) for url in urls), urls
+    browser.set_window_size(1000, 640)
+    assert screenshot(browser, tmp_path, "web").stat().st_size > 10_000
+
+
+def test_a_file_without_mediapipe_metadata_gets_a_message_in_the_page(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server, url = serve(REPO / "artifacts" / "imdb-classifier" / "tflite" / "int8.tflite")
+    try:
+        browser.get(url)
+        WebDriverWait(browser, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "no MediaPipe metadata"))
+        status = browser.find_element(By.ID, "status")
+        assert "sparse-edge convert MODEL_DIR --target mediapipe" in status.text
+        assert "error" in status.get_attribute("class")
+        assert browser.find_element(By.ID, "classify").get_attribute("disabled") is not None
+    finally:
+        server.shutdown()
+        server.server_close()

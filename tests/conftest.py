@@ -28,9 +28,7 @@ def pytest_collection_modifyitems(config, items):
         if uses_pipeline:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.imdb)
-        # with pytest-xdist (scripts/test runs `-n`, `--dist loadgroup`): a file's tests share one
-        # worker, so its module fixtures are built once, and every user of the quick pipeline shares one
-        item.add_marker(pytest.mark.xdist_group("quick-pipeline" if uses_pipeline else item.path.name))
+
     data_dir = os.environ.get("TFDS_DATA_DIR")
     if data_dir and (Path(data_dir) / "imdb_reviews").exists():
         return
@@ -73,11 +71,23 @@ def pipeline_run(tmp_path_factory):
     Shared by the pipeline, conversion, parity and edge-runtime tests (about two minutes here,
     so it happens once per session). Returns (output folder, the stage lines it printed).
     """
+    import fcntl
+    import json
+
     from sparse_edge.pipeline import run_pipeline
 
-    folder = tmp_path_factory.mktemp("pipeline")
-    lines = []
-    run_pipeline("quick", folder, progress=False, echo=lines.append)
+    # with pytest-xdist every worker has this session fixture: the first one to need it runs the
+    # pipeline in the run's shared temporary folder, the others wait for it and reuse the result
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    folder, record = root / "quick-pipeline", root / "quick-pipeline.lines.json"
+    with open(root / "quick-pipeline.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists():
+            return folder, json.loads(record.read_text())
+        lines = []
+        run_pipeline("quick", folder, progress=False, echo=lines.append)
+        record.write_text(json.dumps(lines))
     return folder, lines
 
 

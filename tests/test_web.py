@@ -69,7 +69,7 @@ def test_the_page_shows_edge_runtimes_labels_and_probabilities(page, browser, tm
     # nothing leaves the browser: every resource the page loaded came from its own server
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(url.startswith(page) for url in urls), urls
-    browser.set_window_size(1000, 640)
+    browser.set_window_size(1000, 760)
     assert screenshot(browser, tmp_path, "web").stat().st_size > 10_000
 
 

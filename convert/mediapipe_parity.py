@@ -79,8 +79,8 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
     test = data_for_folder(folder, data_dir, manual_dir).load("test", limit=limit)
     labels = folder.labels
     report = {"n": len(test), "labels": labels, "mediapipe": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
-              "command": f"sparse-edge parity {folder.path} --target mediapipe"
-                         + (f" --limit {limit}" if limit else "")}
+              "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
+                         + (f" --limit {limit}" if limit else "") + (f" --out {out_dir}" if out_dir else "")}
     for variant in variants:
         path = directory / f"{variant}.tflite"
         started = time.time()

@@ -19,7 +19,8 @@ from edge_runtime.quiet import VERBOSE_ENV
 COMMANDS = {
     "bench": ("sparse_edge.commands.bench", "bench",
               "Measure speed and memory; write JSON (under runs/bench unless --json says where)."),
-    "train": ("sparse_edge.commands.train", "train", "Train the sparse classifier on IMDB."),
+    "train": ("sparse_edge.commands.train", "train",
+              "Train the sparse classifier on IMDB or your own data (--data csv:|jsonl:|dir:|tfds:)."),
     "evaluate": ("sparse_edge.commands.train", "evaluate",
                  "Accuracy, precision, recall, F1 and confusion matrix of a trained model."),
     "train-hybrid": ("sparse_edge.commands.train", "train_hybrid",
@@ -45,7 +46,7 @@ COMMANDS = {
     "draw-patterns": ("sparse_edge.commands.draw", "draw_patterns",
                       "Draw every attention pattern's block layout as a PNG."),
     "pipeline": ("sparse_edge.commands.pipeline", "pipeline",
-                 "The whole story: IMDB, vocabulary, training, .tflite variants, parity, edge, summary."),
+                 "The whole story: data (IMDB or yours), vocabulary, training, .tflite variants, parity, edge, summary."),
     "draw-results": ("sparse_edge.commands.draw", "draw_results",
                      "Plot accuracy per pattern and length, and per quantized variant, from artifacts/ JSON."),
     "report": ("sparse_edge.commands.report", "report", "Regenerate the README's tables from artifacts/ JSON."),

@@ -18,7 +18,6 @@ labels.txt, SHA256SUMS) follow as a STORED zip, which both MediaPipe and ``edge_
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -67,7 +66,7 @@ def mediapipe_python(install: bool = True) -> Path:
     return python
 
 
-def choose_length(folder: ModelFolder, tokenizer, texts: list[str], block_size: int, max_length: int) -> dict:
+def choose_length(tokenizer, texts: list[str], block_size: int, max_length: int) -> dict:
     """The input length: the 95th percentile of the training texts' token counts ([CLS] and [SEP]
     included), rounded up to the block size, at most the model's maximum; and how it was chosen."""
     counts = np.array([min(len(tokenizer.token_ids(t, limit=max_length)) + 2, max_length + 1) for t in texts])
@@ -154,7 +153,7 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     if length is None:
         rng = np.random.default_rng(0)
         sample = [train_part.texts[i] for i in rng.choice(len(train_part), min(5000, len(train_part)), replace=False)]
-        choice = choose_length(folder, tokenizer, sample, c.pattern.block_size, c.max_length)
+        choice = choose_length(tokenizer, sample, c.pattern.block_size, c.max_length)
     else:
         check_length(length, c.pattern.block_size, c.max_length)
         choice = {"length": length, "rule": "--length"}
@@ -176,7 +175,3 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
                                                 "mediapipe": MEDIAPIPE_VERSION,
                                                 "variants": {v: p.stat().st_size for v, p in written.items()}})
     return written
-
-
-def describe(path: Path) -> dict:
-    return json.loads(Path(path).read_text())

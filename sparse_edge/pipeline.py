@@ -108,13 +108,7 @@ class Run:
     data: object = None       # a model.sources.DataSpec (None: IMDB from data_dir/manual_dir)
     vocab_size: int | None = None   # replaces the preset's vocabulary size
     tokenizer_changes: dict = dataclasses.field(default_factory=dict)   # lowercase / strip_accents, if not the preset's
-
-    @functools.cached_property
-    def source(self):
-        """The opened data (``model.sources.LabelledData``): labels, splits, and what identifies them."""
-        from model.sources import DataSpec, open_data
-
-        return open_data(self.data or DataSpec("imdb", data_dir=self.data_dir, manual_dir=self.manual_dir))
+    source: object = None     # the opened data (model.sources.LabelledData), read once before any stage
 
     @property
     def vocabulary_size(self) -> int:
@@ -414,8 +408,8 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
         echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
     record.update(preset=preset_name, stages=record.get("stages", {}))
     run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record, seed=seed, data=data,
-              vocab_size=vocab_size, tokenizer_changes={"lowercase": lowercase, "strip_accents": strip_accents})
-    run.source = source
+              vocab_size=vocab_size, tokenizer_changes={"lowercase": lowercase, "strip_accents": strip_accents},
+              source=source)
 
     started = time.time()
     stages = stages_for(run.preset)

@@ -57,12 +57,10 @@ def vendor_tasks_text(destination: Path = VENDOR) -> Path:
     return destination
 
 
-def model_info(path: Path) -> dict:
+def model_info(path: Path, data: bytes) -> dict:
     """What the page shows and checks: the file's name, size, labels, and whether it has MediaPipe metadata."""
     from edge_runtime.bundle import BundleError, read_bundle
-    from edge_runtime.bundle import read_model_file
 
-    data = read_model_file(path)
     try:
         bundle = read_bundle(data, str(path))
         labels, mediapipe = bundle.labels, bundle.config.get("signature", {}).get("target") == "mediapipe"
@@ -73,12 +71,13 @@ def model_info(path: Path) -> dict:
 
 
 class PageHandler(SimpleHTTPRequestHandler):
-    """The files under web/, the model at /model.tflite and its description at /model.json; nothing else."""
+    """The files under web/, the model at /model.tflite and its description at /model.json; nothing else.
+    The model is read once, when the server is made."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
                       ".js": "text/javascript", ".wasm": "application/wasm"}
 
-    def __init__(self, *args, model: Path, info: dict, **kwargs):
+    def __init__(self, *args, model: bytes, info: dict, **kwargs):
         self.model, self.info = model, info
         super().__init__(*args, directory=str(WEB), **kwargs)
 
@@ -87,7 +86,7 @@ class PageHandler(SimpleHTTPRequestHandler):
         if route == "/model.json":
             return self._send(json.dumps(self.info).encode(), "application/json")
         if route == "/model.tflite":
-            return self._send(self.model.read_bytes(), "application/octet-stream")
+            return self._send(self.model, "application/octet-stream")
         return super().do_GET()
 
     def _send(self, body: bytes, kind: str) -> None:
@@ -108,6 +107,8 @@ def make_server(model: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTT
     if not model.is_file():
         raise WebSetupError(f"{model} is not a file; give a .tflite from MODEL_DIR/mediapipe/ "
                             "(`sparse-edge convert MODEL_DIR --target mediapipe`)")
+    from edge_runtime.bundle import read_model_file
+
     vendor_tasks_text()
-    info = model_info(model)
-    return ThreadingHTTPServer((host, port), partial(PageHandler, model=model, info=info))
+    data = read_model_file(model)
+    return ThreadingHTTPServer((host, port), partial(PageHandler, model=data, info=model_info(model, data)))

@@ -41,28 +41,33 @@ class MediaPipeMissing(RuntimeError):
     """The mediapipe virtual environment is not there; the message has the command that makes it."""
 
 
-def mediapipe_python(install: bool = True) -> Path:
+def mediapipe_python(install: bool = True, version: str | None = None) -> Path:
     """The Python of the mediapipe venv; made (``python -m venv`` + ``pip install mediapipe==...``) when
-    missing and ``install`` is set; a MediaPipeMissing naming the pip command when that cannot be done."""
-    python = VENV / "bin" / "python"
+    missing and ``install`` is set; a MediaPipeMissing naming the pip command when that cannot be done.
+
+    ``version``: another mediapipe release to run the TextClassifier with (``parity --mediapipe``), in
+    its own ``.venv-mediapipe-<version>``; the default is the release whose metadata writers work."""
+    venv = VENV if version in (None, MEDIAPIPE_VERSION) else VENV.with_name(f"{VENV.name}-{version}")
+    version = version or MEDIAPIPE_VERSION
+    python = venv / "bin" / "python"
     if not python.exists() and install:
         import sys
 
-        print(f"installing mediapipe=={MEDIAPIPE_VERSION} into {VENV} (its own environment: it needs numpy<2)",
-              file=sys.stderr)
-        made = subprocess.run([sys.executable, "-m", "venv", str(VENV)], capture_output=True)
+        print(f"installing mediapipe=={version} into {venv} (its own environment: its numpy pin is not "
+              "TensorFlow's)", file=sys.stderr)
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
         if made.returncode == 0:
-            made = subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={MEDIAPIPE_VERSION}"],
+            made = subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={version}"],
                                   capture_output=True)
         if made.returncode != 0:
             import shutil
 
-            shutil.rmtree(VENV, ignore_errors=True)
+            shutil.rmtree(venv, ignore_errors=True)
     if not python.exists():
         raise MediaPipeMissing(f"MediaPipe's metadata writer and TextClassifier run in their own environment, "
-                               f"{VENV}, which is missing and could not be made here; make it with "
-                               f"`python3 -m venv {VENV} && {VENV}/bin/pip install mediapipe=={MEDIAPIPE_VERSION}` "
-                               "(or scripts/mediapipe-venv)")
+                               f"{venv}, which is missing and could not be made here; make it with "
+                               f"`python3 -m venv {venv} && {venv}/bin/pip install mediapipe=={version}`"
+                               + (" (or scripts/mediapipe-venv)" if venv == VENV else ""))
     return python
 
 

@@ -14,6 +14,7 @@ edge_runtime's, and at least 99% of the labels the same.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import tempfile
@@ -29,13 +30,15 @@ GOAL = {"max_abs_delta_pp": 0.3, "min_agreement": 0.99}
 SCRIPT = Path(__file__).with_name("mediapipe_metadata.py")
 
 
-def mediapipe_probabilities(path: Path, texts: list[str], n_labels: int, progress: bool = True) -> np.ndarray:
-    """(texts, labels) scores from MediaPipe's TextClassifier, run in the mediapipe environment."""
+def mediapipe_probabilities(path: Path, texts: list[str], n_labels: int, progress: bool = True,
+                            version: str | None = None) -> np.ndarray:
+    """(texts, labels) scores from MediaPipe's TextClassifier, run in the mediapipe environment (of
+    ``version``, default the one that wrote the metadata)."""
     from tqdm import tqdm
 
     from convert.mediapipe_export import mediapipe_python
 
-    python = mediapipe_python()
+    python = mediapipe_python(version=version)
     out = np.zeros((len(texts), n_labels), np.float32)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as lines:
         lines.writelines(json.dumps({"text": t}) + "\n" for t in texts)
@@ -63,9 +66,10 @@ def edge_probabilities(path: Path, texts: list[str], progress: bool = True) -> n
 
 def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = None, limit: int | None = None,
                          data_dir: str | None = None, manual_dir: str | None = None, progress: bool = True,
-                         out_dir: str | Path | None = None) -> dict:
+                         out_dir: str | Path | None = None, mediapipe: str | None = None) -> dict:
     """Compare MediaPipe with edge_runtime on the folder's test split; write ``parity.json`` and ``parity.md``
-    beside the MediaPipe files (or in ``out_dir``)."""
+    beside the MediaPipe files (or in ``out_dir``). ``mediapipe``: the release whose TextClassifier runs
+    (default the one that wrote the metadata; another one gets its own environment)."""
     from convert.mediapipe_export import MEDIAPIPE_DIR, MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
     from model.sources import data_for_folder
 
@@ -78,14 +82,16 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                          f"`sparse-edge convert {folder.path} --target mediapipe` first")
     test = data_for_folder(folder, data_dir, manual_dir).load("test", limit=limit)
     labels = folder.labels
-    report = {"n": len(test), "labels": labels, "mediapipe": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
+    report = {"n": len(test), "labels": labels, "mediapipe": mediapipe or MEDIAPIPE_VERSION,
+              "metadata_written_by": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
               "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
+                         + (f" --mediapipe {mediapipe}" if mediapipe else "")
                          + (f" --limit {limit}" if limit else "") + (f" --out {out_dir}" if out_dir else "")}
     for variant in variants:
         path = directory / f"{variant}.tflite"
         started = time.time()
         ours = edge_probabilities(path, test.texts, progress)
-        theirs = mediapipe_probabilities(path, test.texts, len(labels), progress)
+        theirs = mediapipe_probabilities(path, test.texts, len(labels), progress, mediapipe)
         ours_pred, theirs_pred = ours.argmax(1), theirs.argmax(1)
         ours_acc, theirs_acc = float((ours_pred == test.labels).mean()), float((theirs_pred == test.labels).mean())
         diff = np.abs(ours - theirs)
@@ -95,6 +101,7 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                "mean_abs_prob_diff": float(diff.mean()), "seconds": round(time.time() - started, 1),
                "length": json.loads((directory / "conversion.json").read_text())["length"]["length"]
                if (directory / "conversion.json").exists() else None}
+        row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()   # the file this was measured on
         row["met"] = abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"] and row["agreement"] >= GOAL["min_agreement"]
         report["variants"][variant] = row
     report["passed"] = all(row["met"] for row in report["variants"].values())

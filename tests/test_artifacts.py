@@ -55,3 +55,18 @@ def test_the_kernel_spread_was_measured_on_the_shipped_files():
     for variant, row in KERNELS["variants"].items():
         assert row["size_bytes"] == (SHIPPED / "tflite" / f"{variant}.tflite").stat().st_size, \
             f"{variant}.tflite changed after the kernel spread was measured: rerun `sparse-edge bench kernels`"
+
+
+def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_as_shipped():
+    import hashlib
+
+    from convert.mediapipe_parity import GOAL
+
+    report = json.loads((SHIPPED / "mediapipe" / "parity-25000.json").read_text())
+    assert report["n"] == 25_000 and set(report["variants"]) == {"float32", "dynamic"} and report["goal"] == GOAL
+    for variant, row in report["variants"].items():
+        assert abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"], variant
+        assert row["agreement"] >= GOAL["min_agreement"], variant
+        shipped = hashlib.sha256((SHIPPED / "mediapipe" / f"{variant}.tflite").read_bytes()).hexdigest()
+        assert row["sha256"] == shipped, f"mediapipe/{variant}.tflite changed after its parity was measured"
+    assert report["passed"]

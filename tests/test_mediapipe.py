@@ -108,3 +108,17 @@ def test_a_language_model_and_a_missing_mediapipe_are_refused_clearly(tmp_path, 
         export.mediapipe_python(install=False)
     with pytest.raises(ValueError, match="unknown MediaPipe variant"):
         export.convert_for_mediapipe(folder.path, ["float16"])
+
+
+def test_another_mediapipe_release_gets_its_own_environment_and_only_for_the_mediapipe_target(tmp_path,
+                                                                                              monkeypatch):
+    from click.testing import CliRunner
+
+    import convert.mediapipe_export as export
+    from sparse_edge.cli import main
+
+    monkeypatch.setattr(export, "VENV", tmp_path / ".venv-mediapipe")
+    with pytest.raises(export.MediaPipeMissing, match=r"\.venv-mediapipe-9\.9\.9 .*pip install mediapipe==9\.9\.9"):
+        export.mediapipe_python(install=False, version="9.9.9")
+    result = CliRunner().invoke(main, ["parity", str(SHIPPED), "--mediapipe", "1.2.3"])
+    assert result.exit_code == 2 and "--mediapipe is for --target mediapipe" in result.output

@@ -100,7 +100,7 @@ def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, ma
                            for variant, path in written.items()}, indent=2))
 
 
-def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir):
+def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe):
     from convert.mediapipe_export import MediaPipeMissing
     from convert.mediapipe_parity import run_mediapipe_parity
     from model.data import DatasetMissing
@@ -108,7 +108,7 @@ def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manu
     names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
     try:
         report = run_mediapipe_parity(model_dir, names, limit, data_dir, manual_dir, progress=not quiet,
-                                      out_dir=out_dir)
+                                      out_dir=out_dir, mediapipe=mediapipe)
     except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
     click.echo(json.dumps({"n": report["n"], "variants": report["variants"]}, indent=2))
@@ -126,6 +126,9 @@ def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manu
 @click.option("--target", type=click.Choice(["edge", "mediapipe"]), default="edge", show_default=True,
               help="mediapipe: run MODEL_DIR/mediapipe/*.tflite through MediaPipe's TextClassifier and through "
               "edge_runtime and compare them (MODEL_DIR/mediapipe/parity.json, parity.md).")
+@click.option("--mediapipe", "mediapipe_version", metavar="VERSION",
+              help="--target mediapipe: the mediapipe release whose TextClassifier runs the files, installed into "
+              ".venv-mediapipe-VERSION when missing [default: 0.10.21, the one that writes the metadata].")
 @click.option("--tflite-dir", type=click.Path(exists=True, file_okay=False),
               help="Where the .tflite files are [default: MODEL_DIR/tflite].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -133,7 +136,7 @@ def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manu
 @quiet_option
 @source_options(None)
 @data_options
-def parity(model_dir, split, variants, limit, recheck, target, tflite_dir, out_dir, quiet, data_source, text_column,
+def parity(model_dir, split, variants, limit, recheck, target, mediapipe_version, tflite_dir, out_dir, quiet, data_source, text_column,
            label_column, data_dir, manual_dir):
     """Compare the Keras model with every .tflite variant, review by review, on a whole split.
 
@@ -144,8 +147,10 @@ def parity(model_dir, split, variants, limit, recheck, target, tflite_dir, out_d
     """
     with_tensorflow("sparse-edge parity")
     if target == "mediapipe":
-        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir)
+        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe_version)
         return
+    if mediapipe_version:
+        usage("--mediapipe is for --target mediapipe")
     from convert.export import parse_variants
     from convert.parity import run_parity
     from model.data import DatasetMissing

@@ -583,6 +583,12 @@ def mediapipe_parity() -> str:
             for v, row in report["variants"].items() if not row["met"]))
         blocks.append(f"{report['n']:,} IMDB test reviews, {', '.join(report['variants'])}: the goal is {verdict}.\n\n"
                       f"{table}")
+    newer = _load("artifacts/imdb-classifier/mediapipe/parity-mediapipe-1.2.3.json")
+    blocks.append(f"The same {newer['n']:,} reviews through mediapipe {newer['mediapipe']}'s TextClassifier (files "
+                  f"written by {newer['metadata_written_by']}): " + "; ".join(
+                      f"{v} {row['mediapipe_accuracy']:.2%}, agreement {row['agreement']:.2%}, max abs Δp "
+                      f"{row['max_abs_prob_diff']:.3f}" for v, row in newer["variants"].items())
+                  + f" (`{newer['command']}`).")
     return ("\n\n".join(blocks) + "\n\nGoal: accuracy through MediaPipe within 0.3 pp of edge_runtime's and "
             f"agreement at least 99%. All {whole['n']:,} through both runtimes took "
             + " and ".join(f"{row['seconds'] / 60:.0f} minutes ({variant})" for variant, row in whole["variants"].items())

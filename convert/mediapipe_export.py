@@ -18,6 +18,7 @@ labels.txt, SHA256SUMS) follow as a STORED zip, which both MediaPipe and ``edge_
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,12 +27,12 @@ import numpy as np
 
 from edge_runtime.bundle import pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
+from edge_runtime.quiet import native_stderr_silenced
 from model.files import check_writable, write_atomic, write_json_atomic
 from model.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIAPIPE_VARIANTS = ("float32", "dynamic")   # full int8 would need its own QuantizationDebugger pass at L
-MEDIAPIPE_DIR = "mediapipe"       # MODEL_DIR/mediapipe/<variant>.tflite
+MEDIAPIPE_VARIANTS = ("float32", "dynamic", "int8")
 MEDIAPIPE_VERSION = "0.10.21"     # the last release whose metadata writers import (mediapipe.tasks.cc)
 VENV = REPO / ".venv-mediapipe"
 LENGTH_PERCENTILE = 95
@@ -91,14 +92,23 @@ def check_length(length: int, block_size: int, max_length: int) -> None:
                          f"{max(block_size, length // block_size * block_size)}")
 
 
-def convert_one_signature(model, length: int, variant: str) -> bytes:
+def convert_one_signature(model, length: int, variant: str, samples: list[np.ndarray] | None = None,
+                          float_nodes: list[str] | None = None) -> bytes:
     """The model at one length with MediaPipe's three inputs, BUILTIN ops only; tensor names kept
-    (MediaPipe binds the inputs by name)."""
+    (MediaPipe binds the inputs by name).
+
+    int8: calibrated on ``samples`` ((1, L) padded token ids, given as MediaPipe gives them: the
+    mask of real tokens, segment ids 0), with ``float_nodes`` kept in float (selective
+    quantization); the token inputs stay int32 and the probabilities float32."""
     import keras
     import tensorflow as tf
 
-    from convert.tflite import ConversionError, configure_converter, conversion_hint
-    from edge_runtime.quiet import native_stderr_silenced
+    from convert.tflite import ConversionError, _selectively_quantize, configure_converter, conversion_hint
+
+    def representative():
+        for ids in samples:
+            yield MEDIAPIPE_SIGNATURE, {"ids": ids, "mask": (ids != 0).astype(np.int32),
+                                        "segment_ids": np.zeros_like(ids)}
 
     with tempfile.TemporaryDirectory() as saved:
         archive = keras.export.ExportArchive()
@@ -108,12 +118,25 @@ def convert_one_signature(model, length: int, variant: str) -> bytes:
             lambda ids, mask, segment_ids: {"probabilities": model(ids, training=False)}), input_signature=specs)
         archive.write_out(saved, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[MEDIAPIPE_SIGNATURE])
-        configure_converter(converter, variant)
+        configure_converter(converter, variant, representative if variant == "int8" else None)
         try:
             with native_stderr_silenced():
+                if variant == "int8" and float_nodes:
+                    # one subgraph: its op names are the graph's own (convert.tflite.every_signature)
+                    return _selectively_quantize(converter, list(float_nodes))
                 return converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
+
+
+def int8_float_nodes(model, length: int, samples: list[np.ndarray], debug_csv: Path) -> list[str]:
+    """The ops the QuantizationDebugger flags at ``length`` (its rows written to ``debug_csv``), as for
+    the edge files (``convert.debug``): they stay float in the int8 file."""
+    from convert.debug import float_nodes, layer_errors, write_rows
+
+    rows = layer_errors(model, length, samples)
+    write_rows(rows, debug_csv)
+    return float_nodes(rows)
 
 
 def write_metadata(flatbuffer: bytes, vocab_text: str, labels: list[str]) -> bytes:
@@ -133,8 +156,11 @@ def write_metadata(flatbuffer: bytes, vocab_text: str, labels: list[str]) -> byt
 
 def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: int | None = None,
                           out_dir: str | Path | None = None, data_dir: str | None = None,
-                          manual_dir: str | None = None, progress: bool = True) -> dict[str, Path]:
-    """Write ``MODEL_DIR/mediapipe/<variant>.tflite`` (or under ``out_dir``) and ``conversion.json``."""
+                          manual_dir: str | None = None, progress: bool = True,
+                          calibration_reviews: int = 64, quantize_all: bool = False) -> dict[str, Path]:
+    """Write ``MODEL_DIR/mediapipe/<variant>.tflite`` (or under ``out_dir``) and ``conversion.json``;
+    for int8 also ``quant_debug.csv`` (the QuantizationDebugger at this length, on
+    ``calibration_reviews`` seeded training reviews that also calibrate it; ``quantize_all``: no float ops)."""
     from tqdm import tqdm
 
     from convert.export import bundle_config
@@ -151,7 +177,7 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     mediapipe_python()
     model, tokenizer, train_config = folder.load()
     c = model.config
-    out = Path(out_dir) if out_dir else folder.path / MEDIAPIPE_DIR
+    out = Path(out_dir) if out_dir else folder.mediapipe_dir
     check_writable(out)
     train_all = data_for_folder(folder, data_dir, manual_dir).load("train", limit=train_config.train_limit)
     train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.validation_seed)
@@ -163,12 +189,21 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
         check_length(length, c.pattern.block_size, c.max_length)
         choice = {"length": length, "rule": "--length"}
     length = choice["length"]
+    samples, float_nodes = None, []
+    if "int8" in variants:
+        from convert.representative import representative_reviews
+
+        samples = representative_reviews(train_part.texts, tokenizer, [length], length, calibration_reviews,
+                                          seed=train_config.seed)[length]
+        if not quantize_all:
+            float_nodes = int8_float_nodes(model, length, samples, out / ModelFolder.QUANT_DEBUG)
     written = {}
     labels = folder.labels
     for variant in tqdm(variants, desc="convert (mediapipe)", unit="variant", disable=not progress):
-        flatbuffer = convert_one_signature(model, length, variant)
+        nodes = float_nodes if variant == "int8" else []
+        flatbuffer = convert_one_signature(model, length, variant, samples, nodes)
         with_metadata = write_metadata(flatbuffer, folder.vocab_text(), labels)
-        config = bundle_config(model, train_config, variant, [length], folder.metrics() or None, [], labels,
+        config = bundle_config(model, train_config, variant, [length], folder.metrics() or None, nodes, labels,
                                folder.kind, tokenizer.options)
         config["max_length"] = length   # the longest input this file takes (the model's own is under "model")
         config["signature"] = {"target": "mediapipe", "key": MEDIAPIPE_SIGNATURE, "inputs": list(MEDIAPIPE_INPUTS),
@@ -176,7 +211,12 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
         path = out / f"{variant}.tflite"
         write_atomic(path, pack_bundle(with_metadata, config, folder.vocab_text(), labels))
         written[variant] = path
-    write_json_atomic(out / "conversion.json", {"target": "mediapipe", "length": choice,
-                                                "mediapipe": MEDIAPIPE_VERSION,
-                                                "variants": {v: p.stat().st_size for v, p in written.items()}})
+    previous = out / Path(ModelFolder.CONVERSION).name   # variants converted earlier are kept, at this length
+    summary = json.loads(previous.read_text()) if previous.exists() else {}
+    sizes = summary.get("variants", {}) if summary.get("length", {}).get("length") == length else {}
+    summary.update({"target": "mediapipe", "length": choice, "mediapipe": MEDIAPIPE_VERSION,
+                    "variants": {**sizes, **{v: p.stat().st_size for v, p in written.items()}}})
+    if "int8" in variants:
+        summary["float_nodes_int8"] = float_nodes
+    write_json_atomic(previous, summary)
     return written

@@ -70,11 +70,11 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
     """Compare MediaPipe with edge_runtime on the folder's test split; write ``parity.json`` and ``parity.md``
     beside the MediaPipe files (or in ``out_dir``). ``mediapipe``: the release whose TextClassifier runs
     (default the one that wrote the metadata; another one gets its own environment)."""
-    from convert.mediapipe_export import MEDIAPIPE_DIR, MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
+    from convert.mediapipe_export import MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
     from model.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
-    directory = folder.path / MEDIAPIPE_DIR
+    directory = folder.mediapipe_dir
     variants = variants or [v for v in MEDIAPIPE_VARIANTS if (directory / f"{v}.tflite").exists()]
     missing = [v for v in variants if not (directory / f"{v}.tflite").exists()]
     if missing or not variants:
@@ -87,8 +87,9 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
               "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
                          + (f" --mediapipe {mediapipe}" if mediapipe else "")
                          + (f" --limit {limit}" if limit else "") + (f" --out {out_dir}" if out_dir else "")}
+    conversion = directory / Path(ModelFolder.CONVERSION).name
     for variant in variants:
-        path = directory / f"{variant}.tflite"
+        path = folder.tflite(variant, directory)
         started = time.time()
         ours = edge_probabilities(path, test.texts, progress)
         theirs = mediapipe_probabilities(path, test.texts, len(labels), progress, mediapipe)
@@ -99,15 +100,14 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                "delta_accuracy_pp": round((theirs_acc - ours_acc) * 100, 4),
                "agreement": float((ours_pred == theirs_pred).mean()), "max_abs_prob_diff": float(diff.max()),
                "mean_abs_prob_diff": float(diff.mean()), "seconds": round(time.time() - started, 1),
-               "length": json.loads((directory / "conversion.json").read_text())["length"]["length"]
-               if (directory / "conversion.json").exists() else None}
+               "length": json.loads(conversion.read_text())["length"]["length"] if conversion.exists() else None}
         row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()   # the file this was measured on
         row["met"] = abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"] and row["agreement"] >= GOAL["min_agreement"]
         report["variants"][variant] = row
     report["passed"] = all(row["met"] for row in report["variants"].values())
     out = Path(out_dir) if out_dir else directory
-    write_json_atomic(out / "parity.json", report)
-    write_text_atomic(out / "parity.md", parity_markdown(report))
+    write_json_atomic(out / ModelFolder.PARITY, report)
+    write_text_atomic(out / ModelFolder.PARITY_MARKDOWN, parity_markdown(report))
     return report
 
 

@@ -14,6 +14,8 @@ A folder holds::
     checkpoints/        the last epoch, for --resume
     tflite/             <variant>.tflite and conversion.json (``sparse-edge convert``)
     parity.json, parity.md, quant_debug.csv   (``sparse-edge convert`` / ``parity``)
+    mediapipe/          <variant>.tflite for MediaPipe Tasks, conversion.json, parity.json, parity.md,
+                        quant_debug.csv (``--target mediapipe``)
 
 Example:
     >>> folder = ModelFolder("runs/quick/model")
@@ -54,6 +56,7 @@ class ModelFolder:
     PARITY_MARKDOWN = "parity.md"
     QUANT_DEBUG = "quant_debug.csv"
     CACHE = "cache"
+    MEDIAPIPE = "mediapipe"   # holds the same names: <variant>.tflite, conversion.json, parity.*, quant_debug.csv
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -79,6 +82,7 @@ class ModelFolder:
     parity_markdown_path = property(lambda self: self.path / self.PARITY_MARKDOWN)
     quant_debug_path = property(lambda self: self.path / self.QUANT_DEBUG)
     cache_dir = property(lambda self: self.path / self.CACHE)
+    mediapipe_dir = property(lambda self: self.path / self.MEDIAPIPE)
 
     def tflite(self, variant: str, tflite_dir: str | Path | None = None) -> Path:
         """Where ``sparse-edge convert`` writes (or wrote) one variant."""

@@ -52,6 +52,41 @@ def test_mediapipe_loads_the_shipped_file_and_gives_edge_runtimes_probabilities(
     assert abs(mediapipe_scores(mediapipe, FILES[variant], [text])[0, 1] - ours.classify(text).probabilities[1]) > 1e-4
 
 
+def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selectively_quantized_int8(
+        mediapipe, converted_model, tmp_path):
+    """The conversion itself, on the quick pipeline's model at a short length: what MediaPipe gives
+    equals what edge_runtime gives on the same file, and int8 keeps the debugger's ops in float."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.mediapipe_export import convert_for_mediapipe
+    from edge_runtime.bundle import read_bundle
+
+    written = convert_for_mediapipe(converted_model, ["float32", "int8"], length=128, out_dir=tmp_path,
+                                    progress=False, calibration_reviews=16)
+    conversion = json.loads((tmp_path / "conversion.json").read_text())
+    assert conversion["length"] == {"length": 128, "rule": "--length"} and set(conversion["variants"]) == {
+        "float32", "int8"}
+    assert conversion["float_nodes_int8"] and (tmp_path / "quant_debug.csv").exists()
+    for variant, tolerance in (("float32", 1e-5), ("int8", 1e-4)):
+        ours = TextClassifier(written[variant])
+        assert ours.mediapipe and ours.lengths == [128]
+        expected = np.array([ours.classify(t).probabilities for t in CLEAN])
+        np.testing.assert_allclose(mediapipe_scores(mediapipe, written[variant], CLEAN), expected, atol=tolerance)
+    bundle = read_bundle(written["int8"].read_bytes())
+    assert bundle.config["quantization"]["float_nodes"] == conversion["float_nodes_int8"]
+    interpreter = Interpreter(model_content=bundle.flatbuffer)
+    types = {d["name"]: d["dtype"] for d in interpreter.get_tensor_details()}
+    assert np.int8 in set(types.values())   # quantized, with the inputs still int32 and the output float32
+    assert all(d["dtype"] == np.int32 for d in interpreter.get_input_details())
+    assert interpreter.get_output_details()[0]["dtype"] == np.float32
+    by_op = {}
+    for op in interpreter._get_ops_details():
+        by_op.setdefault(op["op_name"], []).append(interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"])
+    assert not {name for name in by_op if name.startswith("Flex") or name == "CUSTOM"}
+    # as in the edge files: DIV stays float (tflite-runtime 2.14 has no int8 DIV), the projections are int8
+    assert set(by_op["DIV"]) == {np.float32} and np.int8 in by_op["FULLY_CONNECTED"]
+
+
 def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_builtin_ops():
     from ai_edge_litert.interpreter import Interpreter
 

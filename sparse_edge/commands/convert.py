@@ -14,7 +14,7 @@ from sparse_edge.commands.common import data_options, data_spec, fail, quiet_opt
 @click.option("--variants", default=None,
               help="Comma-separated: float32, float16 (float16 weights), dynamic (int8 weights), "
               "int8 (full integer, calibrated on training reviews) [default: all four; for --target mediapipe "
-              "float32,dynamic].")
+              "float32,dynamic, and int8 on request].")
 @click.option("--target", type=click.Choice(["edge", "mediapipe"]), default="edge", show_default=True,
               help="edge: MODEL_DIR/tflite/, one signature per input length, for edge_runtime. mediapipe: "
               "MODEL_DIR/mediapipe/, one signature at one length with BERT's three inputs and MediaPipe metadata, "
@@ -44,7 +44,8 @@ def convert(model_dir, variants, target, length, out_dir, calibration_reviews, q
     """
     with_tensorflow("sparse-edge convert")
     if target == "mediapipe":
-        _convert_mediapipe(model_dir, variants or "float32,dynamic", length, out_dir, quiet, data_dir, manual_dir)
+        _convert_mediapipe(model_dir, variants or "float32,dynamic", length, out_dir, quiet, data_dir, manual_dir,
+                           calibration_reviews, quantize_all)
         return
     if length:
         usage("--length is for --target mediapipe (the edge files hold every length the model has)")
@@ -84,14 +85,16 @@ def convert(model_dir, variants, target, length, out_dir, calibration_reviews, q
                            for variant, path in written.items()}, indent=2))
 
 
-def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, manual_dir):
+def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, manual_dir, calibration_reviews,
+                       quantize_all):
     from convert.mediapipe_export import MediaPipeMissing, convert_for_mediapipe
     from convert.tflite import ConversionError
     from model.data import DatasetMissing
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
     try:
-        written = convert_for_mediapipe(model_dir, names, length, out_dir, data_dir, manual_dir, progress=not quiet)
+        written = convert_for_mediapipe(model_dir, names, length, out_dir, data_dir, manual_dir, progress=not quiet,
+                                        calibration_reviews=calibration_reviews, quantize_all=quantize_all)
     except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
     except (ConversionError, RuntimeError) as error:

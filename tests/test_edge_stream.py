@@ -17,6 +17,13 @@ INT8 = REPO / "artifacts" / "imdb-classifier" / "tflite" / "int8.tflite"
 EDGE = [sys.executable, "-m", "edge_runtime", str(INT8)]
 
 
+def ctrl_c_reaches_python():
+    """Popen's preexec_fn: SIGINT back to its default before Python starts. A shell without job control
+    starts background commands (`cmd &`, as a CI runner may run the tests) with SIGINT ignored, which
+    children inherit, and Python then rightly leaves it ignored: Ctrl-C would never reach the command."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(*args, **kw):
     return subprocess.run([*EDGE, *args], capture_output=True, cwd=REPO, timeout=120, **kw)
 
@@ -80,14 +87,16 @@ def test_file_lines_keep_their_numbers_and_order_with_threads(tmp_path, api):
 
 def test_ctrl_c_stops_cleanly_after_printing_whole_results():
     process = subprocess.Popen([*EDGE, "--lines"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, cwd=REPO)
+                               stderr=subprocess.PIPE, cwd=REPO, preexec_fn=ctrl_c_reaches_python)
     process.stdin.write(b"A fine film.\n" * 50)
     process.stdin.flush()
     first = process.stdout.readline()              # running and printing; the input stays open
     process.send_signal(signal.SIGINT)
-    # the input stays open until the process has ended, so only Ctrl-C can end it (closing it at once, as
-    # communicate() does, raced with the signal on a loaded machine: the reader saw the end first)
-    process.wait(timeout=60)
+    # the input stays open until the process has ended, so only Ctrl-C can end it
+    try:
+        process.wait(timeout=60)
+    finally:
+        process.kill()
     rest, errors = process.stdout.read(), process.stderr.read()
     process.stdin.close()
     assert process.returncode == 130
@@ -111,7 +120,8 @@ def python_start_seconds():
 @pytest.mark.parametrize("command", ["python -m edge_runtime", "sparse-edge predict"])
 def test_ctrl_c_while_starting_prints_no_traceback(after, command, python_start_seconds):
     start = EDGE if command.startswith("python") else [str(Path(sys.executable).parent / "sparse-edge"), "predict", str(INT8)]
-    process = subprocess.Popen([*start, "A fine film."], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    process = subprocess.Popen([*start, "A fine film."], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                               preexec_fn=ctrl_c_reaches_python)
     time.sleep(python_start_seconds + after)    # importing numpy, the interpreter, building the tokenizer
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)

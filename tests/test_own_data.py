@@ -275,29 +275,29 @@ def test_jsonl_and_a_folder_per_label_give_the_pipeline_the_rows_a_csv_gives(tmp
         assert np.bincount(test.labels).tolist() == [6, 6, 6] and data.split["test"] == "stratified", kind
 
 
-CASES = {   # kind -> labels (given in this order; a csv sorts them, a ClassLabel keeps its order)
-    "csv": ["shipping", "it", "billing", "hr", "facilities"],
-    "tfds": ["shipping", "it"],
-}
+def test_a_tfds_dataset_keeps_its_classlabel_order_and_its_own_test_split(tmp_path):
+    """Label i is the ClassLabel's name i (not sorted), for every row, and the test split is the dataset's."""
+    labels = ["shipping", "it"]
+    spec = DataSpec(make_tfds(tmp_path / "tfds", labels, 40), text_column="body", data_dir=str(tmp_path / "tfds"))
+    data = open_data(spec)
+    assert data.labels == labels and data.split["test"] == "given"
+    for split, rows in (("train", make_rows(labels, 40)), ("test", make_rows(labels, 10, seed=9))):
+        reviews = data.load(split)
+        assert sorted((t, labels[y]) for t, y in zip(reviews.texts, reviews.labels)) == sorted(rows), split
 
 
-@pytest.mark.parametrize("kind", list(CASES))
-def test_pipeline_runs_end_to_end_on_every_kind_of_source(tmp_path, tiny_presets, kind):
+def test_pipeline_runs_end_to_end_on_your_own_data(tmp_path, tiny_presets):
+    """A CSV with five labels (JSONL, a folder per label and TFDS read to the same rows: the tests above),
+    trained with the tokenizer option MediaPipe's tokenizer has (accents kept)."""
     from edge_runtime.bundle import read_bundle
     from model.saved import ModelFolder
     from sparse_edge.pipeline import run_pipeline
 
-    labels = CASES[kind]
-    rows = make_rows(labels, per_label=50)
-    if kind == "csv":   # jsonl and dir read to the same rows (the test above)
-        spec = csv_spec(write_csv(tmp_path / "tickets.csv", rows))
-    else:
-        spec = DataSpec(make_tfds(tmp_path / "tfds", labels, 40), text_column="body", data_dir=str(tmp_path / "tfds"))
-    expected = labels if kind == "tfds" else sorted(labels)
-    lines = []
-    keep_accents = kind == "csv"   # one case trains with the tokenizer option MediaPipe's tokenizer has
+    labels = ["shipping", "it", "billing", "hr", "facilities"]
+    spec = csv_spec(write_csv(tmp_path / "tickets.csv", make_rows(labels, per_label=50)))
+    expected = sorted(labels)
     summary = run_pipeline("tiny", tmp_path / "run", presets=tiny_presets, data=spec, progress=False,
-                           echo=lines.append, strip_accents=False if keep_accents else None)
+                           echo=lambda line: None, strip_accents=False)
     folder = ModelFolder(tmp_path / "run" / "model")
     assert folder.labels == expected and summary["labels"] == expected
     metrics = folder.metrics()
@@ -309,10 +309,10 @@ def test_pipeline_runs_end_to_end_on_every_kind_of_source(tmp_path, tiny_presets
     for variant in ("float32", "float16", "dynamic", "int8"):
         bundle = read_bundle(folder.tflite(variant).read_bytes())
         assert bundle.labels == expected and bundle.config["model"]["num_classes"] == len(labels)
-        assert bundle.config["tokenizer"] == {**folder.tokenizer_options, "strip_accents": not keep_accents}
+        assert bundle.config["tokenizer"] == {**folder.tokenizer_options, "strip_accents": False}
     parity = json.loads(folder.parity_path.read_text())
     assert parity["n"] == metrics["n"] and parity["labels"] == expected and parity["data"] == spec.source
     edge = json.loads((tmp_path / "run" / "edge.json").read_text())
     assert all(list(r["predictions"]["int8"]["probabilities"]) == expected for r in edge["reviews"])
-    if kind != "tfds":   # the held-out rows are the recorded ones, and none of them trained the model
-        assert folder.data_record()["split"]["test"] == "stratified"
+    # the held-out rows are the recorded ones, and none of them trained the model
+    assert folder.data_record()["split"]["test"] == "stratified"

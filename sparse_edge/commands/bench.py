@@ -129,7 +129,7 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
               help="Fresh processes per system for cold start and peak memory (median).")
 @click.option("--out", "out_dir", default="runs/bench/peers", show_default=True, type=click.Path(file_okay=False),
               help="Where the peers' model files go.")
-@click.option("--limit", type=click.IntRange(100), help="A seeded sample of N train and N test reviews (quick checks).")
+@click.option("--limit", type=click.IntRange(100), help="Only the first N train and N test reviews (quick checks; IMDB is stored shuffled).")
 @click.option("--json", "json_path", default="runs/bench/peers.json", show_default=True,
               type=click.Path(dir_okay=False))
 @data_options

@@ -66,15 +66,17 @@ def edge_probabilities(path: Path, texts: list[str], progress: bool = True) -> n
 
 def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = None, limit: int | None = None,
                          data_dir: str | None = None, manual_dir: str | None = None, progress: bool = True,
-                         out_dir: str | Path | None = None, mediapipe: str | None = None) -> dict:
+                         out_dir: str | Path | None = None, mediapipe: str | None = None,
+                         files_dir: str | Path | None = None) -> dict:
     """Compare MediaPipe with edge_runtime on the folder's test split; write ``parity.json`` and ``parity.md``
     beside the MediaPipe files (or in ``out_dir``). ``mediapipe``: the release whose TextClassifier runs
-    (default the one that wrote the metadata; another one gets its own environment)."""
+    (default the one that wrote the metadata; another one gets its own environment). ``files_dir``: where
+    the MediaPipe files are, if not ``MODEL_DIR/mediapipe`` (a ``convert --target mediapipe --out``)."""
     from convert.mediapipe_export import MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
     from model.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
-    directory = folder.mediapipe_dir
+    directory = Path(files_dir) if files_dir else folder.mediapipe_dir
     variants = variants or [v for v in MEDIAPIPE_VARIANTS if (directory / f"{v}.tflite").exists()]
     missing = [v for v in variants if not (directory / f"{v}.tflite").exists()]
     if missing or not variants:
@@ -86,6 +88,7 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
               "metadata_written_by": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
               "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
                          + (f" --mediapipe {mediapipe}" if mediapipe else "")
+                         + (f" --tflite-dir {files_dir}" if files_dir else "")
                          + (f" --limit {limit}" if limit else "") + (f" --out {out_dir}" if out_dir else "")}
     conversion = directory / Path(ModelFolder.CONVERSION).name
     for variant in variants:

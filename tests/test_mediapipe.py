@@ -4,6 +4,7 @@ MediaPipe runs in its own environment (.venv-mediapipe: mediapipe 0.10.21 needs 
 fixture makes it when missing, as the commands do, and skips (failing CI) when it cannot.
 """
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -85,6 +86,13 @@ def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selective
     assert not {name for name in by_op if name.startswith("Flex") or name == "CUSTOM"}
     # as in the edge files: DIV stays float (tflite-runtime 2.14 has no int8 DIV), the projections are int8
     assert set(by_op["DIV"]) == {np.float32} and np.int8 in by_op["FULLY_CONNECTED"]
+    # parity reads files from where --out put them (--tflite-dir)
+    from convert.mediapipe_parity import run_mediapipe_parity
+
+    report = run_mediapipe_parity(converted_model, ["int8"], limit=8, progress=False, out_dir=tmp_path / "parity",
+                                  files_dir=tmp_path)
+    assert report["n"] == 8 and report["variants"]["int8"]["length"] == 128
+    assert report["variants"]["int8"]["sha256"] == hashlib.sha256(written["int8"].read_bytes()).hexdigest()
 
 
 def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_builtin_ops():

@@ -103,7 +103,7 @@ def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, ma
                            for variant, path in written.items()}, indent=2))
 
 
-def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe):
+def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe, files_dir):
     from convert.mediapipe_export import MediaPipeMissing
     from convert.mediapipe_parity import run_mediapipe_parity
     from model.data import DatasetMissing
@@ -111,7 +111,7 @@ def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manu
     names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
     try:
         report = run_mediapipe_parity(model_dir, names, limit, data_dir, manual_dir, progress=not quiet,
-                                      out_dir=out_dir, mediapipe=mediapipe)
+                                      out_dir=out_dir, mediapipe=mediapipe, files_dir=files_dir)
     except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
     click.echo(json.dumps({"n": report["n"], "variants": report["variants"]}, indent=2))
@@ -133,7 +133,7 @@ def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manu
               help="--target mediapipe: the mediapipe release whose TextClassifier runs the files, installed into "
               ".venv-mediapipe-VERSION when missing [default: 0.10.21, the one that writes the metadata].")
 @click.option("--tflite-dir", type=click.Path(exists=True, file_okay=False),
-              help="Where the .tflite files are [default: MODEL_DIR/tflite].")
+              help="Where the .tflite files are [default: MODEL_DIR/tflite; --target mediapipe: MODEL_DIR/mediapipe].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Where parity.json and parity.md go [default: MODEL_DIR].")
 @quiet_option
@@ -150,7 +150,8 @@ def parity(model_dir, split, variants, limit, recheck, target, mediapipe_version
     """
     with_tensorflow("sparse-edge parity")
     if target == "mediapipe":
-        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe_version)
+        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe_version,
+                          tflite_dir)
         return
     if mediapipe_version:
         usage("--mediapipe is for --target mediapipe")

@@ -103,7 +103,7 @@ def convert_one_signature(model, length: int, variant: str, samples: list[np.nda
     import keras
     import tensorflow as tf
 
-    from convert.tflite import ConversionError, _selectively_quantize, configure_converter, conversion_hint
+    from convert.tflite import ConversionError, configure_converter, conversion_hint, selectively_quantize
 
     def representative():
         for ids in samples:
@@ -123,7 +123,7 @@ def convert_one_signature(model, length: int, variant: str, samples: list[np.nda
             with native_stderr_silenced():
                 if variant == "int8" and float_nodes:
                     # one subgraph: its op names are the graph's own (convert.tflite.every_signature)
-                    return _selectively_quantize(converter, list(float_nodes))
+                    return selectively_quantize(converter, list(float_nodes))
                 return converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error

@@ -79,7 +79,7 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
         try:
             with native_stderr_silenced():
                 if variant == "int8" and denylisted_nodes:
-                    flatbuffer = _selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
+                    flatbuffer = selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
                 else:
                     flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
@@ -98,7 +98,7 @@ def every_signature(nodes: list[str], signatures: int) -> list[str]:
     return [name + (str(i) if i else "") for name in nodes for i in range(signatures)]
 
 
-def _selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
+def selectively_quantize(converter, denylisted_nodes: list[str]) -> bytes:
     """Calibrate, then quantize everything except ``denylisted_nodes`` (they stay float32).
 
     The same two steps ``tf.lite.experimental.QuantizationDebugger`` uses for its

@@ -53,21 +53,31 @@ def test_mediapipe_loads_the_shipped_file_and_gives_edge_runtimes_probabilities(
     assert abs(mediapipe_scores(mediapipe, FILES[variant], [text])[0, 1] - ours.classify(text).probabilities[1]) > 1e-4
 
 
+@pytest.fixture(scope="module")
+def converted_for_mediapipe(mediapipe, converted_model, tmp_path_factory):
+    """The quick pipeline's model converted to MediaPipe files, float32 and int8, at a short length."""
+    from convert.mediapipe_export import convert_for_mediapipe
+
+    out = tmp_path_factory.mktemp("mediapipe")
+    written = convert_for_mediapipe(converted_model, ["float32", "int8"], length=128, out_dir=out,
+                                    progress=False, calibration_reviews=16)
+    return out, written
+
+
 def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selectively_quantized_int8(
-        mediapipe, converted_model, tmp_path):
-    """The conversion itself, on the quick pipeline's model at a short length: what MediaPipe gives
-    equals what edge_runtime gives on the same file, and int8 keeps the debugger's ops in float."""
+        mediapipe, converted_model, converted_for_mediapipe, tmp_path):
+    """The conversion itself: what MediaPipe gives equals what edge_runtime gives on the same file, and
+    int8 keeps the debugger's ops in float."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from convert.mediapipe_export import convert_for_mediapipe
+    from convert.mediapipe_parity import run_mediapipe_parity
     from edge_runtime.bundle import read_bundle
 
-    written = convert_for_mediapipe(converted_model, ["float32", "int8"], length=128, out_dir=tmp_path,
-                                    progress=False, calibration_reviews=16)
-    conversion = json.loads((tmp_path / "conversion.json").read_text())
+    out, written = converted_for_mediapipe
+    conversion = json.loads((out / "conversion.json").read_text())
     assert conversion["length"] == {"length": 128, "rule": "--length"} and set(conversion["variants"]) == {
         "float32", "int8"}
-    assert conversion["float_nodes_int8"] and (tmp_path / "quant_debug.csv").exists()
+    assert conversion["float_nodes_int8"] and (out / "quant_debug.csv").exists()
     for variant, tolerance in (("float32", 1e-5), ("int8", 1e-4)):
         ours = TextClassifier(written[variant])
         assert ours.mediapipe and ours.lengths == [128]
@@ -76,9 +86,7 @@ def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selective
     bundle = read_bundle(written["int8"].read_bytes())
     assert bundle.config["quantization"]["float_nodes"] == conversion["float_nodes_int8"]
     interpreter = Interpreter(model_content=bundle.flatbuffer)
-    types = {d["name"]: d["dtype"] for d in interpreter.get_tensor_details()}
-    assert np.int8 in set(types.values())   # quantized, with the inputs still int32 and the output float32
-    assert all(d["dtype"] == np.int32 for d in interpreter.get_input_details())
+    assert all(d["dtype"] == np.int32 for d in interpreter.get_input_details())   # MediaPipe's inputs as they were
     assert interpreter.get_output_details()[0]["dtype"] == np.float32
     by_op = {}
     for op in interpreter._get_ops_details():
@@ -87,12 +95,27 @@ def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selective
     # as in the edge files: DIV stays float (tflite-runtime 2.14 has no int8 DIV), the projections are int8
     assert set(by_op["DIV"]) == {np.float32} and np.int8 in by_op["FULLY_CONNECTED"]
     # parity reads files from where --out put them (--tflite-dir)
-    from convert.mediapipe_parity import run_mediapipe_parity
-
     report = run_mediapipe_parity(converted_model, ["int8"], limit=8, progress=False, out_dir=tmp_path / "parity",
-                                  files_dir=tmp_path)
+                                  files_dir=out)
     assert report["n"] == 8 and report["variants"]["int8"]["length"] == 128
     assert report["variants"]["int8"]["sha256"] == hashlib.sha256(written["int8"].read_bytes()).hexdigest()
+
+
+def test_the_int8_file_gives_edge_runtimes_probabilities_in_the_web_page_too(converted_for_mediapipe, browser):
+    """MediaPipe Tasks for the web (WebAssembly) runs the full-integer file as MediaPipe's Python does."""
+    from tests.test_web import classify_in_page, serve
+
+    _, written = converted_for_mediapipe
+    server, url = serve(written["int8"])
+    try:
+        browser.get(url)
+        ours = TextClassifier(written["int8"])
+        for text in CLEAN:
+            shown, expected = classify_in_page(browser, text), ours.classify(text).probabilities
+            assert [shown[label] for label in ours.labels] == pytest.approx(expected, abs=1e-3), text
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_builtin_ops():

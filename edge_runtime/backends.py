@@ -14,10 +14,11 @@ INSTALL_HINT = {
     "tflite_runtime": "pip install 'tflite-runtime==2.14.*' 'numpy<2'  (or: pip install 'sparse-edge[edge-legacy]')",
     "tensorflow": "pip install tensorflow",
 }
-_MODULES = {
-    "ai_edge_litert": "ai_edge_litert.interpreter",
-    "tflite_runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite",
+_MODULES = {   # where each backend's Interpreter class is: module, attribute path
+    "ai_edge_litert": ("ai_edge_litert.interpreter", "Interpreter"),
+    "tflite_runtime": ("tflite_runtime.interpreter", "Interpreter"),
+    # not the module tensorflow.lite: that is TensorFlow's source package, without the public API
+    "tensorflow": ("tensorflow", "lite.Interpreter"),
 }
 
 
@@ -31,15 +32,31 @@ def interpreter_class(backend: str = "auto"):
         raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
     errors = []
     for name in BACKENDS if backend == "auto" else (backend,):
+        module_name, attribute = _MODULES[name]
         try:
-            module = importlib.import_module(_MODULES[name])
-        except ImportError as error:  # numpy 2 with tflite-runtime 2.14 raises ImportError too
+            found = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError) as error:  # numpy 2 with tflite-runtime 2.14 raises ImportError too
+            if _interrupted(error):   # Ctrl-C while importing, seen through a library's own except clause
+                raise KeyboardInterrupt from None
             errors.append(f"{name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
             continue
-        return module.Interpreter, name, _version(name)
+        return found, name, _version(name)
     if backend == "auto":
         raise BackendMissing("no TFLite interpreter is installed; " + INSTALL_HINT["ai_edge_litert"])
     raise BackendMissing(f"backend {backend} cannot be imported ({errors[0]}); {INSTALL_HINT[backend]}")
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is behind ``error`` (its cause or context, however deep)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _version(name: str) -> str:

@@ -221,3 +221,28 @@ def test_the_model_path_cannot_exhaust_memory_even_as_a_device_file():
         TextClassifier("/dev/zero")
     with pytest.raises(BundleError, match="/dev/urandom is not a TFLite model"):
         TextClassifier("/dev/urandom")
+
+
+def test_every_backend_that_is_installed_gives_the_same_answers():
+    """auto picks ai-edge-litert; TensorFlow's own interpreter (the last resort, installed in the
+    training environment) reads the same file to the same probabilities."""
+    litert, tensorflow = TextClassifier(INT8), TextClassifier(INT8, backend="tensorflow")
+    assert (litert.backend, tensorflow.backend) == ("ai_edge_litert", "tensorflow")
+    for text in ("A wonderful, moving film.", "Dull and far too long.", ""):
+        assert tensorflow.classify(text).probabilities == pytest.approx(litert.classify(text).probabilities, abs=1e-6)
+
+
+def test_ctrl_c_inside_an_import_that_a_library_turned_into_import_error_stays_ctrl_c(monkeypatch):
+    import importlib
+
+    from edge_runtime import backends
+
+    def interrupted_import(name):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError(f"cannot import {name}") from interrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted_import)
+    with pytest.raises(KeyboardInterrupt):
+        backends.interpreter_class("auto")

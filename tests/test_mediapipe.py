@@ -54,18 +54,21 @@ def test_mediapipe_loads_the_shipped_file_and_gives_edge_runtimes_probabilities(
 
 
 @pytest.fixture(scope="module")
-def converted_for_mediapipe(mediapipe, converted_model, tmp_path_factory):
-    """The quick pipeline's model converted to MediaPipe files, float32 and int8, at a short length."""
+def converted_for_mediapipe(mediapipe, tmp_path_factory):
+    """The shipped classifier's folder converted again, float32 and int8, at a short length (under --out:
+    the shipped files are not touched)."""
     from convert.mediapipe_export import convert_for_mediapipe
 
     out = tmp_path_factory.mktemp("mediapipe")
-    written = convert_for_mediapipe(converted_model, ["float32", "int8"], length=128, out_dir=out,
+    written = convert_for_mediapipe(SHIPPED, ["float32", "int8"], length=128, out_dir=out,
                                     progress=False, calibration_reviews=16)
     return out, written
 
 
+@pytest.mark.slow
+@pytest.mark.imdb
 def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selectively_quantized_int8(
-        mediapipe, converted_model, converted_for_mediapipe, tmp_path):
+        mediapipe, converted_for_mediapipe, tmp_path):
     """The conversion itself: what MediaPipe gives equals what edge_runtime gives on the same file, and
     int8 keeps the debugger's ops in float."""
     from ai_edge_litert.interpreter import Interpreter
@@ -95,12 +98,14 @@ def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selective
     # as in the edge files: DIV stays float (tflite-runtime 2.14 has no int8 DIV), the projections are int8
     assert set(by_op["DIV"]) == {np.float32} and np.int8 in by_op["FULLY_CONNECTED"]
     # parity reads files from where --out put them (--tflite-dir)
-    report = run_mediapipe_parity(converted_model, ["int8"], limit=8, progress=False, out_dir=tmp_path / "parity",
+    report = run_mediapipe_parity(SHIPPED, ["int8"], limit=8, progress=False, out_dir=tmp_path / "parity",
                                   files_dir=out)
     assert report["n"] == 8 and report["variants"]["int8"]["length"] == 128
     assert report["variants"]["int8"]["sha256"] == hashlib.sha256(written["int8"].read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
+@pytest.mark.imdb
 def test_the_int8_file_gives_edge_runtimes_probabilities_in_the_web_page_too(converted_for_mediapipe, browser):
     """MediaPipe Tasks for the web (WebAssembly) runs the full-integer file as MediaPipe's Python does."""
     from tests.test_web import classify_in_page, serve

@@ -574,9 +574,10 @@ def mediapipe_parity() -> str:
     test reviews (mediapipe/parity-25000.json) and on the first 2,000 (mediapipe/parity.json)."""
     from convert.mediapipe_parity import parity_markdown
 
-    blocks, whole = [], _load("artifacts/imdb-classifier/mediapipe/parity-25000.json")
-    for name in ("parity-25000.json", "parity.json"):
-        report = _load(f"artifacts/imdb-classifier/mediapipe/{name}")
+    blocks = []
+    reports = {name: _load(f"artifacts/imdb-classifier/mediapipe/{name}") for name in ("parity-25000.json", "parity.json")}
+    whole = reports["parity-25000.json"]
+    for report in reports.values():
         table = parity_markdown(report).split("\n", 2)[2].strip().rsplit("\n\n", 1)[0]   # no title, no goal line
         verdict = ("met" if report["passed"] else "**not met**: " + ", ".join(
             f"{v} (agreement {row['agreement']:.2%}, {row['delta_accuracy_pp']:+.2f} pp)"

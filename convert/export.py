@@ -68,7 +68,6 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     """
     from tqdm import tqdm
 
-    from model.batching import bucket_lengths
 
     variants = parse_variants(variants)
     folder = ModelFolder(model_dir)
@@ -76,7 +75,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
     c = model.config
-    lengths = bucket_lengths(c.max_length, c.pattern.block_size)
+    lengths = c.bucket_lengths
     metrics = folder.metrics() or None
     vocab_text = folder.vocab_text()
     labels, kind = folder.labels, folder.kind

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from edge_runtime.classifier import signature_key
-from edge_runtime.tokenizer import WordPieceTokenizer
+from edge_runtime.lengths import input_length, pad_rows
 
 
-def representative_reviews(texts: list[str], tokenizer: WordPieceTokenizer, lengths: list[int],
+def representative_reviews(texts: list[str], tokenizer, lengths: list[int],
                            max_length: int, per_length: int = 32, seed: int = 0) -> dict[int, list[np.ndarray]]:
     """Length -> up to ``per_length`` padded (1, length) int32 id arrays from ``texts``."""
     if not texts:
@@ -25,11 +25,9 @@ def representative_reviews(texts: list[str], tokenizer: WordPieceTokenizer, leng
     chosen: dict[int, list[np.ndarray]] = {n: [] for n in lengths}
     for index in np.random.default_rng(seed).permutation(len(texts)):
         ids = tokenizer.encode(texts[index], min(max_length, lengths[-1])).ids
-        n = lengths[int(np.searchsorted(lengths, len(ids)))]
+        n = input_length(lengths, len(ids))
         if len(chosen[n]) < per_length:
-            padded = np.full((1, n), tokenizer.pad_id, dtype=np.int32)
-            padded[0, : len(ids)] = ids
-            chosen[n].append(padded)
+            chosen[n].append(pad_rows([ids], n, tokenizer.pad_id)[0])
         if all(len(v) >= per_length for v in chosen.values()):
             break
     empty = [n for n in lengths if not chosen[n]]

@@ -9,7 +9,7 @@ Members of a sparse-edge bundle (format 2):
 
 - ``config.json``: max length, the input lengths (one signature per length), tokenizer options,
   pattern, versions, the source model's test metrics and the flatbuffer's length;
-- ``vocab.txt``: the WordPiece vocabulary, one token per line;
+- ``vocab.txt``: the WordPiece vocabulary, one token per line (a byte-level model has none);
 - ``labels.txt``: class names, one per line, in output order;
 - ``SHA256SUMS``: the SHA-256 of the flatbuffer and of each member above, in ``sha256sum``'s
   format. Any changed byte anywhere (a weight, a swapped vocab token, a label, the config) is
@@ -32,7 +32,7 @@ import zlib
 from dataclasses import dataclass
 
 CONFIG, VOCAB, LABELS, SUMS = "config.json", "vocab.txt", "labels.txt", "SHA256SUMS"   # the zip's members
-REQUIRED = (CONFIG, VOCAB, LABELS, SUMS)
+REQUIRED = (CONFIG, LABELS, SUMS)   # and VOCAB, unless the config's tokenizer reads bytes
 FLATBUFFER = "flatbuffer"        # the flatbuffer's name in SHA256SUMS
 MAX_MEMBER_BYTES = 8 * 1024 * 1024   # vocab.txt of a 30k vocabulary is ~250 kB
 MAX_MEMBERS = 16
@@ -48,7 +48,7 @@ class BundleError(ValueError):
 class Bundle:
     flatbuffer: bytes        # the TFLite model, without the appended zip
     config: dict
-    vocab_text: str
+    vocab_text: str | None   # None: a byte-level model
     labels: list[str]
 
 
@@ -57,13 +57,15 @@ def sha256sums(named: dict[str, bytes]) -> str:
     return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(named.items()))
 
 
-def pack_bundle(flatbuffer: bytes, config: dict, vocab_text: str, labels: list[str]) -> bytes:
-    """The flatbuffer followed by a STORED zip of config.json, vocab.txt, labels.txt and SHA256SUMS."""
+def pack_bundle(flatbuffer: bytes, config: dict, vocab_text: str | None, labels: list[str]) -> bytes:
+    """The flatbuffer followed by a STORED zip of config.json, vocab.txt (None: a byte-level model,
+    no vocabulary), labels.txt and SHA256SUMS."""
     config = dict(config, format=FORMAT, flatbuffer_bytes=len(flatbuffer))
     config.pop("flatbuffer_sha256", None)   # format 1's digest; SHA256SUMS covers it now
     members = {CONFIG: json.dumps(config, indent=2, sort_keys=True).encode(),
-               VOCAB: vocab_text.encode("utf-8"),
                LABELS: ("\n".join(labels) + "\n").encode("utf-8")}
+    if vocab_text is not None:
+        members[VOCAB] = vocab_text.encode("utf-8")
     members[SUMS] = sha256sums({FLATBUFFER: flatbuffer, **members}).encode()
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -105,8 +107,14 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
     flatbuffer = data[:length]
     if verify:
         _verify(source, files, flatbuffer)
-    texts = {}
+    byte_level = config.get("tokenizer") == {"kind": "bytes"}
+    if VOCAB not in files and not byte_level:
+        raise BundleError(f"{source} lacks the associated file {VOCAB}; convert the model again with "
+                          "`sparse-edge convert`")
+    texts = {VOCAB: None}
     for name in (VOCAB, LABELS):
+        if name not in files:
+            continue
         try:
             texts[name] = files[name].decode("utf-8")
         except UnicodeDecodeError as error:

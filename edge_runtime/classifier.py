@@ -27,9 +27,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from edge_runtime.backends import interpreter_class
+from edge_runtime.lengths import encode_padded, input_length, pad_rows
 from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
-from edge_runtime.tokenizer import DEFAULT_OPTIONS, WordPieceTokenizer, check_options
+from edge_runtime.tokenizer import DEFAULT_OPTIONS, check_options, load_tokenizer
 
 TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (others: tokenizer.check_options)
 
@@ -106,7 +107,7 @@ class TextClassifier:
             raise BundleError(f"{self.path}: config.json's longest input length {self.lengths[-1]} is below "
                               f"max_length {self.max_length}; convert the model again")
         try:
-            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text, options)
+            self.tokenizer = load_tokenizer(options, bundle.vocab_text)
         except ValueError as error:
             raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
         vocab_size, d_model = self.config["model"]["vocab_size"], self.config["model"]["d_model"]
@@ -145,15 +146,12 @@ class TextClassifier:
     # -- preprocess -> invoke -> postprocess ---------------------------------------------------
     def encode(self, text: str) -> tuple[np.ndarray, int, bool]:
         """(1, L) int32 ids padded to the smallest input length L that holds the review."""
-        encoding = self.tokenizer.encode(text, self.max_length)
-        length = self.input_length(len(encoding.ids))
-        ids = np.full((1, length), self.tokenizer.pad_id, dtype=np.int32)
-        ids[0, : len(encoding.ids)] = encoding.ids
+        ids, encoding = encode_padded(self.tokenizer, text, self.max_length, self.lengths)
         return ids, encoding.n_tokens, encoding.truncated
 
     def input_length(self, n_ids: int) -> int:
         """The smallest input length (signature) that holds ``n_ids`` token ids."""
-        return self.lengths[int(np.searchsorted(self.lengths, n_ids))]
+        return input_length(self.lengths, n_ids)
 
     def probabilities(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities of one review's ``(1, L)`` ids: float32, one per label."""
@@ -247,9 +245,7 @@ class TextClassifier:
             by_length.setdefault(length, []).append(i)
         probs = np.zeros((len(texts), len(self.labels)), np.float32)
         for length, rows in by_length.items():
-            ids = np.full((len(rows), length), self.tokenizer.pad_id, dtype=np.int32)
-            for row, i in enumerate(rows):
-                ids[row, : len(encoded[i].ids)] = encoded[i].ids
+            ids, _ = pad_rows([encoded[i].ids for i in rows], length, self.tokenizer.pad_id)
             probs[rows] = self.batch_probabilities(ids)
         each_ms = (time.perf_counter() - start) * 1000 / len(texts)
         return [self._result(p, e.n_tokens, e.truncated, each_ms) for p, e in zip(probs, encoded)]

@@ -1,6 +1,9 @@
-"""WordPiece tokenizer with BERT-uncased conventions, in pure Python and numpy.
+"""The project's tokenizers, in pure Python and numpy: WordPiece (BERT-uncased conventions) and bytes.
 
-The one tokenizer of the project: training, conversion, parity and the device all call this
+``ByteTokenizer`` (at the end) reads UTF-8 bytes as they are and needs no vocabulary; what follows
+here is about WordPiece.
+
+The one WordPiece tokenizer of the project: training, conversion, parity and the device all call this
 file, so token ids can never disagree between them. It reproduces HF ``tokenizers``'
 ``BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=True,
 lowercase=True)`` id for id (tests/test_tokenizer.py), after one extra step that both
@@ -26,6 +29,7 @@ combining marks that NFD would reorder and that survive accent stripping keep th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -130,17 +134,36 @@ def _cut(text: str, at: int) -> int:
 
 CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space before them
 DEFAULT_OPTIONS = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
+BYTE_OPTIONS = {"kind": "bytes"}   # UTF-8 bytes as they are: no vocabulary, no normalisation
+KINDS = ("wordpiece", "bytes")
 
 
 def check_options(options: dict | None) -> dict:
     """Recorded tokenizer options, complete; a ValueError names what this tokenizer cannot do."""
     if options is None:
         return dict(DEFAULT_OPTIONS)
+    if isinstance(options, dict) and options == BYTE_OPTIONS:
+        return dict(BYTE_OPTIONS)
     if not isinstance(options, dict) or options.get("kind") != "wordpiece" or options.get("html") != "br-to-space" \
             or not all(isinstance(options.get(k), bool) for k in ("lowercase", "strip_accents")):
-        raise ValueError(f"tokenizer options {options!r} are not ones this tokenizer implements (wordpiece, "
-                         "html br-to-space, lowercase and strip_accents true or false); upgrade sparse-edge")
+        raise ValueError(f"tokenizer options {options!r} are not ones this tokenizer implements (bytes, or wordpiece "
+                         "with html br-to-space, lowercase and strip_accents true or false); upgrade sparse-edge")
     return dict(options)
+
+
+def needs_vocabulary(options: dict | None) -> bool:
+    """Whether a model with these options reads a ``vocab.txt`` (WordPiece) or none (bytes)."""
+    return check_options(options)["kind"] == "wordpiece"
+
+
+def load_tokenizer(options: dict | None, vocab_text: str | None = None):
+    """The tokenizer a model folder or a ``.tflite`` records: WordPiece from its ``vocab_text``, or bytes."""
+    options = check_options(options)
+    if options["kind"] == "bytes":
+        return ByteTokenizer()
+    if vocab_text is None:
+        raise ValueError("a WordPiece tokenizer needs its vocab.txt; none was given")
+    return WordPieceTokenizer.from_text(vocab_text, options)
 
 
 @dataclass
@@ -236,6 +259,16 @@ class WordPieceTokenizer:
     def tokenize(self, text: str) -> list[str]:
         return [self.inverse[i] for i in self.token_ids(text)]
 
+    def sequence(self, text: str) -> np.ndarray:
+        """[CLS] tokens [SEP], uncut: what training caches."""
+        return np.array([self.cls_id, *self.token_ids(text), self.sep_id], np.int32)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the vocabulary: what a token cache is keyed on."""
+        joined = "\n".join(sorted(self.vocab, key=self.vocab.get))
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
     def encode(self, text: str, max_length: int) -> Encoding:
         """[CLS] tokens [SEP], cut to ``max_length`` (the [SEP] is kept) and flagged if cut.
 
@@ -270,3 +303,75 @@ class WordPieceTokenizer:
             glued = not text or word in CLOSING or word == "'" or text.endswith(("'", "("))
             text += word if glued else " " + word
         return text
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class ByteTokenizer:
+    """Text -> its UTF-8 bytes, each byte one id: no vocabulary, nothing to learn, no normalisation.
+
+    Ids 0-4 are the special tokens in WordPiece's order ([PAD] [UNK] [CLS] [SEP] [MASK], so code
+    that reads ``pad_id`` or ``cls_id`` works with either tokenizer); byte ``b`` is id ``b + 5``, so
+    the table has 261 rows. Every string has one encoding: NUL and control characters are bytes
+    like any other, a lone surrogate (a ``str`` that is not valid Unicode) becomes U+FFFD's bytes,
+    as an undecodable byte in a file does when it is read (``edge_runtime.inputs``).
+
+    Example:
+        >>> tok = ByteTokenizer()
+        >>> tok.encode("hé", max_length=8).ids.tolist()
+        [2, 109, 200, 174, 3]
+        >>> tok.decode([2, 109, 200, 174, 3])
+        'hé'
+    """
+
+    OFFSET = len(SPECIAL_TOKENS)    # id of byte 0
+    pad_id, unk_id, cls_id, sep_id, mask_id = range(len(SPECIAL_TOKENS))
+    options = property(lambda self: dict(BYTE_OPTIONS))
+    fingerprint = "bytes-utf8"      # what a token cache is keyed on (a WordPiece one: its vocabulary's hash)
+
+    def __len__(self) -> int:
+        return self.OFFSET + 256
+
+    @staticmethod
+    def utf8(text: str) -> bytes:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:   # lone surrogates
+            return _SURROGATES.sub("\ufffd", text).encode("utf-8")
+
+    def token_ids(self, text: str, limit: int | None = None) -> np.ndarray:
+        """Byte ids of ``text`` without [CLS]/[SEP]; with ``limit``, at most ``limit + 1`` of them
+        (enough to know the text is longer; a 5 MB text costs what its first bytes cost)."""
+        if limit is not None:
+            text = text[: limit + 1]   # every character is at least one byte
+        data = self.utf8(text)
+        if limit is not None:
+            data = data[: limit + 1]
+        return np.frombuffer(data, dtype=np.uint8).astype(np.int32) + self.OFFSET
+
+    def sequence(self, text: str) -> np.ndarray:
+        """[CLS] bytes [SEP], uncut: what training caches."""
+        body = self.token_ids(text)
+        out = np.empty(len(body) + 2, np.int32)
+        out[0], out[1:-1], out[-1] = self.cls_id, body, self.sep_id
+        return out
+
+    def encode(self, text: str, max_length: int) -> Encoding:
+        """[CLS] bytes [SEP], cut to ``max_length`` (the [SEP] is kept) and flagged if cut;
+        ``n_tokens`` counts every byte of the text (two more for [CLS] and [SEP])."""
+        if max_length < 2:
+            raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]), got {max_length}")
+        body = self.token_ids(text, limit=max_length - 2)
+        truncated = len(body) > max_length - 2
+        n_tokens = (len(self.utf8(text)) if truncated else len(body)) + 2
+        ids = np.concatenate([[self.cls_id], body[: max_length - 2], [self.sep_id]]).astype(np.int32)
+        return Encoding(ids=ids, n_tokens=n_tokens, truncated=truncated)
+
+    def tokenize(self, text: str) -> list[str]:
+        return [f"<{b:02x}>" for b in self.utf8(text)]
+
+    def decode(self, ids) -> str:
+        """Ids back to text (special tokens dropped); bytes that are not UTF-8 become U+FFFD."""
+        data = bytes(int(i) - self.OFFSET for i in ids if self.OFFSET <= int(i) < self.OFFSET + 256)
+        return data.decode("utf-8", errors="replace")

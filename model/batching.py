@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_runtime.lengths import bucket_index, pad_rows
+
 
 @dataclass
 class Batch:
@@ -22,16 +24,6 @@ class Batch:
     truncated: int       # how many reviews in it were cut to length
 
 
-def bucket_lengths(max_length: int, block_size: int, smallest: int = 128) -> list[int]:
-    """Bucket lengths that grow by about 1.5x, each a multiple of the block size."""
-    lengths, length = [], max(block_size, smallest)
-    while length < max_length:
-        lengths.append(int(np.ceil(length / block_size) * block_size))
-        length = int(length * 1.5)
-    lengths.append(max_length)
-    return sorted(set(min(n, max_length) for n in lengths))
-
-
 def batch_size_for(length: int, batch_tokens: int, max_batch: int, multiple_of: int = 1) -> int:
     size = max(1, min(max_batch, batch_tokens // length))
     return max(multiple_of, size // multiple_of * multiple_of)
@@ -39,14 +31,7 @@ def batch_size_for(length: int, batch_tokens: int, max_batch: int, multiple_of: 
 
 def pad_batch(sequences: list[np.ndarray], length: int) -> tuple[np.ndarray, int]:
     """(batch, length) int32: each sequence cut to ``length`` (keeping its final [SEP]) and padded."""
-    out = np.zeros((len(sequences), length), dtype=np.int32)
-    truncated = 0
-    for row, seq in enumerate(sequences):
-        if len(seq) > length:
-            seq = np.concatenate([seq[: length - 1], seq[-1:]])
-            truncated += 1
-        out[row, : len(seq)] = seq
-    return out, truncated
+    return pad_rows(sequences, length)
 
 
 def make_batches(sequences: list[np.ndarray], labels: np.ndarray, buckets: list[int],
@@ -59,7 +44,7 @@ def make_batches(sequences: list[np.ndarray], labels: np.ndarray, buckets: list[
     filled with empty rows marked ``rows == -1``, so every batch of a bucket has one shape.
     """
     lengths = np.array([len(s) for s in sequences])
-    which = np.searchsorted(buckets, np.minimum(lengths, buckets[-1]))
+    which = bucket_index(buckets, lengths)
     batches = []
     for b, length in enumerate(buckets):
         members = np.flatnonzero(which == b)

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_runtime.lengths import bucket_lengths
 from model.files import write_json_atomic
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
@@ -62,6 +63,11 @@ class TransformerConfig:
     @property
     def d_head(self) -> int:
         return self.d_model // self.num_heads
+
+    @property
+    def bucket_lengths(self) -> list[int]:
+        """The input lengths a review is padded to (training batches, prediction, one signature each)."""
+        return bucket_lengths(self.max_length, self.pattern.block_size)
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.tokenizer import WordPieceTokenizer
 
 DATASET = "imdb_reviews"
 DOWNLOAD_HOST = "ai.stanford.edu"  # where TFDS downloads aclImdb_v1.tar.gz from
@@ -130,22 +129,17 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.setdiff1d(np.arange(len(labels)), held), held
 
 
-def vocab_fingerprint(tokenizer: WordPieceTokenizer) -> str:
-    joined = "\n".join(sorted(tokenizer.vocab, key=tokenizer.vocab.get))
-    return hashlib.sha256(joined.encode()).hexdigest()[:16]
-
-
-def tokenize_cached(reviews: Reviews, tokenizer: WordPieceTokenizer, cache_path: str | Path | None,
+def tokenize_cached(reviews: Reviews, tokenizer, cache_path: str | Path | None,
                     progress: bool = True) -> list[np.ndarray]:
     """Token ids ([CLS] ... [SEP], untruncated) per review, cached in an ``.npz`` file.
 
-    The cache key is the vocabulary's fingerprint and the texts' hash, so a changed vocabulary
+    The cache key is the tokenizer's fingerprint and the texts' hash, so a changed vocabulary
     or subset is re-tokenized, and epochs after the first never tokenize again.
     """
     digest = hashlib.sha256()
     for text in reviews.texts:
         digest.update(text.encode("utf-8", errors="replace"))
-    key = f"{vocab_fingerprint(tokenizer)}-{digest.hexdigest()[:16]}"
+    key = f"{tokenizer.fingerprint}-{digest.hexdigest()[:16]}"
     if cache_path is not None:
         cache_path = Path(cache_path)
         if cache_path.exists():
@@ -157,8 +151,7 @@ def tokenize_cached(reviews: Reviews, tokenizer: WordPieceTokenizer, cache_path:
         from tqdm import tqdm
 
         texts = tqdm(texts, desc="tokenizing", unit="review", leave=False)
-    sequences = [np.array([tokenizer.cls_id, *tokenizer.token_ids(t), tokenizer.sep_id], np.int32)
-                 for t in texts]
+    sequences = [tokenizer.sequence(t) for t in texts]
     if cache_path is not None:
         offsets = np.cumsum([0] + [len(s) for s in sequences])
         cache_path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,12 +59,12 @@ def predict_probabilities(model, tokenizer, reviews, config: TrainConfig, cache_
     import tensorflow as tf
     from tqdm import tqdm
 
-    from model.batching import bucket_lengths, make_batches
+    from model.batching import make_batches
     from model.data import tokenize_cached
 
     c = model.config
     seqs = tokenize_cached(reviews, tokenizer, cache_path, progress)
-    batches = make_batches(seqs, reviews.labels, bucket_lengths(c.max_length, c.pattern.block_size),
+    batches = make_batches(seqs, reviews.labels, c.bucket_lengths,
                            config.batch_tokens, config.max_batch, drop_remainder=False)
     forward = tf.function(lambda ids: model(ids, training=False), jit_compile=config.jit_compile)
     out = np.zeros((len(reviews), c.num_classes), dtype=np.float32)

@@ -63,12 +63,12 @@ def pretrain(model_config, sequences: list[np.ndarray], steps: int, batch_tokens
     """Train an MLM for ``steps`` batches (cycling over the data if needed); return it and a summary."""
     from tqdm import tqdm
 
-    from model.batching import bucket_lengths, make_batches
+    from model.batching import make_batches
 
     keras.utils.set_random_seed(seed)
     mlm = SparseTransformerMLM(model_config)
     mlm.build(None)
-    buckets = bucket_lengths(model_config.max_length, model_config.pattern.block_size)
+    buckets = model_config.bucket_lengths
     rng = np.random.default_rng(seed)
     labels = np.zeros(len(sequences), np.int64)
     batches = []

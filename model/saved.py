@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.tokenizer import WordPieceTokenizer, check_options
+from edge_runtime.tokenizer import check_options, load_tokenizer, needs_vocabulary
 from model.files import write_json_atomic
 
 CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID = "classifier", "language_model", "ensemble", "hybrid"
@@ -143,7 +143,10 @@ class ModelFolder:
     def write_data_record(self, record: dict) -> None:
         write_json_atomic(self.data_path, record)
 
-    def vocab_text(self) -> str:
+    def vocab_text(self) -> str | None:
+        """The WordPiece vocabulary's text; None for a byte-level model, which has none."""
+        if not needs_vocabulary(self.tokenizer_options):
+            return None
         return self.vocab_path.read_text(encoding="utf-8")
 
     @property
@@ -151,8 +154,9 @@ class ModelFolder:
         """How texts are normalised before WordPiece (lowercase, accents); BERT uncased for older folders."""
         return check_options(self.read_config().get("tokenizer")) if self.config_path.exists() else check_options(None)
 
-    def tokenizer(self) -> WordPieceTokenizer:
-        return WordPieceTokenizer.from_file(self.vocab_path, self.tokenizer_options)
+    def tokenizer(self):
+        """The folder's tokenizer: WordPiece from its vocab.txt, or bytes (no file)."""
+        return load_tokenizer(self.tokenizer_options, self.vocab_text())
 
     # -- loading ---------------------------------------------------------------------------------
     def require(self, *names: str, hint: str = "train one with `sparse-edge train --out DIR`") -> None:
@@ -178,7 +182,7 @@ class ModelFolder:
         """A classifier folder's (model, tokenizer, TrainConfig)."""
         from model.train_config import TrainConfig
 
-        self.require(self.MODEL, self.VOCAB, self.TRAIN_CONFIG)
+        self.require(self.MODEL, self.TRAIN_CONFIG, *([self.VOCAB] if needs_vocabulary(self.tokenizer_options) else []))
         config = TrainConfig.load(self.train_config_path)
         tokenizer = self.tokenizer()
         model = self.load_keras()
@@ -205,22 +209,19 @@ class KerasPrediction:
         return self.__dict__.copy()
 
 
-def classify_texts(model, tokenizer: WordPieceTokenizer, texts: list[str],
+def classify_texts(model, tokenizer, texts: list[str],
                    labels=SENTIMENT_LABELS) -> list[KerasPrediction]:
     """Classify each text with the Keras model, one at a time, padded to its length bucket.
 
     A review always runs at its bucket length (as in training, evaluation and the ``.tflite``
     signatures), so a prediction never depends on which path computed it.
     """
-    from model.batching import bucket_lengths, pad_batch
+    from edge_runtime.lengths import encode_padded
 
     c = model.config
-    buckets = bucket_lengths(c.max_length, c.pattern.block_size)
     results = []
     for text in texts:
-        encoding = tokenizer.encode(text, c.max_length)
-        length = buckets[int(np.searchsorted(buckets, len(encoding.ids)))]
-        ids, _ = pad_batch([encoding.ids], length)
+        ids, encoding = encode_padded(tokenizer, text, c.max_length, c.bucket_lengths)
         probs = np.asarray(model(ids, training=False))[0]
         best = int(np.argmax(probs))
         results.append(KerasPrediction(labels[best], float(probs[best]), [float(p) for p in probs],

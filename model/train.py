@@ -168,11 +168,13 @@ def mask_tokens(batches, rate: float, mask_id: int, rng: np.random.Generator) ->
 
 
 def _save_checkpoint(trainer: Trainer, directory: Path, state: dict) -> None:
-    """Weights, optimizer state and progress, written to a temp folder and renamed into place."""
+    """Every model variable (the dropout generators' states too, so a resumed run draws what an
+    uninterrupted one would), the optimizer state and progress, written to a temp folder and
+    renamed into place: a run killed at any moment leaves the previous checkpoint whole."""
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    trainer.model.save_weights(tmp / "model.weights.h5")
+    np.savez(tmp / "variables.npz", *[v.numpy() for v in trainer.model.variables])
     np.savez(tmp / "optimizer.npz", *[v.numpy() for v in trainer.optimizer.variables])
     write_json_atomic(tmp / "state.json", state)
     old = directory.with_name(directory.name + ".old")
@@ -182,16 +184,23 @@ def _save_checkpoint(trainer: Trainer, directory: Path, state: dict) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _assign_all(variables, path: Path, what: str) -> None:
+    with np.load(path) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if len(values) != len(variables):
+        raise ValueError(f"{what} state does not match the model")
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
 def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
     try:
         state = json.loads((directory / "state.json").read_text())
-        trainer.model.load_weights(directory / "model.weights.h5")
-        with np.load(directory / "optimizer.npz") as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        if len(values) != len(trainer.optimizer.variables):
-            raise ValueError("optimizer state does not match the model")
-        for variable, value in zip(trainer.optimizer.variables, values):
-            variable.assign(value)
+        if (directory / "variables.npz").exists():
+            _assign_all(trainer.model.variables, directory / "variables.npz", "model")
+        else:   # checkpoints written before the dropout generators were kept
+            trainer.model.load_weights(directory / "model.weights.h5")
+        _assign_all(trainer.optimizer.variables, directory / "optimizer.npz", "optimizer")
         return state
     except Exception as error:  # noqa: BLE001 - any failure means the checkpoint is unusable
         raise ValueError(f"checkpoint {directory} is corrupt or from another model ({error}); "
@@ -199,51 +208,45 @@ def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
 
 
 def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
-          manual_dir: str | None = None, resume: bool = False, strategy: str = "default",
+          manual_dir: str | None = None, resume: bool | None = None, strategy: str = "default",
           vocab_path: str | None = None, progress: bool = True, cache_dir: str | None = None,
           data=None) -> dict:
     """Train, select the best epoch on validation, evaluate it once on test; return metrics.
 
     ``data`` is a ``model.sources.DataSpec`` (None: IMDB from ``data_dir``/``manual_dir``).
+    ``resume``: continue the run in ``out_dir`` from its last checkpoint (None: when ``out_dir``
+    holds a checkpoint of this same configuration, so rerunning a stopped command continues it).
+    A checkpoint is written at the end of every epoch and every ``config.checkpoint_minutes``.
     """
     import tensorflow as tf
     from tqdm import tqdm
 
-    from edge_runtime.tokenizer import DEFAULT_OPTIONS, WordPieceTokenizer
-    from model.batching import bucket_lengths, make_batches
+    from model.batching import make_batches
     from model.data import tokenize_cached, train_validation_split
     from model.evaluate import evaluate_model
     from model.sources import DataSpec, open_data
-    from model.vocab import learn_vocab
 
     source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data: nothing written
     folder = ModelFolder(out_dir)
     out = folder.path
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_dir = folder.checkpoint_dir
-    if not resume and checkpoint_dir.exists():
-        raise ValueError(f"{out} already holds a training run; pass --resume to continue it or "
-                         "choose another --out")
     started = time.time()
     distribution = make_strategy(strategy)  # with several workers, give each its own --out
 
-    # -- data and vocabulary -------------------------------------------------------------------
+    # -- data and tokenizer -------------------------------------------------------------------
     train_all = source.load("train", limit=config.train_limit)
-    vocab_file = folder.vocab_path
-    if vocab_path:
-        shutil.copyfile(vocab_path, vocab_file)
-    if not vocab_file.exists():
-        texts = train_all.texts
-        if config.train_limit is None and source.has_unlabelled:
-            texts = texts + source.load("unsupervised").texts
-        learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file, lowercase=config.lowercase,
-                    strip_accents=config.strip_accents)
-    tokenizer = WordPieceTokenizer.from_file(vocab_file, {**DEFAULT_OPTIONS, "lowercase": config.lowercase,
-                                                          "strip_accents": config.strip_accents})
+    tokenizer = _tokenizer(config, folder, source, train_all, vocab_path)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
     if len(source.labels) != config.model.num_classes:
         config.model = dataclasses.replace(config.model, num_classes=len(source.labels))
+    if resume is None:   # rerunning the same command continues its run
+        resume = checkpoint_dir.exists() and folder.train_config_path.exists() \
+            and json.loads(folder.train_config_path.read_text()) == config.to_dict()
+    if not resume and checkpoint_dir.exists():
+        raise ValueError(f"{out} already holds a training run with another configuration; pass --resume "
+                         "to continue it or choose another --out")
     train_set, val_set = train_validation_split(train_all, config.val_fraction, config.validation_seed)
     cache = Path(cache_dir) if cache_dir else folder.cache_dir
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
@@ -254,7 +257,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
                                                              tokenizer, source, cache, progress)
 
     c = config.model
-    buckets = bucket_lengths(c.max_length, c.pattern.block_size)
+    buckets = c.bucket_lengths
     replicas = distribution.num_replicas_in_sync
     per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
                                  config.max_batch, np.random.default_rng(0), multiple_of=replicas))
@@ -270,7 +273,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     elif config.init_from:
         from model.pretrain import transfer_from_language_model
 
-        state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, vocab_file)
+        state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, folder.vocab_path)
         for variable, average in zip(trainer.model.trainable_variables,
                                      getattr(trainer.optimizer, "_model_variables_moving_average", None) or []):
             average.assign(variable)   # the weight average starts from the copied weights
@@ -293,17 +296,29 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
                                np.random.default_rng(config.seed * 1000 + epoch), multiple_of=replicas)
         if config.token_dropout:
             mask_tokens(batches, config.token_dropout, tokenizer.mask_id, np.random.default_rng(config.seed + epoch))
-        total_loss = total_correct = seen = 0.0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress)
-        for batch in bar:
+        first = state.pop("batch", 0)   # a run stopped inside this epoch goes on after its last checkpoint
+        total_loss, total_correct, seen = state.pop("totals", (0.0, 0.0, 0.0)) if first else (0.0, 0.0, 0.0)
+        done_seconds = state.pop("epoch_seconds", 0.0) if first else 0.0
+        last_save = time.time()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress,
+                   initial=first, total=len(batches))
+        for index in range(first, len(batches)):
+            batch = batches[index]
             loss, correct = trainer.train_batch(batch)
             n = len(batch.labels)
             total_loss, total_correct, seen = total_loss + loss * n, total_correct + correct, seen + n
+            bar.update(1)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
+            if time.time() - last_save >= config.checkpoint_minutes * 60 and index + 1 < len(batches):
+                _save_checkpoint(trainer, checkpoint_dir, {
+                    **state, "batch": index + 1, "totals": [total_loss, total_correct, seen],
+                    "epoch_seconds": done_seconds + time.time() - epoch_start})
+                last_save = time.time()
+        bar.close()
         with trainer.averaged_weights():
             probs, rows = trainer.predict_batches(val_batches)
             val_accuracy = float((_predicted(probs) == val_set.labels[rows]).mean())
-            seconds = time.time() - epoch_start
+            seconds = done_seconds + time.time() - epoch_start
             state["train_seconds"] += seconds
             if val_accuracy > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
@@ -343,6 +358,28 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
         stopped_early=state.get("stopped_early"), **distillation, **state.get("pretrain", {}))
     folder.write_metrics(metrics)
     return metrics
+
+
+def _tokenizer(config: TrainConfig, folder: ModelFolder, source, train_all, vocab_path: str | None):
+    """Bytes, or WordPiece from ``vocab_path``, the folder's vocab.txt or one learned on the training texts."""
+    from edge_runtime.tokenizer import DEFAULT_OPTIONS, ByteTokenizer, WordPieceTokenizer
+    from model.vocab import learn_vocab
+
+    if config.tokenizer == "bytes":
+        if vocab_path:
+            raise ValueError("--vocab is a WordPiece vocabulary; a byte-level model (--tokenizer bytes) has none")
+        return ByteTokenizer()
+    vocab_file = folder.vocab_path
+    if vocab_path:
+        shutil.copyfile(vocab_path, vocab_file)
+    if not vocab_file.exists():
+        texts = train_all.texts
+        if config.train_limit is None and source.has_unlabelled:
+            texts = texts + source.load("unsupervised").texts
+        learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file, lowercase=config.lowercase,
+                    strip_accents=config.strip_accents)
+    return WordPieceTokenizer.from_file(vocab_file, {**DEFAULT_OPTIONS, "lowercase": config.lowercase,
+                                                     "strip_accents": config.strip_accents})
 
 
 def _predicted(probs: np.ndarray) -> np.ndarray:

@@ -14,6 +14,8 @@ from pathlib import Path
 from model.config import TransformerConfig
 from model.strict import strict_from_dict
 
+TOKENIZERS = ("wordpiece", "bytes")   # edge_runtime.tokenizer: WordPieceTokenizer, ByteTokenizer
+
 
 @dataclass
 class HybridSettings:
@@ -78,6 +80,8 @@ class TrainConfig:
     seed: int = 0                   # initialisation, batch order, token dropout
     split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it
     jit_compile: bool = True
+    checkpoint_minutes: float = 15.0   # a checkpoint at least this often inside an epoch, and after each one
+    tokenizer: str = "wordpiece"    # "wordpiece" (a vocabulary learned or given) or "bytes" (UTF-8 bytes, no vocabulary)
     vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
     lowercase: bool = True          # the tokenizer's options (recorded in the model folder and every .tflite)
     strip_accents: bool = True
@@ -116,6 +120,10 @@ class TrainConfig:
             raise ValueError(f"unlabelled_reviews must be a count >= 0, got {self.unlabelled_reviews!r}")
         if self.unlabelled_reviews and not self.teacher:
             raise ValueError("unlabelled_reviews needs a teacher to label them; set \"teacher\": \"ngram\"")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"unknown tokenizer {self.tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
+        if not self.checkpoint_minutes > 0:
+            raise ValueError(f"checkpoint_minutes must be > 0, got {self.checkpoint_minutes!r}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
         if self.batch_tokens < self.model.max_length:

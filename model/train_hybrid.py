@@ -113,7 +113,7 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     import tensorflow as tf
     from tqdm import tqdm
 
-    from model.batching import bucket_lengths, make_batches
+    from model.batching import make_batches
     from model.data import load_imdb, tokenize_cached, train_validation_split
     from model.evaluate import classification_metrics, predict_probabilities
     from model.hybrid import HybridClassifier
@@ -156,7 +156,7 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     model.mix.assign(np.array(settings.mix, np.float32))
 
     # -- residual fine-tuning of the Transformer and the mix -------------------------------------
-    buckets = bucket_lengths(c.max_length, c.pattern.block_size)
+    buckets = c.bucket_lengths
     rows = np.arange(len(train_seqs)).astype(np.float32)   # batches carry row numbers; labels are looked up
     per_epoch = len(make_batches(train_seqs, rows, buckets, base_config.batch_tokens, base_config.max_batch,
                                  np.random.default_rng(0)))

@@ -4,7 +4,7 @@ import numpy as np, tensorflow as tf, keras
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
 from model.data import load_imdb, tokenize_cached, train_validation_split
-from model.batching import bucket_lengths, make_batches
+from model.batching import make_batches
 import sys; sys.path.insert(0, "scripts/experiments")
 from plain_hashing import NgramHashing, NbLogisticRegression
 import model.transformer
@@ -39,7 +39,7 @@ else:
         transfer_from_language_model(args["lm"], model, d / "vocab.txt")
 mix = tf.Variable([args.get("a", 1.0), args.get("b", 1.0), 0.0], name="mix")
 c = model.config
-buckets = bucket_lengths(c.max_length, c.pattern.block_size)
+buckets = c.bucket_lengths
 rows_labels = np.arange(len(tr)).astype(np.float32)  # carry row ids
 epochs = args.get("epochs", 1)
 steps = len(make_batches(S["train"], rows_labels, buckets, 16384, 128, np.random.default_rng(0))) * epochs

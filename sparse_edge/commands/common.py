@@ -93,8 +93,12 @@ def source_options(default: str | None):
 
 
 def tokenizer_options(fn):
-    """``--keep-case`` and ``--keep-accents``: the tokenizer's options for a new vocabulary and model."""
+    """``--tokenizer``, ``--keep-case`` and ``--keep-accents``: the tokenizer of a new model."""
     for option in reversed([
+        click.option("--tokenizer", "tokenizer_kind", type=click.Choice(["wordpiece", "bytes"]), default=None,
+                     help="wordpiece: a vocabulary learned from the training texts [default]; bytes: UTF-8 "
+                          "bytes as they are, 261 ids, no vocabulary, any language (the two options below "
+                          "do not apply)."),
         click.option("--keep-case", is_flag=True, default=None,
                      help="Do not lowercase texts (the vocabulary and model then tell 'Apple' from 'apple')."),
         click.option("--keep-accents", is_flag=True, default=None,

@@ -30,7 +30,7 @@ from sparse_edge.commands.common import (data_options, data_spec, fail, source_o
 @tokenizer_options
 @source_options("imdb")
 @data_options
-def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, keep_case, keep_accents, data_source,
+def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer_kind, keep_case, keep_accents, data_source,
              text_column, label_column, data_dir, manual_dir):
     """Run the whole pipeline: data, vocabulary, training, test evaluation, conversion to all four
     .tflite variants, parity against the Keras model, edge-runtime predictions, summary.

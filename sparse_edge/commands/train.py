@@ -27,7 +27,9 @@ from sparse_edge.commands.common import (data_options, data_spec, quiet_option, 
               help="Stop after this many epochs without a better validation accuracy (0: never).")
 @click.option("--train-limit", type=int, help="Use only the first N training reviews (quick runs).")
 @click.option("--test-limit", type=int, help="Report on only the first N test reviews (quick runs).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--resume", is_flag=True, default=None,
+              help="Continue the run in --out from its last checkpoint (rerunning the same command does "
+                   "this by itself; checkpoints are written every checkpoint_minutes of the config).")
 @click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
               show_default=True, help="tf.distribute strategy: one device, all local devices, or a cluster "
               "described by TF_CONFIG.")
@@ -37,7 +39,7 @@ from sparse_edge.commands.common import (data_options, data_spec, quiet_option, 
 @source_options("imdb")
 @data_options
 def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, vocab_size, patience, train_limit,
-          test_limit, resume, strategy, no_xla, quiet, keep_case, keep_accents, data_source, text_column, label_column,
+          test_limit, resume, strategy, no_xla, quiet, tokenizer_kind, keep_case, keep_accents, data_source, text_column, label_column,
           data_dir, manual_dir):
     """Train the sparse classifier and report test accuracy in OUT/metrics.json.
 
@@ -59,7 +61,7 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
         if pattern:
             model_changes["pattern"] = dataclasses.replace(config.model.pattern, name=pattern)
         changes = {k: v for k, v in dict(epochs=epochs, seed=seed, train_limit=train_limit, vocab_size=vocab_size,
-                                         patience=patience, test_limit=test_limit,
+                                         patience=patience, test_limit=test_limit, tokenizer=tokenizer_kind,
                                          lowercase=False if keep_case else None,
                                          strip_accents=False if keep_accents else None).items() if v is not None}
         if no_xla:

@@ -1,0 +1,94 @@
+"""Byte-level training: a stopped run resumes to the same model, and the model runs on the device."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from model.train_config import TrainConfig
+
+TINY = {"model": {"vocab_size": 261, "max_length": 256, "d_model": 16, "num_heads": 2, "num_layers": 1, "d_ff": 32,
+                  "dropout": 0.1, "positional": "sinusoidal", "pooling": "mean_max",
+                  "pattern": {"name": "local", "block_size": 64, "window": 3}},
+        "tokenizer": "bytes", "epochs": 2, "batch_tokens": 2048, "max_batch": 16, "train_limit": 240,
+        "test_limit": 64, "checkpoint_minutes": 1e-6}   # a checkpoint after every batch
+
+
+def _variables(folder):
+    from model.saved import ModelFolder
+
+    return [v.numpy() for v in ModelFolder(folder).load_keras().trainable_variables]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    from model.train import train
+
+    out = tmp_path_factory.mktemp("bytes") / "whole"
+    metrics = train(TrainConfig.from_dict(TINY), out, progress=False)
+    return out, metrics
+
+
+@pytest.mark.imdb
+def test_a_run_stopped_mid_epoch_resumes_to_the_same_model(uninterrupted, tmp_path, monkeypatch):
+    import model.train as training
+
+    whole, metrics = uninterrupted
+    calls = {"n": 0}
+    real = training.Trainer.train_batch
+
+    def stop_at_the_seventh_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt   # as a session cut off mid-epoch
+        return real(self, batch)
+
+    monkeypatch.setattr(training.Trainer, "train_batch", stop_at_the_seventh_batch)
+    out = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        training.train(TrainConfig.from_dict(TINY), out, progress=False)
+    state = json.loads((out / "checkpoints" / "last" / "state.json").read_text())
+    assert (state["epoch"], state["batch"]) == (0, 6)
+    monkeypatch.setattr(training.Trainer, "train_batch", real)
+    resumed = training.train(TrainConfig.from_dict(TINY), out, progress=False)   # the same command again
+    for a, b in zip(_variables(whole), _variables(out)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert resumed["accuracy"] == metrics["accuracy"] and resumed["val_accuracy"] == metrics["val_accuracy"]
+    def losses(folder):   # one row per epoch, none twice; the same losses and accuracies
+        rows = (folder / "log.csv").read_text().strip().splitlines()
+        return [row.split(",")[:4] for row in rows]
+    assert losses(out) == losses(whole) and len(losses(out)) == 1 + 2
+
+
+@pytest.mark.imdb
+def test_another_configuration_in_the_same_folder_is_refused(uninterrupted):
+    from model.train import train
+
+    whole, _ = uninterrupted
+    with pytest.raises(ValueError, match="another configuration; pass --resume"):
+        train(TrainConfig.from_dict({**TINY, "epochs": 3}), whole, progress=False)
+
+
+@pytest.mark.imdb
+def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uninterrupted, tmp_path):
+    from convert.export import convert_model_dir
+    from edge_runtime import TextClassifier
+    from model.saved import ModelFolder, classify_texts
+
+    whole, _ = uninterrupted
+    folder = ModelFolder(whole)
+    assert not folder.vocab_path.exists()
+    convert_model_dir(whole, ["float32", "int8"], out_dir=tmp_path, progress=False)
+    texts = ["A wonderful film, très émouvant.", "Dull.\x00\x1b", "x" * 600, "映画は面白かった 😀"]
+    model, tokenizer, _ = folder.load()
+    keras = np.array([r.probabilities for r in classify_texts(model, tokenizer, texts)])
+    for variant, tolerance in (("float32", 1e-5), ("int8", 0.1)):   # int8: a barely trained tiny model
+        path = tmp_path / f"{variant}.tflite"
+        with zipfile.ZipFile(path) as bundle:
+            assert "vocab.txt" not in bundle.namelist()
+        device = TextClassifier(path)
+        results = device.classify_batch(texts)
+        np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance)
+        assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in texts]
+        assert [r.truncated for r in results] == [False, False, True, False]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.variants import FULL_INTEGER
+
 from edge_runtime.quiet import native_stderr_silenced
 
 THRESHOLD = 0.7
@@ -37,7 +39,7 @@ def layer_errors(model, length: int, samples: list[np.ndarray], debug_samples: i
     with tempfile.TemporaryDirectory() as saved:
         model.export(saved, input_signature=[tf.TensorSpec([1, length], tf.int32)], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        configure_converter(converter, "int8", lambda: ([ids] for ids in samples))
+        configure_converter(converter, FULL_INTEGER, lambda: ([ids] for ids in samples))
         with native_stderr_silenced(), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # the debugger's nanmean of ops it could not compare
             debugger = tf.lite.experimental.QuantizationDebugger(

@@ -13,20 +13,12 @@ from importlib import metadata
 from pathlib import Path
 
 from convert.representative import representative_reviews, signature_dataset
-from convert.tflite import VARIANTS, convert_multi_length
+from convert.tflite import convert_multi_length
+from convert.variants import EDGE, REFERENCE, calibrated_names, parse as parse_variants, variant as variant_of
 from edge_runtime.bundle import pack_bundle
 from edge_runtime.tokenizer import DEFAULT_OPTIONS
 from model.files import check_writable, write_atomic, write_json_atomic
 from model.saved import ModelFolder
-
-
-def parse_variants(text: str | list[str]) -> list[str]:
-    names = [v.strip() for v in (text.split(",") if isinstance(text, str) else text) if v.strip()]
-    unknown = [v for v in names if v not in VARIANTS]
-    if unknown or not names:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown) or '(none given)'}; "
-                         f"choose from {', '.join(VARIANTS)}")
-    return list(dict.fromkeys(names))
 
 
 def bundle_config(model, train_config, variant: str, lengths: list[int], metrics: dict | None,
@@ -50,7 +42,7 @@ def bundle_config(model, train_config, variant: str, lengths: list[int], metrics
                      "keras": keras.__version__},
         "quantization": {"variant": variant, "float_nodes": float_nodes,
                          "calibration": "training reviews (train split minus validation), seeded"
-                         if variant == "int8" else None},
+                         if variant_of(variant).calibrated else None},
         "source_metrics": {k: metrics[k] for k in ("split", "n", "accuracy", "f1") if k in metrics}
         if metrics else None,
     }
@@ -69,7 +61,8 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     from tqdm import tqdm
 
 
-    variants = parse_variants(variants)
+    variants = parse_variants(variants, EDGE)
+    calibrated = calibrated_names(variants)
     folder = ModelFolder(model_dir)
     model, tokenizer, train_config = folder.load()
     out = Path(out_dir) if out_dir else folder.tflite_dir
@@ -81,7 +74,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     labels, kind = folder.labels, folder.kind
 
     representative = None
-    if "int8" in variants:
+    if calibrated:
         samples = calibration_samples(folder, train_config, tokenizer, lengths, c.max_length, data_dir,
                                       manual_dir, calibration_reviews)
         representative = signature_dataset(samples)
@@ -99,15 +92,15 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     summary.setdefault("variants", {})
     written = {}
     for variant in tqdm(variants, desc="convert", unit="variant", disable=not progress):
-        flatbuffer = convert_multi_length(model, lengths, variant, representative,
-                                          float_nodes if variant == "int8" else None)
-        config = bundle_config(model, train_config, variant, lengths, metrics,
-                               float_nodes if variant == "int8" else [], labels, kind, tokenizer.options)
+        nodes = float_nodes if variant in calibrated else []
+        flatbuffer = convert_multi_length(model, lengths, variant, representative, nodes or None)
+        config = bundle_config(model, train_config, variant, lengths, metrics, nodes, labels, kind,
+                               tokenizer.options)
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, labels))
         written[variant] = path
         summary["variants"][variant] = {"size_bytes": path.stat().st_size, "flatbuffer_bytes": len(flatbuffer)}
-        if variant == "float32":
+        if variant == REFERENCE:
             # what sharing weights between the length signatures saves: the same model with one length
             single = len(convert_multi_length(model, [lengths[-1]], variant))
             summary["float32_single_length_flatbuffer_bytes"] = single

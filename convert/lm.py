@@ -2,7 +2,8 @@
 
 Same conversion path and single-file convention as the classifier (``convert/export.py``): the
 flatbuffer plus ``config.json`` (``kind: language_model``), ``vocab.txt`` and ``labels.txt``
-(empty) appended as a zip, written atomically. Variants: ``float32`` and ``dynamic``.
+(empty) appended as a zip, written atomically. Variants: those of ``convert.variants`` for the
+language_model target (float32 and dynamic).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, REFERENCE, names
 from model.saved import LANGUAGE_MODEL, ModelFolder
 
-LM_VARIANTS = ("float32", "dynamic")
+LM_VARIANTS = tuple(names(LANGUAGE_MODEL_TARGET))   # convert/variants.py owns them
 
 
 def load_lm(model_dir: str | Path):
@@ -21,7 +23,7 @@ def load_lm(model_dir: str | Path):
     return folder.load_keras()
 
 
-def convert_language_model(model, variant: str = "float32") -> bytes:
+def convert_language_model(model, variant: str = REFERENCE) -> bytes:
     import keras
     import tensorflow as tf
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.variants import MEDIAPIPE, calibrated_names, names, parse as parse_variants, variant as variant_of
 from edge_runtime.bundle import pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 from edge_runtime.quiet import native_stderr_silenced
@@ -32,7 +33,7 @@ from model.files import check_writable, write_atomic, write_json_atomic
 from model.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIAPIPE_VARIANTS = ("float32", "dynamic", "int8")
+MEDIAPIPE_VARIANTS = tuple(names(MEDIAPIPE))   # convert/variants.py owns them
 MEDIAPIPE_VERSION = "0.10.21"     # the last release whose metadata writers import (mediapipe.tasks.cc)
 VENV = REPO / ".venv-mediapipe"
 LENGTH_PERCENTILE = 95
@@ -118,10 +119,11 @@ def convert_one_signature(model, length: int, variant: str, samples: list[np.nda
             lambda ids, mask, segment_ids: {"probabilities": model(ids, training=False)}), input_signature=specs)
         archive.write_out(saved, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[MEDIAPIPE_SIGNATURE])
-        configure_converter(converter, variant, representative if variant == "int8" else None)
+        calibrated = variant_of(variant).calibrated
+        configure_converter(converter, variant, representative if calibrated else None)
         try:
             with native_stderr_silenced():
-                if variant == "int8" and float_nodes:
+                if calibrated and float_nodes:
                     # one subgraph: its op names are the graph's own (convert.tflite.every_signature)
                     return selectively_quantize(converter, list(float_nodes))
                 return converter.convert()
@@ -167,10 +169,7 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     from model.data import train_validation_split
     from model.sources import data_for_folder
 
-    unknown = [v for v in variants if v not in MEDIAPIPE_VARIANTS]
-    if unknown or not variants:
-        raise ValueError(f"unknown MediaPipe variant(s) {', '.join(unknown) or '(none)'}; choose from "
-                         f"{', '.join(MEDIAPIPE_VARIANTS)}")
+    variants = parse_variants(variants, MEDIAPIPE)
     folder = ModelFolder(model_dir)
     if folder.kind not in ("classifier", "hybrid", "ensemble"):
         raise ValueError(f"{folder.path} is a {folder.kind.replace('_', ' ')}; only a classifier exports to MediaPipe")
@@ -190,7 +189,8 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
         choice = {"length": length, "rule": "--length"}
     length = choice["length"]
     samples, float_nodes = None, []
-    if "int8" in variants:
+    calibrated = calibrated_names(variants)
+    if calibrated:
         from convert.representative import representative_reviews
 
         samples = representative_reviews(train_part.texts, tokenizer, [length], length, calibration_reviews,
@@ -200,7 +200,7 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     written = {}
     labels = folder.labels
     for variant in tqdm(variants, desc="convert (mediapipe)", unit="variant", disable=not progress):
-        nodes = float_nodes if variant == "int8" else []
+        nodes = float_nodes if variant in calibrated else []
         flatbuffer = convert_one_signature(model, length, variant, samples, nodes)
         with_metadata = write_metadata(flatbuffer, folder.vocab_text(), labels)
         config = bundle_config(model, train_config, variant, [length], folder.metrics() or None, nodes, labels,
@@ -216,7 +216,7 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     sizes = summary.get("variants", {}) if summary.get("length", {}).get("length") == length else {}
     summary.update({"target": "mediapipe", "length": choice, "mediapipe": MEDIAPIPE_VERSION,
                     "variants": {**sizes, **{v: p.stat().st_size for v, p in written.items()}}})
-    if "int8" in variants:
+    if calibrated:
         summary["float_nodes_int8"] = float_nodes
     write_json_atomic(previous, summary)
     return written

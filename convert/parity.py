@@ -14,20 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.variants import EDGE, FULL_INTEGER, REFERENCE, names, thresholds_sentence, variant as variant_of
 from model.evaluate import classification_metrics
 from model.files import write_json_atomic, write_text_atomic
 from model.saved import ModelFolder
 
-# Thresholds of the issue "Convert to TFLite ... parity on all 25,000 test reviews".
-THRESHOLDS = {
-    "float32": {"min_agreement": 0.999, "max_abs_prob_diff": 1e-3},
-    "float16": {"max_abs_delta_pp": 0.1},
-    "dynamic": {"max_abs_delta_pp": 0.3, "min_agreement": 0.99},
-    "int8": {"max_abs_delta_pp": 0.5, "min_agreement": 0.985},
-}
-# Of the float32 file, not counting tables that are integers in every file (a hybrid's n-gram
-# fingerprints: int8 data, not weights that quantization could shrink).
-MAX_SIZE_RATIO = {"dynamic": 0.30, "int8": 0.30}
 SAMPLE = 32   # reviews whose probabilities parity.json keeps, per variant
 
 
@@ -66,17 +57,18 @@ def _sample(variant: str, review_id, probs: np.ndarray) -> dict:
 
 def check(variant: str, row: dict, float32_size: int | None, integer_bytes: int = 0) -> list[str]:
     """The thresholds ``row`` misses, as sentences (empty: all met)."""
-    limits, failures = THRESHOLDS.get(variant, {}), []
+    v = variant_of(variant)
+    limits, failures = v.thresholds, []
     if "min_agreement" in limits and row["agreement"] < limits["min_agreement"]:
         failures.append(f"agreement {row['agreement']:.4%} < {limits['min_agreement']:.1%}")
     if "max_abs_prob_diff" in limits and row["max_abs_prob_diff"] > limits["max_abs_prob_diff"]:
         failures.append(f"max |dp| {row['max_abs_prob_diff']:.2e} > {limits['max_abs_prob_diff']:.0e}")
     if "max_abs_delta_pp" in limits and abs(row["delta_accuracy_pp"]) > limits["max_abs_delta_pp"]:
         failures.append(f"|delta accuracy| {abs(row['delta_accuracy_pp']):.2f} pp > {limits['max_abs_delta_pp']} pp")
-    if variant in MAX_SIZE_RATIO and float32_size:
+    if v.max_size_ratio and float32_size:
         ratio = (row["size_bytes"] - integer_bytes) / (float32_size - integer_bytes)
-        if ratio > MAX_SIZE_RATIO[variant]:
-            failures.append(f"size {ratio:.1%} of float32 > {MAX_SIZE_RATIO[variant]:.0%}"
+        if ratio > v.max_size_ratio:
+            failures.append(f"size {ratio:.1%} of {REFERENCE} > {v.max_size_ratio:.0%}"
                             + (" (integer tables left out)" if integer_bytes else ""))
     return failures
 
@@ -109,14 +101,13 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
     """
     import tensorflow as tf
 
-    from convert.tflite import VARIANTS
     from model.evaluate import predict_probabilities
     from model.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     model, tokenizer, train_config = folder.load()
     tflite_dir = Path(tflite_dir) if tflite_dir else folder.tflite_dir
-    variants = variants or [v for v in VARIANTS if folder.tflite(v, tflite_dir).exists()]
+    variants = variants or [v for v in names(EDGE) if folder.tflite(v, tflite_dir).exists()]
     missing = [v for v in variants if not folder.tflite(v, tflite_dir).exists()]
     if missing or not variants:
         raise ValueError(f"no {', '.join(missing) or 'converted'} .tflite in {tflite_dir}; run "
@@ -128,7 +119,7 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
               "reference": {"model": "keras float32", "accuracy": float((reference.argmax(1) == reviews.labels).mean())},
               "variants": {}, "versions": {"tensorflow": tf.__version__}, "failures": {},
               "sample": [_sample("keras", reviews.ids[i], reference[i]) for i in range(min(SAMPLE, len(reviews)))]}
-    float32 = folder.tflite("float32", tflite_dir)
+    float32 = folder.tflite(REFERENCE, tflite_dir)
     float32_size = float32.stat().st_size if float32.exists() else None
     report["integer_table_bytes"] = _integer_bytes(float32)
     for variant in variants:
@@ -174,9 +165,9 @@ def recheck(model_dir: str | Path) -> dict:
         if folder.tflite(variant).stat().st_size != row["size_bytes"]:
             raise ValueError(f"{folder.tflite(variant)} changed since parity measured it; run `sparse-edge parity "
                              f"{folder.path}` again")
-    float32 = folder.tflite("float32")
+    float32 = folder.tflite(REFERENCE)
     report["integer_table_bytes"] = _integer_bytes(float32)
-    float32_size = report["variants"]["float32"]["size_bytes"]
+    float32_size = report["variants"][REFERENCE]["size_bytes"]
     report["failures"] = {v: f for v, row in report["variants"].items()
                           if (f := check(v, row, float32_size, report["integer_table_bytes"]))}
     report["passed"] = not report["failures"]
@@ -201,16 +192,15 @@ def parity_markdown(report: dict, folder: ModelFolder, debug: Path | None = None
             f"{row['size_vs_float32'] if row['size_vs_float32'] is None else format(row['size_vs_float32'], '.1%')} | "
             f"{row['latency_ms_p50']:.1f} | {row['latency_ms_p95']:.1f} | {len(row['flipped'])} | "
             f"{'FAIL: ' + '; '.join(failures) if failures else 'met'} |")
-    lines += ["", "Thresholds: float32 agreement ≥ 99.9% and max |Δp| ≤ 1e-3; float16 |Δacc| ≤ 0.1 pp; "
-              "dynamic |Δacc| ≤ 0.3 pp and agreement ≥ 99%; int8 |Δacc| ≤ 0.5 pp and agreement ≥ 98.5%; "
-              "dynamic and int8 at most 30% of the float32 file"
+    lines += ["", f"Thresholds: {thresholds_sentence()}"
               + (f", not counting the {report['integer_table_bytes'] / 1e6:.2f} MB of integer tables every "
                  "variant stores as they are (the n-gram fingerprints)" if report.get("integer_table_bytes") else "")
               + ".", "",
               "**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
     debug = debug or folder.quant_debug_path
-    if "int8" in report["variants"] and debug.exists():
-        lines += ["", "## int8: what the QuantizationDebugger found", "", int8_conclusion(debug, report["variants"]["int8"])]
+    if FULL_INTEGER in report["variants"] and debug.exists():
+        lines += ["", f"## {FULL_INTEGER}: what the QuantizationDebugger found", "",
+                  int8_conclusion(debug, report["variants"][FULL_INTEGER])]
     return "\n".join(lines) + "\n"
 
 

@@ -15,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from edge_runtime.classifier import signature_key
+from convert.variants import EDGE, REFERENCE, names, variant as variant_of
 from edge_runtime.quiet import native_stderr_silenced
 
-VARIANTS = ("float32", "float16", "dynamic", "int8")
+VARIANTS = tuple(names(EDGE))   # convert/variants.py owns them
 # int8 calibration runs TensorFlow's own (deprecated) interpreter; its warning is not for our users
 warnings.filterwarnings("ignore", message=r"\s*Warning: tf.lite.Interpreter is deprecated")
 
@@ -26,17 +27,15 @@ class ConversionError(RuntimeError):
     """The converter refused the model; the message says why and what to change."""
 
 
-def convert_keras_model(model, seq_len: int, variant: str = "float32",
+def convert_keras_model(model, seq_len: int, variant: str = REFERENCE,
                         representative_dataset=None) -> bytes:
     """Convert ``model`` for token-id inputs of shape (1, seq_len) to a ``.tflite`` flatbuffer.
 
     Args:
-        variant: ``float32``; ``float16`` (weights in float16); ``dynamic`` (int8 weights,
-            float activations); ``int8`` (full integer, needs ``representative_dataset``).
-        representative_dataset: for ``int8``, a callable yielding ``[token_ids]`` samples.
+        variant: a name of ``convert.variants`` (float32, float16, dynamic, int8, ...).
+        representative_dataset: for a calibrated variant (int8), a callable yielding ``[token_ids]`` samples.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    variant_of(variant)
     with tempfile.TemporaryDirectory() as saved:
         model.export(saved, input_signature=[tf.TensorSpec([1, seq_len], tf.int32)], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
@@ -48,7 +47,7 @@ def convert_keras_model(model, seq_len: int, variant: str = "float32",
             raise ConversionError(conversion_hint(error)) from error
 
 
-def convert_multi_length(model, lengths: list[int], variant: str = "float32",
+def convert_multi_length(model, lengths: list[int], variant: str = REFERENCE,
                          representative_dataset=None, denylisted_nodes: list[str] | None = None) -> bytes:
     """One ``.tflite`` with a signature per input length (``len_128``, ...) sharing one set of weights.
 
@@ -65,8 +64,7 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
     """
     import keras
 
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    calibrated = variant_of(variant).calibrated
     with tempfile.TemporaryDirectory() as saved:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -78,13 +76,13 @@ def convert_multi_length(model, lengths: list[int], variant: str = "float32",
         configure_converter(converter, variant, representative_dataset)
         try:
             with native_stderr_silenced():
-                if variant == "int8" and denylisted_nodes:
+                if calibrated and denylisted_nodes:
                     flatbuffer = selectively_quantize(converter, every_signature(denylisted_nodes, len(lengths)))
                 else:
                     flatbuffer = converter.convert()
         except Exception as error:  # the converter raises ConverterError and friends
             raise ConversionError(conversion_hint(error)) from error
-    return compact(flatbuffer, _embedding_tables(model) if variant == "int8" else [])
+    return compact(flatbuffer, _embedding_tables(model) if calibrated else [])
 
 
 def every_signature(nodes: list[str], signatures: int) -> list[str]:
@@ -193,27 +191,24 @@ def share_gather_tables(model, tables: list[np.ndarray]) -> None:
 
 
 def configure_converter(converter, variant: str, representative_dataset=None) -> None:
-    """Set the converter's ops and optimizations for one variant."""
+    """Set the converter's ops and optimizations from the variant's row of ``convert.variants``."""
+    v = variant_of(variant)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant == "float16":
+    if v.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if v.float16_weights:
         converter.target_spec.supported_types = [tf.float16]
-    elif variant == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        # per-channel dynamic-range weights need FULLY_CONNECTED version 12, which tflite-runtime
-        # 2.14 lacks ("Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'")
+    if v.per_tensor_scales:
+        # one scale per weight tensor: per-channel dynamic-range weights need FULLY_CONNECTED
+        # version 12, which tflite-runtime 2.14 lacks, and each signature stores its own int8
+        # parameters (per-channel ones, with int64 zero points, cost ~45 kB per signature)
         converter._experimental_disable_per_channel = True
-    elif variant == "int8":
+    if v.calibrated:
         if representative_dataset is None:
-            raise ValueError("int8 conversion needs a representative dataset of training reviews")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            raise ValueError(f"{v.name} conversion needs a representative dataset of training reviews")
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
-        # One scale per weight tensor, not per output channel: each signature stores its own
-        # quantization parameters, and per-channel ones (with int64 zero points) cost ~45 kB
-        # per signature, enough to push a six-length int8 file past 30% of float32.
-        converter._experimental_disable_per_channel = True
 
 
 def conversion_hint(error: Exception) -> str:

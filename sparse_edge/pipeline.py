@@ -12,7 +12,7 @@ What ``DIR`` holds afterwards::
     vocab.txt                   the WordPiece vocabulary (learned from the training texts [IMDB: + unsupervised])
     lm/                         (full) the causal language model the classifier starts from
     model/                      model.keras, config.json, data.json, log.csv, metrics.json (test), checkpoints/
-    model/tflite/<variant>.tflite   float32, float16, dynamic, int8 (one file = the deployable model)
+    model/tflite/<variant>.tflite   one per variant of convert/variants.py (one file = the deployable model)
     model/parity.json, .md      every variant against the Keras model on the test split
     edge.json                   sample test texts classified by edge_runtime with every variant
     summary.json, summary.md    the final table
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from convert.variants import EDGE, REFERENCE, names as variant_names
 from model.machine import describe_machine
 from model.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
-VARIANTS = ["float32", "float16", "dynamic", "int8"]   # convert.tflite.VARIANTS, without importing TensorFlow
 VOCAB = ModelFolder.VOCAB                             # the run's vocabulary, shared by the LM and the classifier
 EDGE_SAMPLES = 6  # test reviews the edge stage classifies with every variant
 
@@ -268,20 +268,20 @@ def convert_stage(run: Run):
     from convert.export import convert_model_dir
 
     def work() -> dict:
-        written = convert_model_dir(run.model_dir, VARIANTS, data_dir=run.data_dir, manual_dir=run.manual_dir,
+        written = convert_model_dir(run.model_dir, variant_names(EDGE), data_dir=run.data_dir, manual_dir=run.manual_dir,
                                     calibration_reviews=run.preset.calibration_reviews, progress=run.progress)
         return {variant: path.stat().st_size for variant, path in written.items()}
 
-    settings = {"variants": VARIANTS, "calibration_reviews": run.preset.calibration_reviews}
+    settings = {"variants": variant_names(EDGE), "calibration_reviews": run.preset.calibration_reviews}
     upstream = ["hybrid" if run.preset.hybrid_config else "train"]
-    return settings, work, [f"{run.model_name}/{ModelFolder.TFLITE}/{v}.tflite" for v in VARIANTS], upstream
+    return settings, work, [f"{run.model_name}/{ModelFolder.TFLITE}/{v}.tflite" for v in variant_names(EDGE)], upstream
 
 
 def parity_stage(run: Run):
     from convert.parity import check, run_parity
 
     def work() -> dict:
-        report = run_parity(run.model_dir, "test", VARIANTS, run.preset.parity_limit, run.data_dir,
+        report = run_parity(run.model_dir, "test", variant_names(EDGE), run.preset.parity_limit, run.data_dir,
                             run.manual_dir, progress=run.progress)
         # accuracy and agreement must hold for any model; the file-size goals are judged on the
         # shipped classifier (a small model's file is mostly vocabulary and structure)
@@ -306,7 +306,7 @@ def edge_stage(run: Run):
         labels = run.model.labels
         rows = [{"id": int(reviews.ids[i]), "text": reviews.texts[i][:120], "true_label": labels[reviews.labels[i]],
                  "predictions": {}} for i in range(len(reviews))]
-        for variant in VARIANTS:
+        for variant in variant_names(EDGE):
             classifier = TextClassifier(run.model.tflite(variant))
             for row, result in zip(rows, classifier.classify_batch(reviews.texts)):
                 row["predictions"][variant] = {"label": result.label, "score": round(result.score, 4),
@@ -316,7 +316,7 @@ def edge_stage(run: Run):
         write_json_atomic(run.out / "edge.json", {"backend": classifier.backend, "reviews": rows})
         return {"reviews": len(rows), "backend": classifier.backend}
 
-    return {"samples": EDGE_SAMPLES, "variants": VARIANTS}, work, ["edge.json"], ["parity"]
+    return {"samples": EDGE_SAMPLES, "variants": variant_names(EDGE)}, work, ["edge.json"], ["parity"]
 
 
 def summary_stage(run: Run):
@@ -334,7 +334,7 @@ def summary_stage(run: Run):
 STAGES = [("data", "load the data (train, test) and check it", data_stage),
           ("vocab", "learn (or, for full, copy the shipped) WordPiece vocabulary", vocab_stage),
           ("train", "train the sparse classifier, evaluate it on test", train_stage),
-          ("convert", "convert to float32, float16, dynamic, int8 .tflite", convert_stage),
+          ("convert", "convert to every variant's .tflite (convert/variants.py)", convert_stage),
           ("parity", "compare every .tflite with the Keras model on test", parity_stage),
           ("edge", "classify sample reviews with edge_runtime", edge_stage),
           ("summary", "write the summary table", summary_stage)]
@@ -489,7 +489,7 @@ def build_summary(out: Path) -> dict:
     parity = json.loads(model.parity_path.read_text())
     edge = json.loads((out / "edge.json").read_text())
     record = json.loads((out / "pipeline.json").read_text())
-    rows = [{"model": "keras float32", "accuracy": parity["reference"]["accuracy"], "delta_pp": 0.0,
+    rows = [{"model": f"keras {REFERENCE}", "accuracy": parity["reference"]["accuracy"], "delta_pp": 0.0,
              "agreement": 1.0, "size_bytes": _size(model.model_path), "latency_ms_p50": None,
              "path": str(model.model_path)}]
     for variant, row in parity["variants"].items():
@@ -498,7 +498,7 @@ def build_summary(out: Path) -> dict:
                      "latency_ms_p50": row["latency_ms_p50"],
                      "path": str(model.tflite(variant))})
     edge_correct = {v: sum(r["predictions"][v]["label"] == r["true_label"] for r in edge["reviews"])
-                    for v in VARIANTS}
+                    for v in variant_names(EDGE)}
     return {
         "preset": record.get("preset"), "date": time.strftime("%Y-%m-%d"),
         "machine": describe_machine(),

@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+from convert.variants import EDGE, REFERENCE, names as variant_names
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -176,7 +178,7 @@ def parity() -> str:
              "| variant | size | vs float32 | vs float32, integer tables left out | accuracy | Δ accuracy | agreement "
              "| max abs Δp | p50 / p95 ms per review | thresholds |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    fixed, float32 = r.get("integer_table_bytes", 0), r["variants"]["float32"]["size_bytes"]
+    fixed, float32 = r.get("integer_table_bytes", 0), r["variants"][REFERENCE]["size_bytes"]
     for variant, row in r["variants"].items():
         failures = r["failures"].get(variant)
         lines.append(f"| `{variant}` | {row['size_bytes'] / 1e6:.2f} MB | {row['size_vs_float32']:.1%} | "
@@ -409,7 +411,7 @@ def pipeline_full() -> str:
             f"{retrained['confusion_matrix']['rows_true_cols_predicted']} against the shipped "
             f"{shipped['confusion_matrix']['rows_true_cols_predicted']}")
     rows = {row["model"]: row for row in summary["variants"]}
-    variants = ", ".join(f"`{name}` {rows[name]['accuracy']:.2%}" for name in ("float32", "float16", "dynamic", "int8"))
+    variants = ", ".join(f"`{name}` {rows[name]['accuracy']:.2%}" for name in variant_names(EDGE))
     training = ""
     if "lm" in record["stages"]:
         minutes = (record["stages"]["lm"]["seconds"] + record["stages"]["train"]["seconds"]) / 60

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from convert.parity import THRESHOLDS, check
+from convert.parity import check
+from convert.variants import EDGE, names
 from edge_runtime import TextClassifier
 
 SHIPPED = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier"
@@ -14,7 +15,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier"
 def test_the_shipped_parity_report_covers_the_whole_test_split_and_meets_every_threshold():
     report = json.loads((SHIPPED / "parity.json").read_text())
     assert report["n"] == 25_000 and report["split"] == "test"
-    assert set(report["variants"]) == set(THRESHOLDS)
+    assert set(report["variants"]) == set(names(EDGE))
     float32 = report["variants"]["float32"]["size_bytes"]
     for variant, row in report["variants"].items():
         assert check(variant, row, float32, report["integer_table_bytes"]) == [], variant
@@ -51,7 +52,7 @@ def test_the_edge_runtime_reproduces_the_probabilities_parity_was_computed_from(
 
 
 def test_the_kernel_spread_was_measured_on_the_shipped_files():
-    assert KERNELS["model_dir"] == "artifacts/imdb-classifier" and set(KERNELS["variants"]) == set(THRESHOLDS)
+    assert KERNELS["model_dir"] == "artifacts/imdb-classifier" and set(KERNELS["variants"]) == set(names(EDGE))
     for variant, row in KERNELS["variants"].items():
         assert row["size_bytes"] == (SHIPPED / "tflite" / f"{variant}.tflite").stat().st_size, \
             f"{variant}.tflite changed after the kernel spread was measured: rerun `sparse-edge bench kernels`"

@@ -92,3 +92,27 @@ def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uni
         np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance)
         assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in texts]
         assert [r.truncated for r in results] == [False, False, True, False]
+
+
+@pytest.mark.imdb
+def test_a_variant_registered_in_one_place_is_converted_judged_and_reported(uninterrupted, tmp_path, monkeypatch):
+    """convert/variants.py is the only place a variant is named: one new row there is enough."""
+    from convert import targets, variants
+    from convert.parity import parity_markdown
+    from model.saved import ModelFolder
+
+    monkeypatch.setattr(variants, "_TABLE", dict(variants._TABLE))   # the throwaway row goes with the test
+    variants.register(variants.Variant("half", "float16 weights, a second time", optimize=True,
+                                       float16_weights=True, thresholds={"max_abs_delta_pp": 0.2}))
+    whole, _ = uninterrupted
+    written = targets.convert(whole, "edge", None, tmp_path, progress=False)   # the defaults include it
+    assert set(written) == {"float32", "float16", "dynamic", "int8", "half"}
+    report = targets.parity(whole, "edge", "float32,half", limit=32, tflite_dir=tmp_path, out_dir=tmp_path,
+                            progress=False)
+    assert set(report["variants"]) == {"float32", "half"}
+    judged = abs(report["variants"]["half"]["delta_accuracy_pp"]) > 0.2   # its own threshold, from its row
+    assert ("half" in report["failures"]) == judged
+    markdown = parity_markdown(report, ModelFolder(whole))
+    assert "| half |" in markdown and "half |Δacc| ≤ 0.2 pp" in markdown
+    summary, failure = targets.parity_summary(report)
+    assert "half" in summary["variants"]

@@ -107,10 +107,15 @@ def test_check_names_each_missed_threshold():
 
 
 @pytest.mark.imdb
-def test_parity_command_exits_non_zero_when_a_threshold_is_missed(converted_model, monkeypatch):
-    monkeypatch.setitem(parity_module.THRESHOLDS, "float32", {"min_agreement": 1.01})
+def test_parity_command_exits_non_zero_when_a_threshold_is_missed(converted_model, monkeypatch, tmp_path):
+    import dataclasses
+
+    from convert import variants
+
+    strict = dataclasses.replace(variants.variant("float32"), thresholds={"min_agreement": 1.01})
+    monkeypatch.setitem(variants._TABLE, "float32", strict)
     result = CliRunner().invoke(main, ["parity", str(converted_model), "--variants", "float32", "--limit", "20",
-                                       "--quiet"])
+                                       "--quiet", "--out", str(tmp_path)])   # never the shared fixture's parity.json
     assert result.exit_code == 1, result.output
     assert "float32: agreement" in result.output
 

@@ -11,7 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from sparse_edge.cli import main
-from sparse_edge.pipeline import STAGES, VARIANTS, StageFailed, run_pipeline
+from convert.variants import EDGE, names
+from sparse_edge.pipeline import STAGES, StageFailed, run_pipeline
+
+VARIANTS = names(EDGE)
 
 
 @pytest.mark.imdb

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import click
 
+from convert.variants import EDGE, FULL_INTEGER, names, quantized_names
+from model.saved import ModelFolder
+
+SHIPPED_CLASSIFIER = "artifacts/imdb-classifier"   # the defaults' model folder
+
 from sparse_edge.commands.common import data_options, usage, with_tensorflow
 
 
@@ -55,7 +60,7 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
 
 
 @bench.command("tokenizer")
-@click.option("--vocab", "vocab_path", default="artifacts/imdb-classifier/vocab.txt", show_default=True,
+@click.option("--vocab", "vocab_path", default=str(ModelFolder(SHIPPED_CLASSIFIER).vocab_path), show_default=True,
               type=click.Path(exists=True, dir_okay=False))
 @click.option("--limit", default=5000, show_default=True, type=click.IntRange(1), help="Test reviews to tokenize.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
@@ -74,9 +79,9 @@ def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
 
 
 @bench.command("edge")
-@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+@click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
-@click.option("--variants", default="int8,dynamic", show_default=True, callback=_csv(str))
+@click.option("--variants", default=",".join(quantized_names()), show_default=True, callback=_csv(str))
 @click.option("--limit", type=click.IntRange(1), help="Test reviews for the --file throughput [default: all 25,000].")
 @click.option("--no-venv-sizes", is_flag=True, help="Skip building fresh environments to measure their size.")
 @click.option("--json", "json_path", default="runs/bench/edge.json", show_default=True,
@@ -95,9 +100,9 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
 
 
 @bench.command("kernels")
-@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+@click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
-@click.option("--variants", default="float32,float16,dynamic,int8", show_default=True, callback=_csv(str))
+@click.option("--variants", default=",".join(names(EDGE)), show_default=True, callback=_csv(str))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Test reviews to compare on.")
 @click.option("--json", "json_path", default="runs/bench/kernels.json", show_default=True,
               type=click.Path(dir_okay=False))
@@ -120,9 +125,9 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
 
 
 @bench.command("peers")
-@click.option("--model-dir", default="artifacts/imdb-classifier", show_default=True,
+@click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
-@click.option("--variants", default="int8,dynamic", show_default=True, callback=_csv(str))
+@click.option("--variants", default=",".join(quantized_names()), show_default=True, callback=_csv(str))
 @click.option("--latency-reviews", default=500, show_default=True, type=click.IntRange(10),
               help="Test reviews timed one per call for every system.")
 @click.option("--cold-repeats", default=3, show_default=True, type=click.IntRange(1),
@@ -170,7 +175,7 @@ def baseline(model_dir, json_path, quiet, data_dir, manual_dir):
 
 
 @bench.command("serve")
-@click.option("--model", "model_path", default="artifacts/imdb-classifier/tflite/int8.tflite", show_default=True,
+@click.option("--model", "model_path", default=str(ModelFolder(SHIPPED_CLASSIFIER).tflite(FULL_INTEGER)), show_default=True,
               type=click.Path(exists=True, dir_okay=False), help="The .tflite the service runs.")
 @click.option("--requests", default=20_000, show_default=True, type=click.IntRange(1),
               help="Requests of the load phase (one test review each).")

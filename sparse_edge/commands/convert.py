@@ -9,12 +9,17 @@ import click
 from sparse_edge.commands.common import data_options, data_spec, fail, quiet_option, source_options, usage, with_tensorflow
 
 
+def _variants_help() -> str:
+    from convert.variants import EDGE, MEDIAPIPE, default_names, variants
+
+    listed = ", ".join(f"{v.name} ({v.summary})" for v in variants())
+    return (f"Comma-separated: {listed} [default: {','.join(default_names(EDGE))}; for --target mediapipe "
+            f"{','.join(default_names(MEDIAPIPE))}; a language model: its own].")
+
+
 @click.command("convert")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--variants", default=None,
-              help="Comma-separated: float32, float16 (float16 weights), dynamic (int8 weights), "
-              "int8 (full integer, calibrated on training reviews) [default: all four; for --target mediapipe "
-              "float32,dynamic, and int8 on request].")
+@click.option("--variants", default=None, help=_variants_help())
 @click.option("--target", type=click.Choice(["edge", "mediapipe"]), default="edge", show_default=True,
               help="edge: MODEL_DIR/tflite/, one signature per input length, for edge_runtime. mediapipe: "
               "MODEL_DIR/mediapipe/, one signature at one length with BERT's three inputs and MediaPipe metadata, "
@@ -25,98 +30,39 @@ from sparse_edge.commands.common import data_options, data_spec, fail, quiet_opt
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for <variant>.tflite [default: MODEL_DIR/tflite].")
 @click.option("--calibration-reviews", default=64, show_default=True, type=click.IntRange(1),
-              help="Training reviews per input length that calibrate int8.")
+              help="Training reviews per input length that calibrate the full-integer variant.")
 @click.option("--quantize-all", is_flag=True,
-              help="int8: quantize every op (skip the QuantizationDebugger's float ops).")
+              help="Full integer: quantize every op (skip the QuantizationDebugger's float ops).")
 @quiet_option
 @data_options
 def convert(model_dir, variants, target, length, out_dir, calibration_reviews, quantize_all, quiet, data_dir,
             manual_dir):
     """Convert a trained model folder to .tflite files, one per variant.
 
-    A language-model folder (from `sparse-edge train-lm`) converts to float32 and dynamic, with
+    A language-model folder (from `sparse-edge train-lm`) converts to its own variants, with
     one `next_token` signature.
 
     Each file holds one signature per input length (a short review runs at a short length) and
-    carries vocab.txt, labels.txt and config.json, so it is the whole deployable model. int8 is
-    calibrated on training reviews; the QuantizationDebugger's per-op errors go to
-    MODEL_DIR/quant_debug.csv and the ops it flags stay in float.
+    carries its tokenizer's files (vocab.txt, none for a byte-level model), labels.txt and
+    config.json, so it is the whole deployable model. The full-integer file is calibrated on
+    training reviews; the QuantizationDebugger's per-op errors go to MODEL_DIR/quant_debug.csv
+    and the ops it flags stay in float.
     """
     with_tensorflow("sparse-edge convert")
-    if target == "mediapipe":
-        _convert_mediapipe(model_dir, variants or "float32,dynamic", length, out_dir, quiet, data_dir, manual_dir,
-                           calibration_reviews, quantize_all)
-        return
-    if length:
-        usage("--length is for --target mediapipe (the edge files hold every length the model has)")
-    variants = variants or "float32,float16,dynamic,int8"
-    from convert.export import convert_model_dir, parse_variants
-    from convert.tflite import ConversionError
-    from model.data import DatasetMissing
-    from model.saved import LANGUAGE_MODEL, ModelFolder
-
-    try:
-        names = parse_variants(variants)
-        kind = ModelFolder(model_dir).kind
-    except ValueError as error:
-        usage(str(error))
-    if kind == LANGUAGE_MODEL:
-        from convert.lm import LM_VARIANTS, convert_lm_dir
-
-        names = [v for v in variants.split(",") if v.strip()]
-        if variants == "float32,float16,dynamic,int8":   # the default: what a language model has
-            names = list(LM_VARIANTS)
-        try:
-            written = convert_lm_dir(model_dir, names, out_dir)
-        except ValueError as error:
-            usage(str(error))
-        except ConversionError as error:
-            fail(str(error))
-        click.echo(json.dumps({v: {"path": str(p), "size_bytes": p.stat().st_size} for v, p in written.items()}, indent=2))
-        return
-    try:
-        written = convert_model_dir(model_dir, names, out_dir, data_dir, manual_dir, calibration_reviews,
-                                    float_nodes=[] if quantize_all else None, progress=not quiet)
-    except (ValueError, DatasetMissing) as error:
-        usage(str(error))
-    except ConversionError as error:
-        fail(str(error))
-    click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
-                           for variant, path in written.items()}, indent=2))
-
-
-def _convert_mediapipe(model_dir, variants, length, out_dir, quiet, data_dir, manual_dir, calibration_reviews,
-                       quantize_all):
-    from convert.mediapipe_export import MediaPipeMissing, convert_for_mediapipe
+    from convert import targets
+    from convert.mediapipe_export import MediaPipeMissing
     from convert.tflite import ConversionError
     from model.data import DatasetMissing
 
-    names = [v.strip() for v in variants.split(",") if v.strip()]
     try:
-        written = convert_for_mediapipe(model_dir, names, length, out_dir, data_dir, manual_dir, progress=not quiet,
-                                        calibration_reviews=calibration_reviews, quantize_all=quantize_all)
+        written = targets.convert(model_dir, target, variants, out_dir, length, data_dir, manual_dir,
+                                  calibration_reviews, quantize_all, progress=not quiet)
     except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
     except (ConversionError, RuntimeError) as error:
         fail(str(error))
-    click.echo(json.dumps({variant: {"path": str(path), "size_bytes": path.stat().st_size}
-                           for variant, path in written.items()}, indent=2))
-
-
-def _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe, files_dir):
-    from convert.mediapipe_export import MediaPipeMissing
-    from convert.mediapipe_parity import run_mediapipe_parity
-    from model.data import DatasetMissing
-
-    names = [v.strip() for v in variants.split(",") if v.strip()] if variants else None
-    try:
-        report = run_mediapipe_parity(model_dir, names, limit, data_dir, manual_dir, progress=not quiet,
-                                      out_dir=out_dir, mediapipe=mediapipe, files_dir=files_dir)
-    except (ValueError, DatasetMissing, MediaPipeMissing) as error:
-        usage(str(error))
-    click.echo(json.dumps({"n": report["n"], "variants": report["variants"]}, indent=2))
-    if not report["passed"]:
-        fail(f"the MediaPipe parity goal was missed: see {out_dir or str(model_dir) + '/mediapipe'}/parity.md")
+    click.echo(json.dumps({name: {"path": str(path), "size_bytes": path.stat().st_size}
+                           for name, path in written.items()}, indent=2))
 
 
 @click.command("parity")
@@ -149,31 +95,17 @@ def parity(model_dir, split, variants, limit, recheck, target, mediapipe_version
     a variant misses its threshold (accuracy, agreement, probability drift, size).
     """
     with_tensorflow("sparse-edge parity")
-    if target == "mediapipe":
-        _parity_mediapipe(model_dir, variants, limit, out_dir, quiet, data_dir, manual_dir, mediapipe_version,
-                          tflite_dir)
-        return
-    if mediapipe_version:
-        usage("--mediapipe is for --target mediapipe")
-    from convert.export import parse_variants
-    from convert.parity import run_parity
+    from convert import targets
+    from convert.mediapipe_export import MediaPipeMissing
     from model.data import DatasetMissing
 
     try:
-        if recheck:
-            from convert.parity import recheck as recheck_report
-
-            report = recheck_report(model_dir)
-        else:
-            names = parse_variants(variants) if variants else None
-            data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
-            report = run_parity(model_dir, split, names, limit, data_dir, manual_dir, progress=not quiet,
-                                tflite_dir=tflite_dir, out_dir=out_dir, data=data)
-    except (ValueError, DatasetMissing) as error:
+        data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
+        report = targets.parity(model_dir, target, variants, split, limit, recheck, mediapipe_version, tflite_dir,
+                                out_dir, data_dir, manual_dir, data, progress=not quiet)
+    except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
-    summary = {v: {k: row[k] for k in ("accuracy", "delta_accuracy_pp", "agreement", "max_abs_prob_diff",
-                                         "size_bytes", "latency_ms_p50")} for v, row in report["variants"].items()}
-    click.echo(json.dumps({"n": report["n"], "reference_accuracy": report["reference"]["accuracy"],
-                           "variants": summary, "failures": report["failures"]}, indent=2))
-    if not report["passed"]:
-        fail("parity thresholds missed: " + "; ".join(f"{v}: {', '.join(f)}" for v, f in report["failures"].items()))
+    summary, failure = targets.parity_summary(report)
+    click.echo(json.dumps(summary, indent=2))
+    if failure:
+        fail(failure)

@@ -32,10 +32,11 @@ def demo(port, headless, model_dir):
         usage("the demo needs Streamlit; pip install -e '.[demo]'")
     env = dict(os.environ)
     if model_dir:
+        from convert.variants import FULL_INTEGER, REFERENCE
         from model.saved import ModelFolder
 
         folder = ModelFolder(model_dir)
-        missing = [v for v in ("float32", "int8") if not folder.tflite(v).exists()]
+        missing = [v for v in (REFERENCE, FULL_INTEGER) if not folder.tflite(v).exists()]
         if missing:
             usage(f"{model_dir} has no {' or '.join(missing)} .tflite; run `sparse-edge convert {model_dir}` first")
         env["SPARSE_EDGE_CLASSIFIER"] = str(Path(model_dir).resolve())

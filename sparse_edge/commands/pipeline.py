@@ -67,7 +67,9 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer
 
 def next_steps(summary: dict) -> list[str]:
     """The closing lines: how long it took and what a user would run next."""
-    int8 = next(row["path"] for row in summary["variants"] if row["model"] == "int8")
+    from convert.variants import FULL_INTEGER
+
+    int8 = next(row["path"] for row in summary["variants"] if row["model"] == FULL_INTEGER)
     folder = int8.rsplit("/tflite/", 1)[0]
     return [f"Done in {summary['total_seconds'] / 60:.1f} min. Next:",
             f'  sparse-edge predict {int8} "A quiet, beautiful film."     # classify with the int8 file'

@@ -10,7 +10,7 @@ from sparse_edge.commands.common import usage
 @click.command("web")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False),
               help="A MediaPipe .tflite (MODEL_DIR/mediapipe/<variant>.tflite) [default: the shipped IMDB "
-                   "classifier's dynamic file].")
+                   "classifier's file for MediaPipe (sparse_edge/web.py: DEFAULT_MODEL)].")
 @click.option("--port", default=8600, show_default=True, type=click.IntRange(0, 65535))
 def web(model_path, port):
     """Serve the page that classifies text in the browser, on http://127.0.0.1:PORT.

@@ -15,37 +15,32 @@ from pathlib import Path
 from convert.representative import representative_reviews, signature_dataset
 from convert.tflite import convert_multi_length
 from convert.variants import EDGE, REFERENCE, calibrated_names, parse as parse_variants, variant as variant_of
-from edge_runtime.bundle import pack_bundle
-from edge_runtime.tokenizer import DEFAULT_OPTIONS
+from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, LANGUAGE_MODEL, BundleConfig, Signatures, pack_bundle
 from model.files import check_writable, write_atomic, write_json_atomic
+from model.saved import LANGUAGE_MODEL as LM_KIND
 from model.saved import ModelFolder
 
 
-def bundle_config(model, train_config, variant: str, lengths: list[int], metrics: dict | None,
-                  float_nodes: list[str], labels: list[str], kind: str = "classifier",
-                  tokenizer_options: dict = DEFAULT_OPTIONS) -> dict:
-    """What the device needs to run the file, and what it came from."""
+def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
+                  signatures: Signatures = EDGE_CLASSIFIER, float_nodes: list[str] = ()) -> BundleConfig:
+    """What the device needs to run one file, and what it came from: the one builder of a bundle's
+    config for all three targets (edge classifier files, MediaPipe files, language-model files)."""
     import keras
     import tensorflow as tf
 
-    c = model.config
-    return {
-        "kind": "classifier",   # what the device calls it with: token ids in, one probability per label out
-        "architecture": kind,   # classifier, ensemble or hybrid (n-grams + Transformer)
-        "variant": variant,
-        "max_length": c.max_length,
-        "lengths": lengths,
-        "tokenizer": tokenizer_options,
-        "model": c.to_dict(),
-        "labels": list(labels),
-        "versions": {"sparse_edge": _version("sparse-edge"), "tensorflow": tf.__version__,
-                     "keras": keras.__version__},
-        "quantization": {"variant": variant, "float_nodes": float_nodes,
-                         "calibration": "training reviews (train split minus validation), seeded"
-                         if variant_of(variant).calibrated else None},
-        "source_metrics": {k: metrics[k] for k in ("split", "n", "accuracy", "f1") if k in metrics}
-        if metrics else None,
-    }
+    language_model = folder.kind == LM_KIND
+    metrics = folder.metrics() or {}
+    keys = ("val_perplexity", "val_bits_per_character") if language_model else ("split", "n", "accuracy", "f1")
+    calibrated = variant_of(variant).calibrated
+    return BundleConfig(
+        kind=LANGUAGE_MODEL if language_model else CLASSIFIER,   # what the device calls it with
+        architecture=folder.kind,   # classifier, ensemble, hybrid (n-grams + Transformer), language_model
+        variant=variant, lengths=tuple(sorted(lengths)), tokenizer=folder.tokenizer_options,
+        model=model.config.to_dict(), signatures=signatures,
+        quantization={"variant": variant, "float_nodes": list(float_nodes),
+                      "calibration": "training reviews (train split minus validation), seeded" if calibrated else None},
+        versions={"sparse_edge": _version("sparse-edge"), "tensorflow": tf.__version__, "keras": keras.__version__},
+        source_metrics={k: metrics[k] for k in keys if k in metrics} or None)
 
 
 def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None,
@@ -69,9 +64,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     check_writable(out)
     c = model.config
     lengths = c.bucket_lengths
-    metrics = folder.metrics() or None
-    vocab_text = folder.vocab_text()
-    labels, kind = folder.labels, folder.kind
+    vocab_text, labels = folder.vocab_text(), folder.labels
 
     representative = None
     if calibrated:
@@ -94,8 +87,7 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     for variant in tqdm(variants, desc="convert", unit="variant", disable=not progress):
         nodes = float_nodes if variant in calibrated else []
         flatbuffer = convert_multi_length(model, lengths, variant, representative, nodes or None)
-        config = bundle_config(model, train_config, variant, lengths, metrics, nodes, labels, kind,
-                               tokenizer.options)
+        config = bundle_config(folder, model, variant, lengths, float_nodes=nodes)
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, labels))
         written[variant] = path

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, REFERENCE, names
-from model.saved import LANGUAGE_MODEL, ModelFolder
+from model.saved import ModelFolder
 
 LM_VARIANTS = tuple(names(LANGUAGE_MODEL_TARGET))   # convert/variants.py owns them
 
@@ -49,25 +49,18 @@ def convert_language_model(model, variant: str = REFERENCE) -> bytes:
 
 
 def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None) -> dict[str, Path]:
-    import keras
-    import tensorflow as tf
-
+    from convert.export import bundle_config
+    from edge_runtime.bundle import LANGUAGE_MODEL_SIGNATURE, pack_bundle
     from model.files import check_writable, write_atomic
-    from edge_runtime.bundle import pack_bundle
-    from edge_runtime.classifier import TOKENIZER
 
     folder = ModelFolder(model_dir)
     model = load_lm(folder.path)
     out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
-    metrics = folder.metrics()
     written = {}
     for variant in variants:
         flatbuffer = convert_language_model(model, variant)
-        config = {"kind": LANGUAGE_MODEL, "variant": variant, "max_length": model.config.max_length,
-                  "tokenizer": TOKENIZER, "model": model.config.to_dict(),
-                  "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-                  "source_metrics": {k: metrics[k] for k in ("val_perplexity", "val_bits_per_character") if k in metrics}}
+        config = bundle_config(folder, model, variant, [model.config.max_length], LANGUAGE_MODEL_SIGNATURE)
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, folder.vocab_text(), []))
         written[variant] = path

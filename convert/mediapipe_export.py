@@ -18,6 +18,7 @@ labels.txt, SHA256SUMS) follow as a STORED zip, which both MediaPipe and ``edge_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import MEDIAPIPE, calibrated_names, names, parse as parse_variants, variant as variant_of
-from edge_runtime.bundle import pack_bundle
+from edge_runtime.bundle import MEDIAPIPE_CLASSIFIER, pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 from edge_runtime.quiet import native_stderr_silenced
 from model.files import check_writable, write_atomic, write_json_atomic
@@ -203,11 +204,8 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
         nodes = float_nodes if variant in calibrated else []
         flatbuffer = convert_one_signature(model, length, variant, samples, nodes)
         with_metadata = write_metadata(flatbuffer, folder.vocab_text(), labels)
-        config = bundle_config(model, train_config, variant, [length], folder.metrics() or None, nodes, labels,
-                               folder.kind, tokenizer.options)
-        config["max_length"] = length   # the longest input this file takes (the model's own is under "model")
-        config["signature"] = {"target": "mediapipe", "key": MEDIAPIPE_SIGNATURE, "inputs": list(MEDIAPIPE_INPUTS),
-                               "length": choice}
+        config = bundle_config(folder, model, variant, [length],   # its one length; the model's own is under "model"
+                               dataclasses.replace(MEDIAPIPE_CLASSIFIER, length_rule=choice), nodes)
         path = out / f"{variant}.tflite"
         write_atomic(path, pack_bundle(with_metadata, config, folder.vocab_text(), labels))
         written[variant] = path

@@ -129,7 +129,7 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
         row.update(size_bytes=path.stat().st_size,
                    size_vs_float32=round(path.stat().st_size / float32_size, 4) if float32_size else None,
                    latency_ms_p50=float(np.percentile(latency, 50)), latency_ms_p95=float(np.percentile(latency, 95)),
-                   float_nodes=classifier.config["quantization"]["float_nodes"])
+                   float_nodes=classifier.config.float_nodes)
         report["variants"][variant] = row
         # the first reviews' probabilities, so a device can check it computes what was measured here
         report["sample"].extend(_sample(variant, reviews.ids[i], probs[i]) for i in range(min(SAMPLE, len(reviews))))

@@ -5,10 +5,11 @@ flatbuffer. The interpreter reads only the flatbuffer and ignores what follows; 
 reads the zip from memory with :mod:`zipfile` (which finds an archive at the end of any byte
 string) and never extracts anything to disk.
 
-Members of a sparse-edge bundle (format 2):
+Members of a sparse-edge bundle (format 3; files of format 2 still load):
 
-- ``config.json``: max length, the input lengths (one signature per length), tokenizer options,
-  pattern, versions, the source model's test metrics and the flatbuffer's length;
+- ``config.json``: a :class:`BundleConfig` (what the file is, its variant, its input lengths
+  stored once, tokenizer options, how its signatures are called, versions, provenance) and the
+  flatbuffer's length;
 - ``vocab.txt``: the WordPiece vocabulary, one token per line (a byte-level model has none);
 - ``labels.txt``: class names, one per line, in output order;
 - ``SHA256SUMS``: the SHA-256 of the flatbuffer and of each member above, in ``sha256sum``'s
@@ -29,15 +30,20 @@ import io
 import json
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+
+from edge_runtime.tokenizer import check_options, needs_vocabulary
 
 CONFIG, VOCAB, LABELS, SUMS = "config.json", "vocab.txt", "labels.txt", "SHA256SUMS"   # the zip's members
 REQUIRED = (CONFIG, LABELS, SUMS)   # and VOCAB, unless the config's tokenizer reads bytes
 FLATBUFFER = "flatbuffer"        # the flatbuffer's name in SHA256SUMS
 MAX_MEMBER_BYTES = 8 * 1024 * 1024   # vocab.txt of a 30k vocabulary is ~250 kB
 MAX_MEMBERS = 16
-FORMAT = "sparse-edge-bundle/2"
+FORMAT = "sparse-edge-bundle/3"
+READABLE_FORMATS = (FORMAT, "sparse-edge-bundle/2")   # format 2: the shipped files of 2026 (lengths stored twice)
 OLD_FORMATS = ("sparse-edge-bundle/1",)
+CLASSIFIER, LANGUAGE_MODEL = "classifier", "language_model"   # what a file is called with
+EDGE, MEDIAPIPE = "edge", "mediapipe"                          # whose signatures it has
 
 
 class BundleError(ValueError):
@@ -45,9 +51,132 @@ class BundleError(ValueError):
 
 
 @dataclass(frozen=True)
+class Signatures:
+    """How the flatbuffer's signatures are called: one per input length (edge), or MediaPipe's one."""
+
+    target: str = EDGE                     # "edge" or "mediapipe"
+    inputs: tuple = ("token_ids",)         # the input names, in order
+    output: str = "probabilities"
+    key: str | None = None                 # one signature for every length (MediaPipe's, the LM's); None: len_<n>
+    length_rule: dict | None = None        # MediaPipe: how its one length was chosen
+
+    def key_for(self, length: int) -> str:
+        return self.key or f"len_{length}"
+
+
+EDGE_CLASSIFIER = Signatures()
+MEDIAPIPE_CLASSIFIER = Signatures(MEDIAPIPE, ("ids", "mask", "segment_ids"), key="serving_default")
+LANGUAGE_MODEL_SIGNATURE = Signatures(EDGE, ("token_ids", "position"), "logits", key="next_token")
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """``config.json`` of a bundle: the contract between ``convert/`` and the device.
+
+    ``model`` is the Transformer's own config as the model folder saved it (vocab_size, d_model,
+    num_classes, pattern, ...); ``lengths`` are the input lengths the file takes, one signature
+    each (the longest is the longest input); labels live in labels.txt only.
+    """
+
+    kind: str                      # "classifier" (ids in, a probability per label out) or "language_model"
+    architecture: str              # classifier, ensemble, hybrid, language_model
+    variant: str
+    lengths: tuple                 # ascending
+    tokenizer: dict                # edge_runtime.tokenizer options
+    model: dict
+    signatures: Signatures = EDGE_CLASSIFIER
+    quantization: dict = field(default_factory=dict)   # {"variant", "float_nodes", "calibration"}
+    versions: dict = field(default_factory=dict)
+    source_metrics: dict | None = None   # the Keras model's test metrics
+    format: str = FORMAT
+
+    @property
+    def max_length(self) -> int:
+        """The longest input the file takes (longer ones are cut to it)."""
+        return self.lengths[-1]
+
+    @property
+    def float_nodes(self) -> list:
+        return list(self.quantization.get("float_nodes") or [])
+
+    def to_dict(self) -> dict:
+        signatures = {k: v for k, v in asdict(self.signatures).items() if v is not None}
+        return {"format": self.format, "kind": self.kind, "architecture": self.architecture, "variant": self.variant,
+                "lengths": list(self.lengths), "tokenizer": dict(self.tokenizer), "model": dict(self.model),
+                "signatures": {**signatures, "inputs": list(self.signatures.inputs)},
+                "quantization": dict(self.quantization), "versions": dict(self.versions),
+                "source_metrics": self.source_metrics}
+
+    @classmethod
+    def from_dict(cls, config: dict, source: str = "model") -> "BundleConfig":
+        """Every check of a config in one place; format 2 (``max_length`` and ``lengths``, ``signature``)
+        is read too. A BundleError names the first thing that is wrong and the fix."""
+        def fail(what: str):
+            raise BundleError(f"{source}: config.json {what}; convert the model again with `sparse-edge convert`")
+
+        if not isinstance(config, dict):
+            fail("is not a JSON object")
+        if config.get("format") not in READABLE_FORMATS:
+            fail(f"is not a {FORMAT} config (format {config.get('format')!r})")
+        kind = config.get("kind", CLASSIFIER)
+        if kind not in (CLASSIFIER, LANGUAGE_MODEL):
+            fail(f"names an unknown kind {kind!r}")
+        model = config.get("model")
+        if not isinstance(model, dict):
+            fail("lacks the \"model\" object (vocab_size, d_model, ...)")
+        for key in ("vocab_size", "d_model") + (("num_classes",) if kind == CLASSIFIER else ()):
+            value = model.get(key)
+            if not _positive_int(value):
+                fail(f"has no positive integer model.{key} (got {value!r})")
+        if config["format"] == FORMAT:
+            lengths = config.get("lengths")
+            signatures = _signatures(config.get("signatures"), fail)
+        else:   # format 2: "max_length" (MediaPipe's files: the file's one length), "lengths" (classifiers)
+            max_length = config.get("max_length")
+            if not _positive_int(max_length) or max_length < 2:
+                fail(f"has no integer max_length of at least 2 (got {max_length!r})")
+            lengths = config.get("lengths", [max_length]) if kind == CLASSIFIER else [max_length]
+            old = config.get("signature") or {}
+            if kind == LANGUAGE_MODEL:
+                signatures = LANGUAGE_MODEL_SIGNATURE
+            elif old.get("target") == MEDIAPIPE:
+                signatures = Signatures(MEDIAPIPE, tuple(old.get("inputs", MEDIAPIPE_CLASSIFIER.inputs)),
+                                        key=old.get("key", MEDIAPIPE_CLASSIFIER.key), length_rule=old.get("length"))
+            else:
+                signatures = EDGE_CLASSIFIER
+            if isinstance(lengths, list) and lengths and all(_positive_int(n) for n in lengths) \
+                    and max(lengths) < max_length:
+                fail(f"'s longest input length {max(lengths)} is below max_length {max_length}")
+        if not isinstance(lengths, list) or not lengths or not all(_positive_int(n) and n >= 2 for n in lengths):
+            fail(f"has no list of input lengths (got {lengths!r})")
+        tokenizer = config.get("tokenizer")
+        try:
+            tokenizer = check_options(tokenizer)
+        except ValueError:
+            raise BundleError(f"{source} was converted for tokenizer options {tokenizer}, which this runtime "
+                              "does not implement; upgrade sparse-edge or convert again") from None
+        quantization = config.get("quantization") or {}
+        return cls(kind, config.get("architecture", kind), str(config.get("variant", "")), tuple(sorted(lengths)),
+                   tokenizer, model, signatures, quantization if isinstance(quantization, dict) else {},
+                   config.get("versions") or {}, config.get("source_metrics"), config["format"])
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _signatures(values, fail) -> Signatures:
+    if not isinstance(values, dict) or values.get("target") not in (EDGE, MEDIAPIPE) \
+            or not isinstance(values.get("inputs"), list) or not values["inputs"]:
+        fail(f"has no \"signatures\" object with a target and inputs (got {values!r})")
+    return Signatures(values["target"], tuple(values["inputs"]), values.get("output", "probabilities"),
+                      values.get("key"), values.get("length_rule"))
+
+
+@dataclass(frozen=True)
 class Bundle:
     flatbuffer: bytes        # the TFLite model, without the appended zip
-    config: dict
+    config: BundleConfig
     vocab_text: str | None   # None: a byte-level model
     labels: list[str]
 
@@ -57,11 +186,13 @@ def sha256sums(named: dict[str, bytes]) -> str:
     return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(named.items()))
 
 
-def pack_bundle(flatbuffer: bytes, config: dict, vocab_text: str | None, labels: list[str]) -> bytes:
+def pack_bundle(flatbuffer: bytes, config: BundleConfig, vocab_text: str | None, labels: list[str]) -> bytes:
     """The flatbuffer followed by a STORED zip of config.json, vocab.txt (None: a byte-level model,
     no vocabulary), labels.txt and SHA256SUMS."""
-    config = dict(config, format=FORMAT, flatbuffer_bytes=len(flatbuffer))
-    config.pop("flatbuffer_sha256", None)   # format 1's digest; SHA256SUMS covers it now
+    if (vocab_text is None) == needs_vocabulary(config.tokenizer):
+        raise ValueError(f"a {config.tokenizer['kind']} tokenizer " + ("needs its vocab.txt" if vocab_text is None
+                                                                       else "has no vocab.txt"))
+    config = {**config.to_dict(), "format": FORMAT, "flatbuffer_bytes": len(flatbuffer)}
     members = {CONFIG: json.dumps(config, indent=2, sort_keys=True).encode(),
                LABELS: ("\n".join(labels) + "\n").encode("utf-8")}
     if vocab_text is not None:
@@ -101,14 +232,14 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
         raise BundleError(f"{source} was written by an older sparse-edge ({config['format']}, without a "
                           "digest of its vocab, labels and config); convert it again with `sparse-edge convert`")
     length = config.get("flatbuffer_bytes")
-    if config.get("format") != FORMAT or not isinstance(length, int) or not 0 < length <= len(data):
+    if config.get("format") not in READABLE_FORMATS or not isinstance(length, int) or not 0 < length <= len(data):
         raise BundleError(f"{source}: config.json is not a {FORMAT} config; convert the model again "
                           "with `sparse-edge convert`")
     flatbuffer = data[:length]
     if verify:
         _verify(source, files, flatbuffer)
-    byte_level = config.get("tokenizer") == {"kind": "bytes"}
-    if VOCAB not in files and not byte_level:
+    parsed = BundleConfig.from_dict(config, source)
+    if VOCAB not in files and needs_vocabulary(parsed.tokenizer):
         raise BundleError(f"{source} lacks the associated file {VOCAB}; convert the model again with "
                           "`sparse-edge convert`")
     texts = {VOCAB: None}
@@ -120,7 +251,10 @@ def read_bundle(data: bytes, source: str = "model", verify: bool = True) -> Bund
         except UnicodeDecodeError as error:
             raise BundleError(f"{source}: {name} is not UTF-8 (byte {error.start}); convert again") from None
     labels = [line for line in texts[LABELS].split("\n") if line]
-    return Bundle(flatbuffer, config, texts[VOCAB], labels)
+    if parsed.kind == CLASSIFIER and len(labels) != parsed.model["num_classes"]:
+        raise BundleError(f"{source}: labels.txt names {len(labels)} classes but the model has "
+                          f"{parsed.model['num_classes']}; convert again")
+    return Bundle(flatbuffer, parsed, texts[VOCAB], labels)
 
 
 def _members(data: bytes, source: str) -> dict[str, bytes]:
@@ -194,23 +328,6 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> byt
         raise BundleError(f"{source}: associated file {info.filename} is larger than "
                           f"{MAX_MEMBER_BYTES} bytes; refusing the archive")
     return data
-
-
-def validate_config(config: dict, source: str, required_model_keys=("vocab_size", "d_model")) -> None:
-    """The keys the runtime reads must be there with the right types; a BundleError names the first that is not."""
-    def fail(what: str):
-        raise BundleError(f"{source}: config.json {what}; convert the model again with `sparse-edge convert`")
-
-    max_length = config.get("max_length")
-    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
-        fail(f"has no integer max_length of at least 2 (got {max_length!r})")
-    model = config.get("model")
-    if not isinstance(model, dict):
-        fail("lacks the \"model\" object (vocab_size, d_model, ...)")
-    for key in required_model_keys:
-        value = model.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            fail(f"has no positive integer model.{key} (got {value!r})")
 
 
 MAX_MODEL_BYTES = 512 * 1024 * 1024

@@ -29,8 +29,8 @@ import numpy as np
 from edge_runtime.backends import interpreter_class
 from edge_runtime.lengths import encode_padded, input_length, pad_rows
 from edge_runtime.quiet import native_stderr_silenced
-from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
-from edge_runtime.tokenizer import DEFAULT_OPTIONS, check_options, load_tokenizer
+from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, MEDIAPIPE, MEDIAPIPE_CLASSIFIER, BundleError, read_bundle, read_model_file
+from edge_runtime.tokenizer import DEFAULT_OPTIONS, load_tokenizer
 
 TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (others: tokenizer.check_options)
 
@@ -42,13 +42,13 @@ TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (ot
 BATCH_SIZE = 1
 
 
-MEDIAPIPE_SIGNATURE = "serving_default"           # the one signature of a file for MediaPipe Tasks
-MEDIAPIPE_INPUTS = ("ids", "mask", "segment_ids")  # BERT's three inputs, which MediaPipe feeds
+MEDIAPIPE_SIGNATURE = MEDIAPIPE_CLASSIFIER.key      # the one signature of a file for MediaPipe Tasks
+MEDIAPIPE_INPUTS = MEDIAPIPE_CLASSIFIER.inputs     # BERT's three inputs, which MediaPipe feeds
 
 
 def signature_key(length: int) -> str:
     """Name of the signature that takes ``(1, length)`` token ids."""
-    return f"len_{length}"
+    return EDGE_CLASSIFIER.key_for(length)
 
 
 @dataclass(frozen=True)
@@ -85,38 +85,19 @@ class TextClassifier:
         self.path = Path(path)
         bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
-        source = str(self.path)
-        kind = self.config.get("kind", "classifier")
-        if kind != "classifier":
-            raise BundleError(f"{self.path} is a {str(kind).replace('_', ' ')}, not a classifier; "
+        if self.config.kind != CLASSIFIER:
+            raise BundleError(f"{self.path} is a {self.config.kind.replace('_', ' ')}, not a classifier; "
                               "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
+        self.max_length = self.config.max_length
+        self.lengths = list(self.config.lengths)
         try:
-            options = check_options(self.config.get("tokenizer"))
-        except ValueError:
-            raise BundleError(f"{self.path} was converted for tokenizer options {self.config.get('tokenizer')}, "
-                              "which this runtime does not implement; upgrade sparse-edge or convert again") from None
-        validate_config(self.config, source, ("vocab_size", "d_model", "num_classes"))
-        lengths = self.config.get("lengths")
-        if (not isinstance(lengths, list) or not lengths
-                or not all(isinstance(n, int) and not isinstance(n, bool) and 2 <= n for n in lengths)):
-            raise BundleError(f"{self.path}: config.json has no list of input lengths (got {lengths!r}); "
-                              "convert the model again with `sparse-edge convert`")
-        self.max_length = self.config["max_length"]
-        self.lengths = sorted(lengths)
-        if self.lengths[-1] < self.max_length:
-            raise BundleError(f"{self.path}: config.json's longest input length {self.lengths[-1]} is below "
-                              f"max_length {self.max_length}; convert the model again")
-        try:
-            self.tokenizer = load_tokenizer(options, bundle.vocab_text)
+            self.tokenizer = load_tokenizer(self.config.tokenizer, bundle.vocab_text)
         except ValueError as error:
             raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
-        vocab_size, d_model = self.config["model"]["vocab_size"], self.config["model"]["d_model"]
+        vocab_size, d_model = self.config.model["vocab_size"], self.config.model["d_model"]
         if len(self.tokenizer) != vocab_size:
             raise BundleError(f"{self.path}: vocab.txt has {len(self.tokenizer)} tokens but the model's "
                               f"embedding table has {vocab_size}; convert again with the model's own vocab.txt")
-        if len(self.labels) != self.config["model"]["num_classes"]:
-            raise BundleError(f"{self.path}: labels.txt names {len(self.labels)} classes but the model has "
-                              f"{self.config['model']['num_classes']}; convert again")
         Interpreter, self.backend, self.backend_version = interpreter_class(backend)
         self._flatbuffer, self._num_threads, self._Interpreter = bundle.flatbuffer, num_threads, Interpreter
         self._local = threading.local()   # one interpreter per thread: invokes run in parallel
@@ -182,10 +163,10 @@ class TextClassifier:
     @property
     def mediapipe(self) -> bool:
         """Whether this is a file for MediaPipe Tasks: one signature, BERT's three inputs at one length."""
-        return self.config.get("signature", {}).get("target") == "mediapipe"
+        return self.config.signatures.target == MEDIAPIPE
 
     def _signature(self, length: int) -> str:
-        return MEDIAPIPE_SIGNATURE if self.mediapipe else signature_key(length)
+        return self.config.signatures.key_for(length)
 
     def _inputs(self, ids: np.ndarray) -> dict:
         """The signature's inputs for ``(B, L)`` ids: the ids alone, or (MediaPipe) ids, mask and segment ids."""
@@ -198,7 +179,7 @@ class TextClassifier:
         """Whether the signatures take more than one review per invoke (files converted since format 2)."""
         if self._batchable is None:
             runner = self._thread_interpreter().get_signature_runner(self._signature(self.lengths[0]))
-            name = "ids" if self.mediapipe else "token_ids"
+            name = self.config.signatures.inputs[0]
             self._batchable = int(runner.get_input_details()[name]["shape_signature"][0]) == -1
         return self._batchable
 
@@ -251,7 +232,7 @@ class TextClassifier:
         return [self._result(p, e.n_tokens, e.truncated, each_ms) for p, e in zip(probs, encoded)]
 
     def __repr__(self) -> str:
-        return (f"TextClassifier({str(self.path)!r}, variant={self.config.get('variant')!r}, "
+        return (f"TextClassifier({str(self.path)!r}, variant={self.config.variant!r}, "
                 f"backend={self.backend!r}, lengths={self.lengths})")
 
 

@@ -23,12 +23,12 @@ import numpy as np
 
 from edge_runtime.backends import interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
-from edge_runtime.bundle import BundleError, read_bundle, read_model_file, validate_config
+from edge_runtime.bundle import LANGUAGE_MODEL, LANGUAGE_MODEL_SIGNATURE, BundleError, read_bundle, read_model_file
 from edge_runtime.classifier import TOKENIZER
-from edge_runtime.tokenizer import WordPieceTokenizer
+from edge_runtime.tokenizer import load_tokenizer
 
 MAX_NEW_TOKENS = 512
-SIGNATURE = "next_token"
+SIGNATURE = LANGUAGE_MODEL_SIGNATURE.key
 # Defaults that give varied text. Greedy decoding (temperature 0) of a small language model soon
 # repeats itself ("the acting is a good movie." over and over); sampling among the likely tokens,
 # with tokens already written made less likely, reads like a review. Greedy only on request.
@@ -107,21 +107,20 @@ class TextGenerator:
         self.path = Path(path)
         bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config = bundle.config
-        if self.config.get("kind") != "language_model":
-            raise BundleError(f"{self.path} is a {self.config.get('kind', 'classifier')}, not a language model; "
+        if self.config.kind != LANGUAGE_MODEL:
+            raise BundleError(f"{self.path} is a {self.config.kind}, not a language model; "
                               "use TextClassifier, or give a file converted from a language model")
-        if self.config.get("tokenizer") != TOKENIZER:
-            raise BundleError(f"{self.path} was converted for tokenizer options {self.config.get('tokenizer')}; "
+        if self.config.tokenizer != TOKENIZER:
+            raise BundleError(f"{self.path} was converted for tokenizer options {self.config.tokenizer}; "
                               "upgrade sparse-edge or convert again")
-        validate_config(self.config, str(self.path))
         try:
-            self.tokenizer = WordPieceTokenizer.from_text(bundle.vocab_text)
+            self.tokenizer = load_tokenizer(self.config.tokenizer, bundle.vocab_text)
         except ValueError as error:
             raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
-        if len(self.tokenizer) != self.config["model"]["vocab_size"]:
+        if len(self.tokenizer) != self.config.model["vocab_size"]:
             raise BundleError(f"{self.path}: vocab.txt has {len(self.tokenizer)} tokens but the model has "
-                              f"{self.config['model']['vocab_size']}; convert again with the model's vocab.txt")
-        self.context = self.config["max_length"]
+                              f"{self.config.model['vocab_size']}; convert again with the model's vocab.txt")
+        self.context = self.config.max_length
         Interpreter, self.backend, self.backend_version = interpreter_class(backend)
         try:
             self._interpreter = Interpreter(model_content=bundle.flatbuffer, num_threads=num_threads)

@@ -296,7 +296,7 @@ class Service:
 
     def health(self) -> dict:
         c = self.classifier
-        return {"status": "ok", "model": str(c.path), "variant": c.config.get("variant"), "labels": c.labels,
+        return {"status": "ok", "model": str(c.path), "variant": c.config.variant, "labels": c.labels,
                 "backend": f"{c.backend} {c.backend_version}", "queued": self.batcher.queued}
 
     @property

@@ -15,6 +15,7 @@ import numpy as np
 
 
 DATASET = "imdb_reviews"
+SENTIMENT_LABELS = ("negative", "positive")   # IMDB's ClassLabel order: 0 negative, 1 positive
 DOWNLOAD_HOST = "ai.stanford.edu"  # where TFDS downloads aclImdb_v1.tar.gz from
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.saved import SENTIMENT_LABELS
+from model.data import SENTIMENT_LABELS
 from model.train_config import TrainConfig
 
 

@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.tokenizer import check_options, load_tokenizer, needs_vocabulary
+from model.data import SENTIMENT_LABELS
 from model.files import write_json_atomic
 
 CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID = "classifier", "language_model", "ensemble", "hybrid"
 KINDS = (CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID)
-SENTIMENT_LABELS = ("negative", "positive")   # IMDB's ClassLabel order: 0 negative, 1 positive
 
 
 class ModelFolder:

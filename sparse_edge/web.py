@@ -59,11 +59,11 @@ def vendor_tasks_text(destination: Path = VENDOR) -> Path:
 
 def model_info(path: Path, data: bytes) -> dict:
     """What the page shows and checks: the file's name, size, labels, and whether it has MediaPipe metadata."""
-    from edge_runtime.bundle import BundleError, read_bundle
+    from edge_runtime.bundle import MEDIAPIPE, BundleError, read_bundle
 
     try:
         bundle = read_bundle(data, str(path))
-        labels, mediapipe = bundle.labels, bundle.config.get("signature", {}).get("target") == "mediapipe"
+        labels, mediapipe = bundle.labels, bundle.config.signatures.target == MEDIAPIPE
     except BundleError:
         labels, mediapipe = [], False
     return {"name": path.name, "size_bytes": len(data), "labels": labels,

@@ -28,8 +28,8 @@ def test_every_variant_is_one_builtin_file_carrying_vocab_labels_and_config(conv
         data = (converted_model / "tflite" / f"{variant}.tflite").read_bytes()
         bundle = read_bundle(data)
         assert bundle.vocab_text == vocab and bundle.labels == ["negative", "positive"]
-        assert bundle.config["variant"] == variant and bundle.config["lengths"] == [128, 192, 320, 384]
-        assert bundle.config["source_metrics"]["n"] == 5000   # the quick preset tests on 5,000 reviews
+        assert bundle.config.variant == variant and bundle.config.lengths == (128, 192, 320, 384)
+        assert bundle.config.source_metrics["n"] == 5000   # the quick preset tests on 5,000 reviews
         ops = op_names(bundle.flatbuffer)
         assert not {op for op in ops if op.startswith("Flex") or op == "CUSTOM"}, ops
         classifier = TextClassifier(converted_model / "tflite" / f"{variant}.tflite")
@@ -39,7 +39,7 @@ def test_every_variant_is_one_builtin_file_carrying_vocab_labels_and_config(conv
         assert runner.get_output_details()["probabilities"]["dtype"] == np.float32
     # int8 kept the QuantizationDebugger's flagged ops (at least the softmaxes) in float
     int8 = read_bundle((converted_model / "tflite" / "int8.tflite").read_bytes())
-    assert int8.config["quantization"]["float_nodes"]
+    assert int8.config.float_nodes
     rows = (converted_model / "quant_debug.csv").read_text().splitlines()
     assert rows[0].startswith("op_name,tensor_name,rmse_over_scale") and len(rows) > 20
 
@@ -55,7 +55,7 @@ def test_int8_keeps_the_flagged_ops_in_float_in_every_signature(converted_model)
 
     bundle = read_bundle((converted_model / "tflite" / "int8.tflite").read_bytes())
     model = fu.convert_bytearray_to_object(bytearray(bundle.flatbuffer))
-    assert len(model.subgraphs) == len(bundle.config["lengths"]) == 4
+    assert len(model.subgraphs) == len(bundle.config.lengths) == 4
     for subgraph in model.subgraphs:
         types = {}
         for op in subgraph.operators:

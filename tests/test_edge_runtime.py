@@ -30,10 +30,11 @@ def classifier(int8_path):
 
 
 def rebundle(path: Path, out: Path, **changes) -> Path:
-    """Copy a bundle with some associated files replaced (``config``: dict updates)."""
+    """Copy a bundle with some associated files replaced (``config``: field updates of its BundleConfig)."""
+    import dataclasses
+
     bundle = read_bundle(path.read_bytes())
-    config = {k: v for k, v in bundle.config.items() if not k.startswith("flatbuffer_") and k != "format"}
-    config.update(changes.get("config", {}))
+    config = dataclasses.replace(bundle.config, **changes.get("config", {}))
     out.write_bytes(pack_bundle(bundle.flatbuffer, config, changes.get("vocab", bundle.vocab_text), bundle.labels))
     return out
 

@@ -124,7 +124,7 @@ def test_the_hybrid_mixes_deep_and_ngram_log_odds():
 
 def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_its_ngram_table_int8(tmp_path):
     from convert.tflite import convert_multi_length, op_names
-    from edge_runtime.bundle import pack_bundle
+    from edge_runtime.bundle import BundleConfig, pack_bundle
     from edge_runtime.classifier import TOKENIZER, TextClassifier
 
     model = tiny_hybrid()
@@ -149,9 +149,7 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
     ids = random_ids(4, 128)
     expected = model(tf.constant(ids)).numpy()
     for name, flatbuffer in flatbuffers.items():
-        config = {"kind": "classifier", "architecture": "hybrid", "variant": name, "max_length": 256, "lengths": lengths, "tokenizer": TOKENIZER,
-                  "model": model.config.to_dict(), "labels": ["negative", "positive"],
-                  "quantization": {"float_nodes": []}}
+        config = BundleConfig("classifier", "hybrid", name, tuple(lengths), TOKENIZER, model.config.to_dict())
         path = tmp_path / f"{name}.tflite"
         path.write_bytes(pack_bundle(flatbuffer, config, tiny_vocab(12000), ["negative", "positive"]))
         classifier = TextClassifier(path)

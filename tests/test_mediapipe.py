@@ -87,7 +87,7 @@ def test_a_trained_folder_converts_to_files_mediapipe_runs_float32_and_selective
         expected = np.array([ours.classify(t).probabilities for t in CLEAN])
         np.testing.assert_allclose(mediapipe_scores(mediapipe, written[variant], CLEAN), expected, atol=tolerance)
     bundle = read_bundle(written["int8"].read_bytes())
-    assert bundle.config["quantization"]["float_nodes"] == conversion["float_nodes_int8"]
+    assert bundle.config.float_nodes == conversion["float_nodes_int8"]
     interpreter = Interpreter(model_content=bundle.flatbuffer)
     assert all(d["dtype"] == np.int32 for d in interpreter.get_input_details())   # MediaPipe's inputs as they were
     assert interpreter.get_output_details()[0]["dtype"] == np.float32
@@ -134,14 +134,14 @@ def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_built
         signatures = interpreter.get_signature_list()
         assert list(signatures) == [MEDIAPIPE_SIGNATURE]
         assert sorted(signatures[MEDIAPIPE_SIGNATURE]["inputs"]) == sorted(MEDIAPIPE_INPUTS)
-        length = bundle.config["signature"]["length"]["length"]
+        length = bundle.config.signatures.length_rule["length"]
         inputs = {d["name"]: d for d in interpreter.get_input_details()}
         for name in MEDIAPIPE_INPUTS:   # MediaPipe binds them by these tensor names
             assert inputs[f"serving_default_{name}:0"]["dtype"] == np.int32
             assert inputs[f"serving_default_{name}:0"]["shape"].tolist() == [1, length]
         ops = {op["op_name"] for op in interpreter._get_ops_details()}
         assert not {name for name in ops if name.startswith("Flex") or name == "CUSTOM"}, variant
-        assert bundle.config["max_length"] == length and length % 64 == 0
+        assert bundle.config.max_length == length and length % 64 == 0
 
 
 def test_mediapipe_parity_compares_both_runtimes_on_the_folders_test_split(mediapipe, tmp_path):

@@ -308,8 +308,8 @@ def test_pipeline_runs_end_to_end_on_your_own_data(tmp_path, tiny_presets):
     assert metrics["teacher_test"]["accuracy"] >= 0.9
     for variant in ("float32", "float16", "dynamic", "int8"):
         bundle = read_bundle(folder.tflite(variant).read_bytes())
-        assert bundle.labels == expected and bundle.config["model"]["num_classes"] == len(labels)
-        assert bundle.config["tokenizer"] == {**folder.tokenizer_options, "strip_accents": False}
+        assert bundle.labels == expected and bundle.config.model["num_classes"] == len(labels)
+        assert bundle.config.tokenizer == {**folder.tokenizer_options, "strip_accents": False}
     parity = json.loads(folder.parity_path.read_text())
     assert parity["n"] == metrics["n"] and parity["labels"] == expected and parity["data"] == spec.source
     edge = json.loads((tmp_path / "run" / "edge.json").read_text())

@@ -73,7 +73,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, vocab):
     from model.train import train
 
     train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
-    with pytest.raises(ValueError, match="already holds a training run; pass --resume"):
+    with pytest.raises(ValueError, match="already holds a training run with another configuration; pass --resume"):
         train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False)
     train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False, resume=True)
     assert [r["epoch"] for r in csv.DictReader(open(tmp_path / "log.csv"))] == ["1", "2"]
@@ -86,7 +86,7 @@ def test_a_corrupt_checkpoint_is_refused_clearly(tmp_path, vocab):
     from model.train import train
 
     train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
-    (tmp_path / "checkpoints" / "last" / "model.weights.h5").write_bytes(b"not an h5 file")
+    (tmp_path / "checkpoints" / "last" / "variables.npz").write_bytes(b"not an npz file")
     with pytest.raises(ValueError, match="is corrupt or from another model .*delete it or train without --resume"):
         train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False, resume=True)
 

@@ -11,6 +11,8 @@ Run it with ``sparse-edge bench attention`` (see ``--help``).
 
 from __future__ import annotations
 
+from model.tables import load_artifact, machine_line
+
 import dataclasses
 import json
 import math
@@ -297,3 +299,41 @@ if __name__ == "__main__":  # worker entry point: python -m sparse_edge.bench.at
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(result))
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def attention_bench() -> str:
+    """Forward time and peak memory per pattern and length (artifacts/bench/attention.json)."""
+    report = load_artifact("artifacts/bench/attention.json")
+    rows = report["rows"]
+    lengths = sorted({r["n"] for r in rows})
+    patterns = list(dict.fromkeys(r["pattern"] for r in rows))
+    lines = []
+    for backend, title in (("tflite", "TFLite, dynamic range, 1 thread"), ("tensorflow", "TensorFlow (Keras)")):
+        if not any(r["backend"] == backend for r in rows):
+            continue
+        lines.append(f"**{title}**: median forward time in ms / peak RSS in MB, batch 1\n")
+        lines.append("| pattern | " + " | ".join(f"n={n:,}" for n in lengths) + " |")
+        lines.append("|---|" + "---:|" * len(lengths))
+        for p in patterns:
+            cells = []
+            for n in lengths:
+                r = next((r for r in rows if (r["pattern"], r["n"], r["backend"]) == (p, n, backend)), None)
+                if r is None:
+                    cells.append("")
+                elif r["status"] != "ok":
+                    cells.append(r["status"])
+                else:
+                    cells.append(f"{r['median_ms']:,.1f} / {r['peak_rss_mb']:,.0f}")
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        lines.append("")
+    summary = report["summary"]
+    lines.append("Checks (from the same run):\n")
+    for name, ok in summary["checks"].items():
+        lines.append(f"- {'✅' if ok else '❌'} {name}")
+    lines.append("")
+    lines += [f"- {line}" for line in summary["lines"] if "growth" in line]
+    lines.append("")
+    lines.append(f"Machine: {machine_line(report['machine'])}; {report['date']}. "
+                 f"Reproduce: `{report['command']}`.")
+    return "\n".join(lines)

@@ -16,6 +16,8 @@ The suite measures; it is never used to train or tune (no single-case tuning). E
 
 from __future__ import annotations
 
+from model.tables import load_artifact
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -140,3 +142,17 @@ def run_suite(positive_probability: Callable[[list[str]], list[float]], cases: l
     report["all"] = {"passed": sum(r["passed"] for r in report.values()), "total": total}
     report["all"]["pass_rate"] = round(report["all"]["passed"] / total, 4)
     return report
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def behaviour() -> str:
+    """Pass rates of the behavioural suite per capability and system (artifacts/bench/peers.json)."""
+    report = load_artifact("artifacts/bench/peers.json")
+    systems = report["systems"]
+    capabilities = [c for c in next(iter(systems.values()))["behaviour"] if c != "all"]
+    names = [n if systems[n]["kind"] != "tflite" else f"{n.split()[-1]}.tflite" for n in systems]
+    lines = ["| capability | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for capability in capabilities + ["all"]:
+        cells = [f"{s['behaviour'][capability]['passed']}/{s['behaviour'][capability]['total']}" for s in systems.values()]
+        lines.append(f"| {capability} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

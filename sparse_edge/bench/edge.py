@@ -13,6 +13,8 @@ ratios within a run.
 
 from __future__ import annotations
 
+from model.tables import ROOT, load_artifact, machine_line
+
 import os
 import statistics
 import subprocess
@@ -193,3 +195,73 @@ def goals(report: dict) -> list[str]:
         edge = report["venv_mb"]["edge"]
         lines.append(f"{'MET' if edge <= 175 else 'NOT MET'}: edge environment {edge:.0f} MB <= 175 MB")
     return lines
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def edge_bench() -> str:
+    """Edge runtime latency, throughput, cold start and install size (artifacts/bench/edge.json)."""
+    r = load_artifact("artifacts/bench/edge.json")
+    lines = ["| variant | average review (≈300 tokens) p50 / p95 | 4,096-token input p50 | `--file` throughput, 2 threads | cold start |",
+             "|---|---:|---:|---:|---:|"]
+    for variant, row in r["variants"].items():
+        a, long, t, c = row["average_review_ms"], row["input_4096_tokens_ms"], row["file_throughput"], row["cold_start"]
+        lines.append(f"| `{variant}` | {a['p50']:.1f} / {a['p95']:.1f} ms | {long['p50']:.1f} ms | "
+                     f"{t['reviews_per_second']:,.0f} reviews/s ({t['reviews']:,} reviews) | "
+                     f"{c['in_process_ms_median']:.0f} ms (process {c['process_wall_ms_median']:.0f} ms) |")
+    lines.append("")
+    lengths = next(iter(r["variants"].values()))["per_length_invoke_ms"]
+    lines.append("The load-time SHA-256 check of the model bytes costs " + ", ".join(
+        f"{row['sha256_check_ms']:.1f} ms (`{v}`)" for v, row in r["variants"].items() if "sha256_check_ms" in row) + ".")
+    lines.append("")
+    lines.append("Invoke time per input length (ms, median of 20): " + "; ".join(
+        f"`{v}` " + ", ".join(f"{n}: {ms:.1f}" for n, ms in row["per_length_invoke_ms"].items())
+        for v, row in r["variants"].items()) + f". A review runs at the smallest of {', '.join(lengths)} that holds it.")
+    if "venv_mb" in r:
+        lines.append("")
+        lines.append("Size on disk of fresh virtual environments: " + ", ".join(
+            f"{name} {mb:,.0f} MB" for name, mb in r["venv_mb"].items()) + ".")
+    lines.append("")
+    lines += [f"- {'✅' if line.startswith('MET') else '❌'} {line.split(': ', 1)[1]}" for line in r["goals"]]
+    lines.append("")
+    attention = load_artifact("artifacts/bench/attention.json")
+    at_4096 = next((a for a in attention["rows"] if (a["pattern"], a["n"], a["backend"]) == ("bigbird", 4096, "tflite")), None)
+    if at_4096 and at_4096["status"] == "ok":
+        lines.append(f"A model of the same shape and pattern (2 layers, width 128, `bigbird`) built for 4,096 tokens runs a "
+                     f"4,096-token input in {at_4096['median_ms']:.1f} ms (dynamic range, 1 thread; "
+                     "`artifacts/bench/attention.json`, table above).")
+        lines.append("")
+    lines.append(f"Note: {r['input_4096_tokens_note']}. Machine: {machine_line(r['machine'])}; "
+                 f"{r['date']}. Reproduce: `{r['command']}`.")
+    return "\n".join(lines)
+
+
+def pi_check() -> str:
+    """Raspberry Pi OS, 64-bit and 32-bit, under emulation (artifacts/bench/pi-check.json)."""
+    import hashlib
+
+    r = load_artifact("artifacts/bench/pi-check.json")
+    if "arches" not in r:    # the first record: arm64 and int8 only
+        return ("**Not yet rerun for the files shipped now** (an earlier record checked one file on arm64 only); "
+                "rerun `PI_OUT=artifacts/bench/pi-check.json scripts/pi-check`.")
+    current = {v: hashlib.sha256((ROOT / r["models"] / f"{v}.tflite").read_bytes()).hexdigest()
+               for v in r["model_sha256"] if (ROOT / r["models"] / f"{v}.tflite").exists()}
+    stale = "" if current == r["model_sha256"] else (
+        "**Not yet rerun for the files shipped now**: rerun `PI_OUT=artifacts/bench/pi-check.json scripts/pi-check`. ")
+    install = {"arm64": '`pip install ".[edge]"` from aarch64 wheels',
+               "armhf": "tflite-runtime 2.14's armv7l wheel (`.[edge-legacy]`) with Debian's numpy"}
+    lines = [stale + f"`scripts/pi-check` on {r['date']}: {r['reviews']:,} reviews (a seeded sample of IMDB's test "
+             "split, then empty text, emoji, CJK, a 3,000-word review) through every shipped variant, on this "
+             f"x86-64 host ({r['x86_64']['backend']}) and in Debian bookworm roots run through qemu-user-static. "
+             "Passes when every label is the same and every probability within the spread the kernels "
+             "themselves show on one host (per variant; `artifacts/bench/kernels.json`, at least 1e-6).", "",
+             "| root | interpreter | numpy | " + " | ".join(f"`{v}`" for v in r["model_sha256"]) + " |",
+             "|---|---|---|" + "---|" * len(r["model_sha256"])]
+    for arch, a in r["arches"].items():
+        cells = [f"{'same labels' if row['same_labels'] else '**labels differ**'}, max \|Δp\| {row['max_abs_prob_diff']:.1e}"
+                 + (f" (≤ {row['tolerance']:.0e})" if "tolerance" in row else "") for row in a["variants"].values()]
+        lines.append(f"| {arch} ({a['machine']}, Python {a['python']}) | {a['backend']}, {install.get(arch, '')} | "
+                     f"{a['numpy']} | " + " | ".join(cells) + " |")
+    lines += ["", f"TensorFlow imported in the roots: {any(a['tensorflow_imported'] for a in r['arches'].values())}. "
+              "Emulated: correctness only; its times say nothing about a real Pi's speed. "
+              f"Result: **{'passed' if r['passed'] else 'FAILED'}**."]
+    return "\n".join(lines)

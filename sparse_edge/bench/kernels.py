@@ -17,6 +17,8 @@ Writes ``artifacts/bench/kernels.json``.
 
 from __future__ import annotations
 
+from model.tables import load_artifact, machine_line
+
 import functools
 import importlib
 from pathlib import Path
@@ -75,3 +77,18 @@ def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, da
                      f"{row['reviews_above_1e-6']} of {row['reviews']} reviews above 1e-6")
     write_json_atomic(Path(json_path), report)
     return report
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def kernel_spread_table() -> str:
+    """How far each variant's outputs move when other CPU kernels run it (artifacts/bench/kernels.json)."""
+    r = load_artifact("artifacts/bench/kernels.json")
+    machine = r["machine"]
+    rows = [f"| `{v}` | {row['max_abs_prob_diff']:.1e} | {row['p99_abs_prob_diff']:.1e} | "
+            f"{row['reviews_above_1e-6']:,} of {row['reviews']:,} | {row['labels_changed']} |"
+            for v, row in r["variants"].items()]
+    return "\n".join([
+        "| variant | max abs Δp | p99 abs Δp | reviews above 1e-6 | labels changed |", "|---|---:|---:|---:|---:|",
+        *rows, "",
+        f"The same file and runtime ({next(iter(r['variants'].values()))['runtime']}), with XNNPACK and with the "
+        f"interpreter's built-in kernels, on {machine_line(machine)}. Reproduce: `{r['command']}`."])

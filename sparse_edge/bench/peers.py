@@ -17,6 +17,8 @@ training time, and the behavioural suite (``sparse_edge.bench.behaviour``).
 
 from __future__ import annotations
 
+from model.tables import load_artifact, machine_line
+
 import json
 import re
 import subprocess
@@ -266,3 +268,48 @@ def _batched(predict, texts, name, size: int = 1000):
     for start in tqdm(range(0, len(texts), size), desc=name, unit="batch", leave=False):
         out.extend(predict(texts[start:start + size]))
     return out
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+PEER_NAMES = {"tfidf-lr": "TF-IDF word 1-2-grams + logistic regression", "nb-lr": "NB-LR, binary word 1-3-grams",
+              "fasttext": "fastText, word bigrams, quantized `.ftz`"}
+
+
+def peers() -> str:
+    """The shipped classifier against the models a user would pick instead, one run (artifacts/bench/peers.json)."""
+    report = load_artifact("artifacts/bench/peers.json")
+    lines = ["| system | test accuracy | size | p50 / p95 ms, one review, 1 thread | batch reviews/s | cold start "
+             "(process) | peak RSS | training |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    best_peer = max((r["accuracy"], n) for n, r in report["systems"].items() if r["kind"] != "tflite")
+    for name, row in report["systems"].items():
+        label = PEER_NAMES.get(name, f"`{name.split()[-1]}.tflite` (this project)" if row["kind"] == "tflite" else name)
+        accuracy = f"{row['accuracy']:.2%}"
+        if row["kind"] == "tflite" or name == best_peer[1]:
+            accuracy = f"**{accuracy}**"
+        seconds = row["train_seconds"]
+        if row["kind"] == "tflite":   # not trained by the benchmark: the model folder's own record
+            seconds = load_artifact(f"{report['model_dir']}/metrics.json").get("train_seconds")
+        train = "—" if seconds is None else f"{seconds / 60:.1f} min"
+        cold = row["cold_start"]
+        # runs before the VmHWM fix recorded ru_maxrss, which a child inherits from its parent: not shown
+        rss = f"{cold['peak_rss_mb']:,.0f} MB" if cold.get("peak_rss_source") == "VmHWM" and cold["peak_rss_mb"] else "—"
+        lines.append(f"| {label} | {accuracy} | {row['size_bytes'] / 1e6:.1f} MB | {row['latency_ms']['p50']:.2f} / "
+                     f"{row['latency_ms']['p95']:.2f} | {row['batch_reviews_per_second']:,.0f} | {cold['ms']:,.0f} ms "
+                     f"({cold['process_ms']:,.0f} ms) | {rss} | {train} |")
+    if any(row["cold_start"].get("peak_rss_source") != "VmHWM" for row in report["systems"].values()):
+        lines.append("\nPeak RSS is not shown for this run: it read `ru_maxrss`, which on Linux a child inherits "
+                     "from its parent (every system showed the benchmark's own 2.2 GB); the command now reads VmHWM.")
+    tfidf = report["systems"].get("tfidf-lr", {}).get("latency_ms", {}).get("p50")
+    for name, row in report["systems"].items():
+        if row["kind"] == "tflite" and tfidf:
+            ratio = row["latency_ms"]["p50"] / tfidf
+            lines.append(f"\n{'✅' if ratio <= 2 else '❌'} `{name.split()[-1]}` p50 is {ratio:.1f}x TF-IDF + LR's "
+                         "in this run (goal: at most 2x).")
+    lines += ["", f"All trained on the same {report['train_reviews']:,} training reviews and measured in one run on "
+              f"{report['test_reviews']:,} test reviews; one review per call, the systems taking turns review by review "
+              f"({report['systems'][next(iter(report['systems']))]['latency_ms']['n']} reviews each). Machine: "
+              f"{machine_line(report['machine'])}; {report['date']}."
+              + (f" {report['fasttext_note']}." if report.get("fasttext_note") else "")
+              + f" Reproduce: `{report['command']}`."]
+    return "\n".join(lines)

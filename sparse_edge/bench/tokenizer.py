@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from model.tables import load_artifact
+
 import statistics
 import time
 
@@ -34,3 +36,12 @@ def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats
     }
     write_json_atomic(json_path, report)
     return report
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def tokenizer_bench() -> str:
+    """Tokenizer speed on one core (artifacts/bench/tokenizer.json)."""
+    t = load_artifact("artifacts/bench/tokenizer.json")
+    return (f"Speed on one core: **{t['reviews_per_second_cold_median']:,.0f} reviews/s** with an empty word cache, "
+            f"{t['reviews_per_second_warm_median']:,.0f} with a warm one (median of {t['repeats']}, "
+            f"{t['reviews']:,} IMDB test reviews; goal {t['goal_reviews_per_second']:,}). Reproduce: `{t['command']}`.")

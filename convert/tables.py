@@ -1,0 +1,73 @@
+"""Markdown tables of the committed parity reports (``parity.json`` of the edge files and of the
+MediaPipe files), collected by ``sparse_edge.report``."""
+
+from __future__ import annotations
+
+import json
+
+from convert.variants import REFERENCE
+from model.tables import ROOT, load_artifact
+
+
+# -- the generated table of its committed JSON (sparse_edge.report) --------------------------
+def parity() -> str:
+    """What quantization cost, per variant, on the whole test split (artifacts/imdb-classifier/parity.json)."""
+    r = load_artifact("artifacts/imdb-classifier/parity.json")
+    lines = [f"Reference: the Keras float32 model, **{r['reference']['accuracy']:.2%}** on {r['n']:,} "
+             f"{r['split']} reviews. Each `.tflite` runs through `edge_runtime` ({r['versions']['runtime']}), "
+             "one review at a time on 1 thread.\n",
+             "| variant | size | vs float32 | vs float32, integer tables left out | accuracy | Δ accuracy | agreement "
+             "| max abs Δp | p50 / p95 ms per review | thresholds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    fixed, float32 = r.get("integer_table_bytes", 0), r["variants"][REFERENCE]["size_bytes"]
+    for variant, row in r["variants"].items():
+        failures = r["failures"].get(variant)
+        lines.append(f"| `{variant}` | {row['size_bytes'] / 1e6:.2f} MB | {row['size_vs_float32']:.1%} | "
+                     f"{(row['size_bytes'] - fixed) / (float32 - fixed):.1%} | "
+                     f"{row['accuracy']:.2%} | {row['delta_accuracy_pp']:+.2f} pp | {row['agreement']:.2%} | "
+                     f"{row['max_abs_prob_diff']:.1e} | {row['latency_ms_p50']:.1f} / {row['latency_ms_p95']:.1f} | "
+                     f"{'❌ ' + '; '.join(failures) if failures else '✅ met'} |")
+    lines.append("")
+    conversion = ROOT / "artifacts/imdb-classifier/tflite/conversion.json"
+    if conversion.exists():
+        c = json.loads(conversion.read_text())
+        lines.append(f"One file holds {len(c['lengths'])} input lengths ({', '.join(map(str, c['lengths']))}); the float32 "
+                     f"flatbuffer is {c['float32_lengths_vs_single_length']:.2f}× the same model converted for one length "
+                     f"(`tflite/conversion.json`). int8 keeps {len(c['float_nodes_int8'])} ops in float.")
+        lines.append("")
+    if fixed:
+        lines.append(f"The size goal (at most 30% of float32) leaves out the {fixed / 1e6:.2f} MB of integer tables "
+                     "that every variant stores as they are (the n-gram fingerprints: int8 data, nothing to quantize).")
+        lines.append("")
+    lines.append(f"Reproduce: `sparse-edge convert artifacts/imdb-classifier` then "
+                 f"`sparse-edge parity artifacts/imdb-classifier --split {r['split']}` "
+                 "(full table, flipped reviews: `artifacts/imdb-classifier/parity.md`, `parity.json`); "
+                 "`--recheck` judges a recorded report against the thresholds again without rerunning it.")
+    return "\n".join(lines)
+
+
+def mediapipe_parity() -> str:
+    """MediaPipe's TextClassifier against edge_runtime on the shipped MediaPipe files: both files on all 25,000
+    test reviews (mediapipe/parity-25000.json) and on the first 2,000 (mediapipe/parity.json)."""
+    from convert.mediapipe_parity import parity_markdown
+
+    blocks = []
+    reports = {name: load_artifact(f"artifacts/imdb-classifier/mediapipe/{name}") for name in ("parity-25000.json", "parity.json")}
+    whole = reports["parity-25000.json"]
+    for report in reports.values():
+        table = parity_markdown(report).split("\n", 2)[2].strip().rsplit("\n\n", 1)[0]   # no title, no goal line
+        verdict = ("met" if report["passed"] else "**not met**: " + ", ".join(
+            f"{v} (agreement {row['agreement']:.2%}, {row['delta_accuracy_pp']:+.2f} pp)"
+            for v, row in report["variants"].items() if not row["met"]))
+        blocks.append(f"{report['n']:,} IMDB test reviews, {', '.join(report['variants'])}: the goal is {verdict}.\n\n"
+                      f"{table}")
+    newer = load_artifact("artifacts/imdb-classifier/mediapipe/parity-mediapipe-1.2.3.json")
+    blocks.append(f"The same {newer['n']:,} reviews through mediapipe {newer['mediapipe']}'s TextClassifier (files "
+                  f"written by {newer['metadata_written_by']}): " + "; ".join(
+                      f"{v} {row['mediapipe_accuracy']:.2%}, agreement {row['agreement']:.2%}, max abs Δp "
+                      f"{row['max_abs_prob_diff']:.3f}" for v, row in newer["variants"].items())
+                  + f" (`{newer['command']}`).")
+    return ("\n\n".join(blocks) + "\n\nGoal: accuracy through MediaPipe within 0.3 pp of edge_runtime's and "
+            f"agreement at least 99%. All {whole['n']:,} through both runtimes took "
+            + " and ".join(f"{row['seconds'] / 60:.0f} minutes ({variant})" for variant, row in whole["variants"].items())
+            + " here.")

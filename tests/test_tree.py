@@ -1,0 +1,96 @@
+"""The layout's promises, checked on the tree itself: one owner for each fact, small files, short
+functions, a README that is a front door and links that resolve."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("model", "convert", "edge_runtime", "sparse_edge")
+
+
+def sources(*packages):
+    for package in packages:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_a_variant_is_named_only_in_the_variant_table():
+    hits = [f"{p.relative_to(ROOT)}:{i}" for p in sources(*PACKAGES) if p.name != "variants.py"
+            for i, line in enumerate(p.read_text().splitlines(), 1) if '"float16"' in line]
+    assert hits == []
+
+
+def test_no_variant_name_and_no_kind_switch_in_the_commands():
+    names = ("float32", "float16", "dynamic", "int8")
+    for path in sources("sparse_edge/commands"):
+        text = path.read_text()
+        assert not re.search("|".join(f'"{n}"' for n in names), text), path
+        assert "if kind ==" not in text, path
+
+
+def test_the_bundle_config_is_read_only_in_bundle_py():
+    for path in sources("edge_runtime"):
+        if path.name != "bundle.py":
+            assert not re.search(r"config\[|config\.get\(", path.read_text()), path
+
+
+def test_bucket_lookup_and_the_data_code_have_one_owner_each():
+    searches = [p for p in sources(*PACKAGES, "scripts") if "np.searchsorted(lengths" in p.read_text()
+                or "np.searchsorted(buckets" in p.read_text() or "np.searchsorted(self.lengths" in p.read_text()]
+    assert [p.relative_to(ROOT).as_posix() for p in searches] == ["edge_runtime/lengths.py"]
+    for name in ("sources.py", "data.py", "batching.py"):
+        assert "model.saved" not in (ROOT / "model" / name).read_text(), name
+
+
+def test_no_file_of_the_command_stage_is_over_400_lines_and_the_stage_is_smaller_than_model():
+    lines = {p: len(p.read_text().splitlines()) for p in sources("sparse_edge")}
+    assert {p.relative_to(ROOT).as_posix(): n for p, n in lines.items() if n > 400} == {}
+    assert sum(lines.values()) < sum(len(p.read_text().splitlines()) for p in sources("model"))
+
+
+def test_no_function_in_the_packages_is_over_80_lines():
+    long = []
+    for path in sources(*PACKAGES):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > 80:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name} {length}")
+    assert long == []
+
+
+def test_the_readme_is_a_front_door():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    assert text.count("<!-- table:") <= 2
+    for section in ("## Status", "## Layout", "## First 10 minutes", "## Two commands",
+                    "## How sparse attention works, in short"):
+        assert section in text
+
+
+def slug(title: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_resolves(document):
+    text = re.sub(r"```.*?```", "", document.read_text(), flags=re.S)   # code blocks hold no links
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"^(https?:|mailto:)", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (document.parent / path).resolve() if path else document
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md":
+            headings = {slug(h) for h in re.findall(r"^#+ (.*)$", file.read_text(), flags=re.M)}
+            if anchor not in headings:
+                broken.append(target)
+    assert broken == []

@@ -207,6 +207,24 @@ def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
                          "delete it or train without --resume") from error
 
 
+@dataclasses.dataclass
+class _Run:
+    """What one training run holds between its phases: data, tokenizer, folder and progress."""
+
+    config: TrainConfig
+    folder: ModelFolder
+    source: object              # model.sources.LabelledData
+    tokenizer: object
+    train_set: object           # model.data.Reviews
+    val_set: object
+    train_seqs: list
+    val_seqs: list
+    targets: np.ndarray         # labels, or soft targets with a teacher
+    cache: Path
+    progress: bool
+    distillation: dict = dataclasses.field(default_factory=dict)
+
+
 def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
           manual_dir: str | None = None, resume: bool | None = None, strategy: str = "default",
           vocab_path: str | None = None, progress: bool = True, cache_dir: str | None = None,
@@ -218,58 +236,64 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
     holds a checkpoint of this same configuration, so rerunning a stopped command continues it).
     A checkpoint is written at the end of every epoch and every ``config.checkpoint_minutes``.
     """
-    import tensorflow as tf
-    from tqdm import tqdm
-
-    from model.batching import make_batches
-    from model.data import tokenize_cached, train_validation_split
-    from model.evaluate import evaluate_model
     from model.sources import DataSpec, open_data
 
     source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data: nothing written
     folder = ModelFolder(out_dir)
-    out = folder.path
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint_dir = folder.checkpoint_dir
+    folder.path.mkdir(parents=True, exist_ok=True)
     started = time.time()
     distribution = make_strategy(strategy)  # with several workers, give each its own --out
+    run, resume = _prepare(config, folder, source, vocab_path, cache_dir, progress, resume)
+    trainer, state = _initialise(run, distribution, resume)
+    _epochs(run, trainer, state, distribution.num_replicas_in_sync)
+    return _report(run, state, started, strategy, distribution.num_replicas_in_sync)
 
-    # -- data and tokenizer -------------------------------------------------------------------
+
+def _prepare(config: TrainConfig, folder: ModelFolder, source, vocab_path, cache_dir, progress, resume):
+    """Data and tokenizer: the split, the token ids (cached), a teacher's targets; whether to resume."""
+    from model.data import tokenize_cached, train_validation_split
+
     train_all = source.load("train", limit=config.train_limit)
     tokenizer = _tokenizer(config, folder, source, train_all, vocab_path)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
     if len(source.labels) != config.model.num_classes:
         config.model = dataclasses.replace(config.model, num_classes=len(source.labels))
+    checkpoint = folder.checkpoint_dir
     if resume is None:   # rerunning the same command continues its run
-        resume = checkpoint_dir.exists() and folder.train_config_path.exists() \
+        resume = checkpoint.exists() and folder.train_config_path.exists() \
             and json.loads(folder.train_config_path.read_text()) == config.to_dict()
-    if not resume and checkpoint_dir.exists():
-        raise ValueError(f"{out} already holds a training run with another configuration; pass --resume "
+    if not resume and checkpoint.exists():
+        raise ValueError(f"{folder.path} already holds a training run with another configuration; pass --resume "
                          "to continue it or choose another --out")
     train_set, val_set = train_validation_split(train_all, config.val_fraction, config.validation_seed)
     cache = Path(cache_dir) if cache_dir else folder.cache_dir
     train_seqs = tokenize_cached(train_set, tokenizer, cache / "train.npz", progress)
     val_seqs = tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress)
-    targets, distillation = train_set.labels, {}
+    run = _Run(config, folder, source, tokenizer, train_set, val_set, train_seqs, val_seqs, train_set.labels,
+               cache, progress)
     if config.teacher:
-        train_seqs, targets, distillation = _teacher_targets(config, train_set, train_seqs, val_set, val_seqs,
-                                                             tokenizer, source, cache, progress)
+        run.train_seqs, run.targets, run.distillation = _teacher_targets(
+            config, train_set, train_seqs, val_set, val_seqs, tokenizer, source, cache, progress)
+    return run, resume
 
-    c = config.model
-    buckets = c.bucket_lengths
-    replicas = distribution.num_replicas_in_sync
-    per_epoch = len(make_batches(train_seqs, targets, buckets, config.batch_tokens,
-                                 config.max_batch, np.random.default_rng(0), multiple_of=replicas))
+
+def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
+    """The model and optimizer, from a checkpoint, a language model, masked-LM pretraining or scratch."""
+    from model.batching import make_batches
+
+    config, folder = run.config, run.folder
+    per_epoch = len(make_batches(run.train_seqs, run.targets, config.model.bucket_lengths, config.batch_tokens,
+                                 config.max_batch, np.random.default_rng(0),
+                                 multiple_of=distribution.num_replicas_in_sync))
     trainer = Trainer(config, distribution, per_epoch * config.epochs)
-    folder.write_config(CLASSIFIER, c, labels=source.labels, tokenizer=tokenizer.options)
-    folder.write_data_record(source.record())
+    folder.write_config(CLASSIFIER, config.model, labels=run.source.labels, tokenizer=run.tokenizer.options)
+    folder.write_data_record(run.source.record())
     write_json_atomic(folder.train_config_path, config.to_dict())
-
     state = {"epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0,
-             "train_seconds": distillation.get("teacher_seconds", 0.0)}
-    if resume and checkpoint_dir.exists():
-        state = _load_checkpoint(trainer, checkpoint_dir)
+             "train_seconds": run.distillation.get("teacher_seconds", 0.0)}
+    if resume and folder.checkpoint_dir.exists():
+        state = _load_checkpoint(trainer, folder.checkpoint_dir)
     elif config.init_from:
         from model.pretrain import transfer_from_language_model
 
@@ -279,84 +303,117 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
             average.assign(variable)   # the weight average starts from the copied weights
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"] or 0.0
     elif config.pretrain_steps > 0:
-        state["pretrain"] = _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, progress)
+        state["pretrain"] = _pretrain_encoder(config, trainer, run.tokenizer, run.train_seqs, run.source, run.cache,
+                                              run.progress)
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"]
-    log_path = folder.log_path
-    fields = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
-              "truncated_reviews"]
-    if not (resume and log_path.exists()):
-        with open(log_path, "w", newline="") as f:
-            csv.writer(f).writerow(fields)
+    if not (resume and folder.log_path.exists()):
+        with open(folder.log_path, "w", newline="") as f:
+            csv.writer(f).writerow(LOG_FIELDS)
+    return trainer, state
 
-    val_batches = make_batches(val_seqs, val_set.labels, buckets, config.batch_tokens, config.max_batch,
+
+LOG_FIELDS = ["epoch", "loss", "train_accuracy", "val_accuracy", "learning_rate", "epoch_seconds",
+              "truncated_reviews"]
+
+
+def _epochs(run: _Run, trainer: Trainer, state: dict, replicas: int) -> None:
+    """Epochs from ``state["epoch"]`` on: each one validated, the best kept, a checkpoint after it."""
+    from tqdm import tqdm
+
+    from model.batching import make_batches
+
+    config = run.config
+    buckets = config.model.bucket_lengths
+    val_batches = make_batches(run.val_seqs, run.val_set.labels, buckets, config.batch_tokens, config.max_batch,
                                drop_remainder=False)
     for epoch in range(state["epoch"], config.epochs):
         epoch_start = time.time()
-        batches = make_batches(train_seqs, targets, buckets, config.batch_tokens, config.max_batch,
+        batches = make_batches(run.train_seqs, run.targets, buckets, config.batch_tokens, config.max_batch,
                                np.random.default_rng(config.seed * 1000 + epoch), multiple_of=replicas)
         if config.token_dropout:
-            mask_tokens(batches, config.token_dropout, tokenizer.mask_id, np.random.default_rng(config.seed + epoch))
-        first = state.pop("batch", 0)   # a run stopped inside this epoch goes on after its last checkpoint
-        total_loss, total_correct, seen = state.pop("totals", (0.0, 0.0, 0.0)) if first else (0.0, 0.0, 0.0)
-        done_seconds = state.pop("epoch_seconds", 0.0) if first else 0.0
-        last_save = time.time()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", disable=not progress,
-                   initial=first, total=len(batches))
-        for index in range(first, len(batches)):
-            batch = batches[index]
-            loss, correct = trainer.train_batch(batch)
-            n = len(batch.labels)
-            total_loss, total_correct, seen = total_loss + loss * n, total_correct + correct, seen + n
-            bar.update(1)
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
-            if time.time() - last_save >= config.checkpoint_minutes * 60 and index + 1 < len(batches):
-                _save_checkpoint(trainer, checkpoint_dir, {
-                    **state, "batch": index + 1, "totals": [total_loss, total_correct, seen],
-                    "epoch_seconds": done_seconds + time.time() - epoch_start})
-                last_save = time.time()
-        bar.close()
+            mask_tokens(batches, config.token_dropout, run.tokenizer.mask_id, np.random.default_rng(config.seed + epoch))
+        totals, done_seconds = _epoch_batches(run, trainer, state, batches, epoch, epoch_start)
         with trainer.averaged_weights():
             probs, rows = trainer.predict_batches(val_batches)
-            val_accuracy = float((_predicted(probs) == val_set.labels[rows]).mean())
+            val_accuracy = float((_predicted(probs) == run.val_set.labels[rows]).mean())
             seconds = done_seconds + time.time() - epoch_start
             state["train_seconds"] += seconds
             if val_accuracy > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=val_accuracy, best_epoch=epoch + 1)
-                save_keras_atomic(trainer.model, folder.model_path)
+                save_keras_atomic(trainer.model, run.folder.model_path)
         state["epoch"] = epoch + 1
-        row = [epoch + 1, round(total_loss / max(seen, 1), 5), round(total_correct / max(seen, 1), 5),
-               round(val_accuracy, 5), float(trainer.optimizer.learning_rate.numpy()), round(seconds, 1),
-               sum(b.truncated for b in batches)]
-        with open(log_path, "a", newline="") as f:
+        loss, correct, seen = totals
+        row = [epoch + 1, round(loss / max(seen, 1), 5), round(correct / max(seen, 1), 5), round(val_accuracy, 5),
+               float(trainer.optimizer.learning_rate.numpy()), round(seconds, 1), sum(b.truncated for b in batches)]
+        with open(run.folder.log_path, "a", newline="") as f:
             csv.writer(f).writerow(row)
-        _save_checkpoint(trainer, checkpoint_dir, state)
-        if progress:
+        _save_checkpoint(trainer, run.folder.checkpoint_dir, state)
+        if run.progress:
             tqdm.write(f"epoch {epoch + 1}: loss {row[1]:.4f}  train acc {row[2]:.4f}  "
                        f"val acc {val_accuracy:.4f}  ({seconds:.0f}s)")
         if config.patience and state["epoch"] - state["best_epoch"] >= config.patience:
             state["stopped_early"] = state["epoch"]
-            if progress:
+            if run.progress:
                 tqdm.write(f"no better validation accuracy for {config.patience} epoch(s): stopping early")
             break
 
-    # -- final report on test, with the best epoch's weights ------------------------------------
-    best = folder.load_keras()
-    test = source.load("test", limit=config.test_limit)
-    metrics = evaluate_model(best, tokenizer, test, config, cache / "test.npz", progress, names=source.labels)
+
+def _epoch_batches(run: _Run, trainer: Trainer, state: dict, batches: list, epoch: int, epoch_start: float):
+    """One epoch's training batches, from where a stopped run left off; a checkpoint every
+    ``checkpoint_minutes``. Returns (loss sum, correct, seen) and the seconds spent before a resume."""
+    from tqdm import tqdm
+
+    first = state.pop("batch", 0)   # a run stopped inside this epoch goes on after its last checkpoint
+    total_loss, total_correct, seen = state.pop("totals", (0.0, 0.0, 0.0)) if first else (0.0, 0.0, 0.0)
+    done_seconds = state.pop("epoch_seconds", 0.0) if first else 0.0
+    last_save = time.time()
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{run.config.epochs}", unit="batch", disable=not run.progress,
+               initial=first, total=len(batches))
+    for index in range(first, len(batches)):
+        batch = batches[index]
+        loss, correct = trainer.train_batch(batch)
+        n = len(batch.labels)
+        total_loss, total_correct, seen = total_loss + loss * n, total_correct + correct, seen + n
+        bar.update(1)
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.4f}")
+        if time.time() - last_save >= run.config.checkpoint_minutes * 60 and index + 1 < len(batches):
+            _save_checkpoint(trainer, run.folder.checkpoint_dir, {
+                **state, "batch": index + 1, "totals": [total_loss, total_correct, seen],
+                "epoch_seconds": done_seconds + time.time() - epoch_start})
+            last_save = time.time()
+    bar.close()
+    return (total_loss, total_correct, seen), done_seconds
+
+
+def _report(run: _Run, state: dict, started: float, strategy: str, replicas: int) -> dict:
+    """The best epoch's model on test, once; metrics.json."""
+    import tensorflow as tf
+
+    from model.data import tokenize_cached
+    from model.evaluate import evaluate_model
+
+    config, distillation = run.config, run.distillation
+    best = run.folder.load_keras()
+    test = run.source.load("test", limit=config.test_limit)
+    test_start = time.time()
+    metrics = evaluate_model(best, run.tokenizer, test, config, run.cache / "test.npz", run.progress,
+                             names=run.source.labels)
+    test_seconds = time.time() - test_start
     if config.teacher:   # the teacher alone on the same test rows, for comparison (it chose nothing)
         from model.evaluate import classification_metrics
 
-        test_seqs = tokenize_cached(test, tokenizer, cache / "test.npz", progress)
+        test_seqs = tokenize_cached(test, run.tokenizer, run.cache / "test.npz", run.progress)
         teacher_test = classification_metrics(test.labels, distillation.pop("model").predict_classes(test_seqs),
-                                              source.labels)
+                                              run.source.labels)
         distillation["teacher_test"] = {k: teacher_test[k] for k in ("accuracy", "macro_f1")}
     metrics.update(
         split="test", best_epoch=state["best_epoch"], val_accuracy=state["best_val_accuracy"],
-        train_seconds=round(state["train_seconds"], 1), wall_seconds=round(time.time() - started, 1),
+        train_seconds=round(state["train_seconds"], 1), test_seconds=round(test_seconds, 1),
+        wall_seconds=round(time.time() - started, 1),
         machine={**describe_machine(), "tensorflow": tf.__version__}, strategy=strategy, replicas=replicas,
-        train_reviews=len(train_set), val_reviews=len(val_set), labels=source.labels,
+        train_reviews=len(run.train_set), val_reviews=len(run.val_set), labels=run.source.labels,
         stopped_early=state.get("stopped_early"), **distillation, **state.get("pretrain", {}))
-    folder.write_metrics(metrics)
+    run.folder.write_metrics(metrics)
     return metrics
 
 

@@ -130,9 +130,6 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     parallel) and printed as they go, in input order. A bad JSON line is reported with its number
     and skipped (the exit code is 1 at the end), or stops everything with ``strict``.
     """
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
     if not texts and not file_path and not jsonl_path and sys.stdin.isatty():
         raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
                                "or standard input")
@@ -169,27 +166,7 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
                                          batch_size=batch_size)
 
     try:
-        batches = _arrived(_items(texts, file_path, jsonl_path, lines), batch_size)
-        if threads <= 1:
-            for batch in batches:
-                emit(batch, classify(batch))
-        else:
-            pending = deque()
-            with ThreadPoolExecutor(threads) as pool:   # the classifier is thread-safe
-                try:
-                    for batch in batches:
-                        pending.append((batch, pool.submit(classify, batch)))
-                        # up to 4 batches per thread in flight: no worker waits for the printer, and
-                        # memory stays bounded
-                        while pending and (len(pending) > 4 * threads or pending[0][1].done()):
-                            batch_done, future = pending.popleft()
-                            emit(batch_done, future.result())
-                    while pending:
-                        batch_done, future = pending.popleft()
-                        emit(batch_done, future.result())
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+        _classify_in_order(_arrived(_items(texts, file_path, jsonl_path, lines), batch_size), classify, emit, threads)
     except inputs.InputError as error:
         raise Failure(f"{error} ({counts['done']} review(s) classified before it)") from None
     except BrokenPipeError:   # the reader went away (`| head`): stop quietly, as Unix tools do
@@ -203,6 +180,32 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     if not counts["done"]:
         raise click.UsageError(f"no text to classify: {source} is empty or blank" if not texts else
                                "no text to classify; give a non-empty TEXT")
+
+
+def _classify_in_order(batches, classify, emit, threads: int) -> None:
+    """``emit(batch, classify(batch))`` for every batch, in input order; with ``threads`` > 1 up to
+    4 batches per thread are classified ahead (no worker waits for the printer, memory stays bounded)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    if threads <= 1:
+        for batch in batches:
+            emit(batch, classify(batch))
+        return
+    pending = deque()
+    with ThreadPoolExecutor(threads) as pool:   # the classifier is thread-safe
+        try:
+            for batch in batches:
+                pending.append((batch, pool.submit(classify, batch)))
+                while pending and (len(pending) > 4 * threads or pending[0][1].done()):
+                    batch_done, future = pending.popleft()
+                    emit(batch_done, future.result())
+            while pending:
+                batch_done, future = pending.popleft()
+                emit(batch_done, future.result())
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def load_classifier(model, backend: str):

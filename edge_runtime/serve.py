@@ -171,93 +171,98 @@ class Batcher:
             self.queued -= sum(len(job.texts) for job in batch)
 
 
+class ServiceHandler(BaseHTTPRequestHandler):
+    """The HTTP side of a ``Service``: ``/classify``, ``/health`` and ``/metrics``."""
+
+    service: "Service"   # set by make_handler
+    protocol_version = "HTTP/1.1"        # keep-alive: a client reuses its connection
+    server_version = "sparse-edge"
+    sys_version = ""
+
+    def log_message(self, format, *args):   # noqa: A002 - quiet by default; never logs texts
+        if self.service.access_log:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def do_GET(self):
+        start = time.perf_counter()
+        if self.path == "/health":
+            code = self._json(HTTPStatus.OK, self.service.health())
+        elif self.path == "/metrics":
+            code = HTTPStatus.UNAUTHORIZED
+            if self._authorized():
+                code = self._send(HTTPStatus.OK, self.service.metrics.render(self.service.batcher.queued).encode(),
+                                  "text/plain; version=0.0.4")
+        else:
+            code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; use POST /classify, "
+                                                              "GET /health or GET /metrics"})
+        self.service.metrics.observe(self.path if self.path in ("/health", "/metrics") else "other",
+                                int(code), time.perf_counter() - start)
+
+    def do_POST(self):
+        start = time.perf_counter()
+        if self.path != "/classify":
+            code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; POST /classify"})
+            endpoint = "other"
+        else:
+            code, endpoint = self._classify(), "/classify"
+        self.service.metrics.observe(endpoint, int(code), time.perf_counter() - start)
+
+    def _classify(self) -> int:
+        if not self._authorized():
+            return HTTPStatus.UNAUTHORIZED
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            return self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length header"})
+        if int(length) > self.service.max_body:
+            self.close_connection = True   # the body is not read: the connection cannot be reused
+            return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                              {"error": f"body of {length} bytes is over the limit of {self.service.max_body}; "
+                                        "send fewer or shorter texts per request"})
+        body = self.rfile.read(int(length))
+        texts, single, problem = parse_request(body, self.service.max_texts)
+        if problem:
+            return self._json(HTTPStatus.BAD_REQUEST, {"error": problem})
+        job = self.service.batcher.submit(texts)
+        if job is None:
+            return self._json(HTTPStatus.SERVICE_UNAVAILABLE,
+                              {"error": "the queue is full; retry shortly"}, {"Retry-After": "1"})
+        if not job.done.wait(self.service.timeout):
+            job.cancelled = True
+            return self._json(HTTPStatus.GATEWAY_TIMEOUT,
+                              {"error": f"not classified within {self.service.timeout:g} s; retry later"})
+        if job.error:
+            return self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": job.error})
+        results = [r.to_dict() for r in job.results]
+        return self._json(HTTPStatus.OK, {"result": results[0]} if single else {"results": results})
+
+    def _authorized(self) -> bool:
+        if self.service.token is None:
+            return True
+        given = self.headers.get("Authorization", "")
+        if hmac.compare_digest(given.encode(), f"Bearer {self.service.token}".encode()):
+            return True
+        self._json(HTTPStatus.UNAUTHORIZED, {"error": "send Authorization: Bearer TOKEN (the --token of the service)"},
+                   {"WWW-Authenticate": "Bearer"})
+        return False
+
+    def _json(self, code, payload, headers=None) -> int:
+        return self._send(code, (json.dumps(payload) + "\n").encode(), "application/json", headers)
+
+    def _send(self, code, data: bytes, content_type: str, headers=None) -> int:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        return code
+
+
 def make_handler(service: "Service"):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"        # keep-alive: a client reuses its connection
-        server_version = "sparse-edge"
-        sys_version = ""
-
-        def log_message(self, format, *args):   # noqa: A002 - quiet by default; never logs texts
-            if service.access_log:
-                sys.stderr.write(f"{self.address_string()} {format % args}\n")
-
-        def do_GET(self):
-            start = time.perf_counter()
-            if self.path == "/health":
-                code = self._json(HTTPStatus.OK, service.health())
-            elif self.path == "/metrics":
-                code = HTTPStatus.UNAUTHORIZED
-                if self._authorized():
-                    code = self._send(HTTPStatus.OK, service.metrics.render(service.batcher.queued).encode(),
-                                      "text/plain; version=0.0.4")
-            else:
-                code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; use POST /classify, "
-                                                                  "GET /health or GET /metrics"})
-            service.metrics.observe(self.path if self.path in ("/health", "/metrics") else "other",
-                                    int(code), time.perf_counter() - start)
-
-        def do_POST(self):
-            start = time.perf_counter()
-            if self.path != "/classify":
-                code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; POST /classify"})
-                endpoint = "other"
-            else:
-                code, endpoint = self._classify(), "/classify"
-            service.metrics.observe(endpoint, int(code), time.perf_counter() - start)
-
-        def _classify(self) -> int:
-            if not self._authorized():
-                return HTTPStatus.UNAUTHORIZED
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                self.close_connection = True
-                return self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "send a Content-Length header"})
-            if int(length) > service.max_body:
-                self.close_connection = True   # the body is not read: the connection cannot be reused
-                return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                  {"error": f"body of {length} bytes is over the limit of {service.max_body}; "
-                                            "send fewer or shorter texts per request"})
-            body = self.rfile.read(int(length))
-            texts, single, problem = parse_request(body, service.max_texts)
-            if problem:
-                return self._json(HTTPStatus.BAD_REQUEST, {"error": problem})
-            job = service.batcher.submit(texts)
-            if job is None:
-                return self._json(HTTPStatus.SERVICE_UNAVAILABLE,
-                                  {"error": "the queue is full; retry shortly"}, {"Retry-After": "1"})
-            if not job.done.wait(service.timeout):
-                job.cancelled = True
-                return self._json(HTTPStatus.GATEWAY_TIMEOUT,
-                                  {"error": f"not classified within {service.timeout:g} s; retry later"})
-            if job.error:
-                return self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": job.error})
-            results = [r.to_dict() for r in job.results]
-            return self._json(HTTPStatus.OK, {"result": results[0]} if single else {"results": results})
-
-        def _authorized(self) -> bool:
-            if service.token is None:
-                return True
-            given = self.headers.get("Authorization", "")
-            if hmac.compare_digest(given.encode(), f"Bearer {service.token}".encode()):
-                return True
-            self._json(HTTPStatus.UNAUTHORIZED, {"error": "send Authorization: Bearer TOKEN (the --token of the service)"},
-                       {"WWW-Authenticate": "Bearer"})
-            return False
-
-        def _json(self, code, payload, headers=None) -> int:
-            return self._send(code, (json.dumps(payload) + "\n").encode(), "application/json", headers)
-
-        def _send(self, code, data: bytes, content_type: str, headers=None) -> int:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            return code
-
-    return Handler
+    """The request handler class of one service (``ThreadingHTTPServer`` makes one per request)."""
+    return type("Handler", (ServiceHandler,), {"service": service})
 
 
 def parse_request(body: bytes, max_texts: int) -> tuple[list[str], bool, str | None]:

@@ -14,7 +14,7 @@ from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
 POOLING = ("mean", "mean_max")
-POSITIONAL = ("learned", "sinusoidal")
+POSITIONAL = ("learned", "sinusoidal", "conv")   # conv: relative, any length (TokenAndPositionEmbedding)
 
 
 @dataclass

@@ -63,7 +63,6 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
 
     from model.data import load_imdb, train_validation_split
     from model.evaluate import classification_metrics, predict_probabilities
-    from model.transformer import SparseTransformerClassifier, SparseTransformerEnsemble
 
     started = time.time()
     folders = [ModelFolder(d) for d in member_dirs]
@@ -75,36 +74,10 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     if out.path.resolve() in [f.path.resolve() for f in folders]:
         raise ValueError(f"--out {out.path} is one of the members; choose a new folder")
     loaded = [f.load() for f in folders]
-    for folder, (model, _, _) in zip(folders, loaded):
-        if not isinstance(model, SparseTransformerClassifier):
-            raise ValueError(f"{folder.path} holds a {type(model).__name__}, not a single classifier; "
-                             "give the folders of its members instead")
-    vocab = folders[0].vocab_text()
-    first_train = loaded[0][2]
-    for folder, (_, _, train_config) in zip(folders[1:], loaded[1:]):
-        if folder.vocab_text() != vocab:
-            raise ValueError(f"{folder.vocab_path} differs from {folders[0].vocab_path}; "
-                             "members must be trained with the same vocab.txt (--vocab)")
-        if (train_config.val_fraction, train_config.validation_seed) != (first_train.val_fraction,
-                                                                           first_train.validation_seed):
-            raise ValueError(f"{folder.path} used another validation split (val_fraction, seed) than "
-                             f"{folders[0].path}; "
-                             "train members with the same val_fraction and split_seed (or seed)")
+    _check_members(folders, loaded)
+    vocab, first_train = folders[0].vocab_text(), loaded[0][2]
 
-    if average == "weights":
-        for folder, (model, _, _) in zip(folders[1:], loaded[1:]):
-            if model.config.to_dict() != loaded[0][0].config.to_dict():
-                raise ValueError(f"{folder.path} has another model config than {folders[0].path}; weights can only be "
-                                 "averaged between models of one config (use --average probabilities)")
-        ensemble = SparseTransformerClassifier(loaded[0][0].config, name="classifier")
-        ensemble.build(None)
-        member_weights = [model.get_weights() for model, _, _ in loaded]
-        ensemble.set_weights([np.mean(tensors, axis=0) for tensors in zip(*member_weights)])
-    else:
-        ensemble = SparseTransformerEnsemble([model.config for model, _, _ in loaded], name="ensemble")
-        ensemble.build(None)
-        for target, (model, _, _) in zip(ensemble.members, loaded):
-            target.set_weights(model.get_weights())
+    ensemble = _combine(folders, loaded, average)
     tokenizer = loaded[0][1]
 
     # -- evaluate: validation (model selection happened there) and test (the report) ---------
@@ -133,6 +106,47 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     _write_log(folders, out.log_path)
     out.write_metrics(metrics)
     return metrics
+
+
+def _check_members(folders: list[ModelFolder], loaded: list) -> None:
+    """Members must be single classifiers trained with one vocabulary and one validation split."""
+    from model.transformer import SparseTransformerClassifier
+
+    for folder, (model, _, _) in zip(folders, loaded):
+        if not isinstance(model, SparseTransformerClassifier):
+            raise ValueError(f"{folder.path} holds a {type(model).__name__}, not a single classifier; "
+                             "give the folders of its members instead")
+    vocab, first_train = folders[0].vocab_text(), loaded[0][2]
+    for folder, (_, _, train_config) in zip(folders[1:], loaded[1:]):
+        if folder.vocab_text() != vocab:
+            raise ValueError(f"{folder.vocab_path} differs from {folders[0].vocab_path}; "
+                             "members must be trained with the same vocab.txt (--vocab)")
+        if (train_config.val_fraction, train_config.validation_seed) != (first_train.val_fraction,
+                                                                           first_train.validation_seed):
+            raise ValueError(f"{folder.path} used another validation split (val_fraction, seed) than "
+                             f"{folders[0].path}; "
+                             "train members with the same val_fraction and split_seed (or seed)")
+
+
+def _combine(folders: list[ModelFolder], loaded: list, average: str):
+    """One classifier with the members' averaged weights, or an ensemble averaging their probabilities."""
+    from model.transformer import SparseTransformerClassifier, SparseTransformerEnsemble
+
+    if average == "weights":
+        for folder, (model, _, _) in zip(folders[1:], loaded[1:]):
+            if model.config.to_dict() != loaded[0][0].config.to_dict():
+                raise ValueError(f"{folder.path} has another model config than {folders[0].path}; weights can only be "
+                                 "averaged between models of one config (use --average probabilities)")
+        ensemble = SparseTransformerClassifier(loaded[0][0].config, name="classifier")
+        ensemble.build(None)
+        member_weights = [model.get_weights() for model, _, _ in loaded]
+        ensemble.set_weights([np.mean(tensors, axis=0) for tensors in zip(*member_weights)])
+        return ensemble
+    ensemble = SparseTransformerEnsemble([model.config for model, _, _ in loaded], name="ensemble")
+    ensemble.build(None)
+    for target, (model, _, _) in zip(ensemble.members, loaded):
+        target.set_weights(model.get_weights())
+    return ensemble
 
 
 def _write_log(folders: list[ModelFolder], path: Path) -> None:

@@ -110,14 +110,10 @@ def _stack_on_validation(model, tokenizer, val_set, config, cache, progress) -> 
 def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | None = None,
                  manual_dir: str | None = None, progress: bool = True, cache_dir: str | None = None) -> dict:
     """Build, fine-tune and evaluate the hybrid in ``out_dir``; return its metrics."""
-    import tensorflow as tf
-    from tqdm import tqdm
-
     from model.batching import make_batches
     from model.data import load_imdb, tokenize_cached, train_validation_split
     from model.evaluate import classification_metrics, predict_probabilities
     from model.hybrid import HybridClassifier
-    from model.train import mask_tokens
     from model.transformer import SparseTransformerClassifier
 
     started = time.time()
@@ -138,16 +134,8 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     val_seqs = truncate(tokenize_cached(val_set, tokenizer, cache / "validation.npz", progress), c.max_length)
 
     # -- the n-gram half: NB-LR on all training reviews, and out of fold -------------------------
-    ngram_start = time.time()
-    hashing = NgramHashing(**settings.hashing(len(tokenizer)))
-    ngram = NbLogisticRegression(hashing, settings.regularization).fit(train_seqs, train_set.labels)
-    oof = (out_of_fold_logits(ngram, train_seqs, train_set.labels, settings.folds, base_config.seed)
-           if settings.epochs else None)   # only the residual fine-tuning reads them
-    ngram_val_accuracy = float(((ngram.logits(val_seqs) > 0) == val_set.labels).mean())
-    ngram_seconds = time.time() - ngram_start
-    if progress:
-        print(f"n-grams: NB-LR {ngram_val_accuracy:.4f} validation accuracy, {len(ngram.features):,} n-grams with "
-              f"a row ({ngram_seconds:.0f}s)")
+    ngram, hashing, oof, ngram_val_accuracy, ngram_seconds = _fit_ngrams(settings, tokenizer, train_set, train_seqs,
+                                                                          val_set, val_seqs, base_config.seed, progress)
 
     model = HybridClassifier(c, hashing.to_dict(), name="hybrid")
     model.build(None)
@@ -172,6 +160,72 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
         fine_tune_seconds = time.time() - stack_start   # fitting the mix is this stage's training
         with open(out.log_path, "a", newline="") as f:
             csv.writer(f).writerow([0, "", round(val_accuracy, 5), "", ""])
+    if settings.epochs:
+        val_accuracy, fine_tune_seconds = _residual_epochs(model, trainer, settings, base_config, tokenizer, train_seqs,
+                                                           rows, train_set, val_set, oof, cache, out, progress)
+
+    # -- write the folder, then report on test once ---------------------------------------------
+    save_keras_atomic(model, out.model_path)
+    write_text_atomic(out.vocab_path, base.vocab_text())
+    out.write_config(HYBRID, c, base.labels)
+    write_json_atomic(out.train_config_path, dataclasses.replace(base_config, hybrid=settings).to_dict())
+    test = load_imdb("test", data_dir, manual_dir, limit=base_config.test_limit)
+    test_seqs = truncate(tokenize_cached(test, tokenizer, cache / "test.npz", progress), c.max_length)
+    metrics = classification_metrics(test.labels, predict_probabilities(model, tokenizer, test, base_config,
+                                                                        cache / "test.npz", progress)[:, 1])
+    metrics.update(_provenance(base, ngram_seconds, fine_tune_seconds, started),
+                   split="test", val_accuracy=val_accuracy, kind=HYBRID, mix=[round(float(x), 5) for x in model.mix.numpy()],
+                   ngram={"val_accuracy": ngram_val_accuracy,
+                          "test_accuracy": float(((ngram.logits(test_seqs) > 0) == test.labels).mean()),
+                          "buckets": hashing.size, "order": hashing.order,
+                          "ngrams_with_a_row": int(len(ngram.features))},
+                   train_reviews=len(train_set), val_reviews=len(val_set))
+    out.write_metrics(metrics)
+    return metrics
+
+
+def _provenance(base: ModelFolder, ngram_seconds: float, fine_tune_seconds: float, started: float) -> dict:
+    """Timing, the base model's record and the machine, for the hybrid's metrics.json."""
+    import tensorflow as tf
+
+    base_metrics = base.metrics()
+    return dict(
+        train_seconds=round((base_metrics.get("train_seconds") or 0.0) + ngram_seconds + fine_tune_seconds, 1),
+        hybrid_seconds=round(ngram_seconds + fine_tune_seconds, 1), ngram_seconds=round(ngram_seconds, 1),
+        fine_tune_seconds=round(fine_tune_seconds, 1), wall_seconds=round(time.time() - started, 1),
+        base={"dir": str(base.path), **{k: base_metrics.get(k) for k in (
+            "accuracy", "val_accuracy", "train_seconds", "wall_seconds", "pretrain_seconds", "confusion_matrix",
+            "machine")}},
+        machine={**describe_machine(), "tensorflow": tf.__version__})
+
+
+def _fit_ngrams(settings: HybridSettings, tokenizer, train_set, train_seqs, val_set, val_seqs, seed: int,
+                progress: bool):
+    """NB-LR on all training reviews, its out-of-fold log-odds (for residual fine-tuning) and its
+    validation accuracy: (model, hashing, oof or None, validation accuracy, seconds)."""
+    start = time.time()
+    hashing = NgramHashing(**settings.hashing(len(tokenizer)))
+    ngram = NbLogisticRegression(hashing, settings.regularization).fit(train_seqs, train_set.labels)
+    oof = (out_of_fold_logits(ngram, train_seqs, train_set.labels, settings.folds, seed)
+           if settings.epochs else None)   # only the residual fine-tuning reads them
+    val_accuracy = float(((ngram.logits(val_seqs) > 0) == val_set.labels).mean())
+    seconds = time.time() - start
+    if progress:
+        print(f"n-grams: NB-LR {val_accuracy:.4f} validation accuracy, {len(ngram.features):,} n-grams with "
+              f"a row ({seconds:.0f}s)")
+    return ngram, hashing, oof, val_accuracy, seconds
+
+
+def _residual_epochs(model, trainer, settings, base_config, tokenizer, train_seqs, rows, train_set, val_set, oof,
+                     cache, out, progress) -> tuple[float, float]:
+    """Fine-tune the Transformer and the mix on what NB-LR misses; (last validation accuracy, seconds)."""
+    from tqdm import tqdm
+
+    from model.batching import make_batches
+    from model.evaluate import predict_probabilities
+    from model.train import mask_tokens
+
+    buckets, seconds, val_accuracy = model.config.bucket_lengths, 0.0, None
     for epoch in range(settings.epochs):
         epoch_start = time.time()
         batches = make_batches(train_seqs, rows, buckets, base_config.batch_tokens, base_config.max_batch,
@@ -184,7 +238,7 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
         for batch in bar:
             losses.append(trainer.step(batch.ids, train_set.labels[batch.rows], oof[batch.rows]))
             bar.set_postfix(loss=f"{np.mean(losses):.4f}")
-        fine_tune_seconds += time.time() - epoch_start
+        seconds += time.time() - epoch_start
         val_probs = predict_probabilities(model, tokenizer, val_set, base_config, cache / "validation.npz",
                                           progress)[:, 1]
         val_accuracy = float(((val_probs >= 0.5) == val_set.labels).mean())
@@ -194,32 +248,4 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
         if progress:
             print(f"hybrid epoch {epoch + 1}: loss {np.mean(losses):.4f}  val acc {val_accuracy:.4f}  "
                   f"mix {np.round(model.mix.numpy(), 3).tolist()}")
-
-    # -- write the folder, then report on test once ---------------------------------------------
-    save_keras_atomic(model, out.model_path)
-    write_text_atomic(out.vocab_path, base.vocab_text())
-    out.write_config(HYBRID, c, base.labels)
-    config = dataclasses.replace(base_config, hybrid=settings)
-    write_json_atomic(out.train_config_path, config.to_dict())
-    test = load_imdb("test", data_dir, manual_dir, limit=base_config.test_limit)
-    test_seqs = truncate(tokenize_cached(test, tokenizer, cache / "test.npz", progress), c.max_length)
-    metrics = classification_metrics(test.labels, predict_probabilities(model, tokenizer, test, base_config,
-                                                                        cache / "test.npz", progress)[:, 1])
-    base_metrics = base.metrics()
-    hybrid_seconds = round(time.time() - started - 0.0, 1)
-    metrics.update(
-        split="test", val_accuracy=val_accuracy, kind=HYBRID,
-        train_seconds=round((base_metrics.get("train_seconds") or 0.0) + ngram_seconds + fine_tune_seconds, 1),
-        hybrid_seconds=round(ngram_seconds + fine_tune_seconds, 1), ngram_seconds=round(ngram_seconds, 1),
-        fine_tune_seconds=round(fine_tune_seconds, 1), wall_seconds=hybrid_seconds,
-        base={"dir": str(base.path), **{k: base_metrics.get(k) for k in (
-            "accuracy", "val_accuracy", "train_seconds", "wall_seconds", "pretrain_seconds", "confusion_matrix",
-            "machine")}},
-        ngram={"val_accuracy": ngram_val_accuracy,
-               "test_accuracy": float(((ngram.logits(test_seqs) > 0) == test.labels).mean()),
-               "buckets": hashing.size, "order": hashing.order, "ngrams_with_a_row": int(len(ngram.features))},
-        mix=[round(float(x), 5) for x in model.mix.numpy()],
-        machine={**describe_machine(), "tensorflow": tf.__version__},
-        train_reviews=len(train_set), val_reviews=len(val_set))
-    out.write_metrics(metrics)
-    return metrics
+    return val_accuracy, seconds

@@ -21,6 +21,9 @@ from model.config import TransformerConfig
 register = keras.saving.register_keras_serializable(package="sparse_edge")
 
 
+CONV_WIDTH = 9   # bytes (or tokens) each side-by-side filter of the "conv" position embedding spans
+
+
 def sinusoidal_table(length: int, d_model: int) -> np.ndarray:
     """Vaswani et al.'s fixed positions: (length, d_model), sin on even, cos on odd columns."""
     position = np.arange(length)[:, None]
@@ -47,6 +50,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if self.positional == "learned":
             self.positions = self.add_weight(name="positions", shape=(self.max_length, self.d_model),
                                              initializer=keras.initializers.RandomNormal(stddev=0.02))
+        elif self.positional == "conv":
+            # one learned filter per feature over the CONV_WIDTH neighbours (a convolutional position
+            # embedding, as in wav2vec 2.0 and CPVT): relative order, for any length
+            self.positions = self.add_weight(name="position_filter", shape=(1, CONV_WIDTH, self.d_model, 1),
+                                             initializer=keras.initializers.RandomNormal(stddev=0.3))
         else:
             self.positions = tf.constant(sinusoidal_table(self.max_length, self.d_model))
         self.built = True
@@ -57,6 +65,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
                              "truncate the input")
         x = tf.gather(self.tokens, token_ids)                                  # (B, n, d)
+        if self.positional == "conv":
+            # each feature mixed with its own neighbours' (padding ids past the end embed as [PAD])
+            near = tf.nn.depthwise_conv2d(x[:, None], self.positions, [1, 1, 1, 1], "SAME")   # (B, 1, n, d)
+            return x + near[:, 0]
         # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
         # slice: a constant slice would be folded into a separate copy of the table for every
         # input length of a multi-length .tflite file; a gather keeps one shared table.

@@ -13,7 +13,7 @@ import re
 from convert import tables as conversion
 from model import tables as models
 from model.tables import ROOT  # noqa: F401 - the repository, for the report command
-from sparse_edge import pipeline_tables as pipelines
+from sparse_edge import pipeline_summary as pipelines
 from sparse_edge.bench import attention, baseline, behaviour, edge, kernels, peers, serve, tokenizer
 
 TABLES = {"classifier_metrics": models.classifier_metrics, "lm_metrics": models.lm_metrics,

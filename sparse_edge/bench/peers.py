@@ -174,13 +174,55 @@ def cold_start(kind: str, path: Path, text: str, repeats: int = 3) -> dict:
 
 # -- the benchmark ------------------------------------------------------------------------------
 
+def _train_peers(train, out: Path, progress) -> tuple[dict, str | None]:
+    """TF-IDF + LR, NB-LR and (if installed) fastText trained on ``train``, saved under ``out``."""
+    import joblib
+
+    systems = {}
+    progress("training tfidf-lr (TF-IDF word 1-2-grams + logistic regression)")
+    start = time.perf_counter()
+    joblib.dump(train_tfidf_lr(train.texts, train.labels), out / "tfidf-lr.joblib")
+    systems["tfidf-lr"] = {"kind": "joblib", "path": out / "tfidf-lr.joblib", "train_seconds": time.perf_counter() - start}
+    progress("training nb-lr (NB-LR, binary word 1-3-grams)")
+    start = time.perf_counter()
+    joblib.dump(NbLr().fit(train.texts, train.labels), out / "nb-lr.joblib")
+    systems["nb-lr"] = {"kind": "joblib", "path": out / "nb-lr.joblib", "train_seconds": time.perf_counter() - start}
+    try:
+        import fasttext  # noqa: F401
+    except ImportError:
+        note = "fasttext is not installed here (pip install fasttext-wheel); not measured"
+        progress(note)
+        return systems, note
+    progress("training fasttext (word bigrams, quantized .ftz)")
+    start = time.perf_counter()
+    train_fasttext(train.texts, train.labels, out / "fasttext.ftz")
+    systems["fasttext"] = {"kind": "fasttext", "path": out / "fasttext.ftz", "train_seconds": time.perf_counter() - start}
+    return systems, None
+
+
+def _interleaved_latency(predictors: dict, sample: list[str]) -> dict:
+    """Per system, p50 and p95 ms of one review per call, the systems taking turns on each review."""
+    from tqdm import tqdm
+
+    times = {name: [] for name in predictors}
+    names = list(predictors)
+    for i, text in enumerate(tqdm(sample, desc="latency (systems take turns)", unit="review")):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            start = time.perf_counter()
+            predictors[name]([text])
+            times[name].append((time.perf_counter() - start) * 1000)
+    latency = {}
+    for name in predictors:
+        values = np.asarray(times[name][1:])   # the first call of each warms caches
+        latency[name] = {"p50": round(float(np.percentile(values, 50)), 3),
+                         "p95": round(float(np.percentile(values, 95)), 3), "n": len(values)}
+    return latency
+
+
 def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                         out_dir: str = "runs/bench/peers", latency_reviews: int = 500, cold_repeats: int = 3,
                         progress=print, limit: int | None = None) -> dict:
     """Train the peers, measure every system, write ``json_path``; return the report."""
-    import joblib
-    from tqdm import tqdm
-
     from model.data import load_imdb
     from model.files import write_json_atomic
     from model.saved import ModelFolder
@@ -195,28 +237,8 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
     # a quick check (limit): the first reviews of each split; TFDS stores IMDB shuffled, so both labels are there
     train = load_imdb("train", data_dir, limit=limit)
     test = load_imdb("test", data_dir, limit=limit)
-    systems = {}   # name -> {"kind", "path", "train_seconds"}
 
-    progress("training tfidf-lr (TF-IDF word 1-2-grams + logistic regression)")
-    start = time.perf_counter()
-    joblib.dump(train_tfidf_lr(train.texts, train.labels), out / "tfidf-lr.joblib")
-    systems["tfidf-lr"] = {"kind": "joblib", "path": out / "tfidf-lr.joblib", "train_seconds": time.perf_counter() - start}
-    progress("training nb-lr (NB-LR, binary word 1-3-grams)")
-    start = time.perf_counter()
-    joblib.dump(NbLr().fit(train.texts, train.labels), out / "nb-lr.joblib")
-    systems["nb-lr"] = {"kind": "joblib", "path": out / "nb-lr.joblib", "train_seconds": time.perf_counter() - start}
-    fasttext_note = None
-    try:
-        import fasttext  # noqa: F401
-
-        progress("training fasttext (word bigrams, quantized .ftz)")
-        start = time.perf_counter()
-        train_fasttext(train.texts, train.labels, out / "fasttext.ftz")
-        systems["fasttext"] = {"kind": "fasttext", "path": out / "fasttext.ftz",
-                               "train_seconds": time.perf_counter() - start}
-    except ImportError:
-        fasttext_note = "fasttext is not installed here (pip install fasttext-wheel); not measured"
-        progress(fasttext_note)
+    systems, fasttext_note = _train_peers(train, out, progress)   # name -> {"kind", "path", "train_seconds"}
     shipped_train = folder.metrics().get("train_seconds")
     for variant in variants:
         systems[f"shipped {variant}"] = {"kind": "tflite", "path": folder.tflite(variant), "train_seconds": shipped_train}
@@ -241,17 +263,8 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
 
     # latency: one review per call, the systems taking turns on each review
     sample = [test.texts[i] for i in np.random.default_rng(0).permutation(len(test))[:latency_reviews]]
-    times = {name: [] for name in systems}
-    names = list(systems)
-    for i, text in enumerate(tqdm(sample, desc="latency (systems take turns)", unit="review")):
-        for name in names[i % len(names):] + names[: i % len(names)]:
-            start = time.perf_counter()
-            predictors[name]([text])
-            times[name].append((time.perf_counter() - start) * 1000)
-    for name in systems:
-        values = np.asarray(times[name][1:])   # the first call of each warms caches
-        report["systems"][name]["latency_ms"] = {"p50": round(float(np.percentile(values, 50)), 3),
-                                                 "p95": round(float(np.percentile(values, 95)), 3), "n": len(values)}
+    for name, latency in _interleaved_latency(predictors, sample).items():
+        report["systems"][name]["latency_ms"] = latency
     for name, system in systems.items():
         progress(f"{name}: cold start and peak memory ({cold_repeats} fresh processes)")
         report["systems"][name]["cold_start"] = cold_start(system["kind"], system["path"], sample[0], cold_repeats)

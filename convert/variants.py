@@ -146,7 +146,7 @@ def thresholds_sentence() -> str:
         if "min_agreement" in t:
             said.append(f"agreement ≥ {t['min_agreement']:.1%}")
         if "max_abs_prob_diff" in t:
-            said.append(f"max |Δp| ≤ {t['max_abs_prob_diff']:.0e}")
+            said.append(f"max |Δp| ≤ {t['max_abs_prob_diff']:.0e}".replace("e-0", "e-"))
         if "max_abs_delta_pp" in t:
             said.append(f"|Δacc| ≤ {t['max_abs_delta_pp']} pp")
         if v.max_size_ratio:

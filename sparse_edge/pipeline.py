@@ -29,7 +29,7 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
                  force: bool = False, progress: bool = True, echo: Callable[[str], None] = print,
                  presets: dict[str, Preset] | None = None, seed: int | None = None, data=None,
                  vocab_size: int | None = None, lowercase: bool | None = None,
-                 strip_accents: bool | None = None) -> dict:
+                 strip_accents: bool | None = None, tokenizer: str | None = None) -> dict:
     """Run every stage not already done; return the summary (``DIR/summary.json``).
 
     ``data`` is a ``model.sources.DataSpec`` (None: IMDB); ``preset_name`` None picks
@@ -52,6 +52,10 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
     if preset_name in IMDB_ONLY and data is not None and not data.is_imdb:
         raise ValueError(f"the {preset_name} preset rebuilds the shipped IMDB classifier; for {data.source} use "
                          "--preset small (a few thousand rows) or quick")
+    preset = presets[preset_name]
+    if tokenizer == "bytes" and (preset.vocab_file or preset.lm_config or preset.hybrid_config):
+        raise ValueError(f"the {preset_name} preset is built on a WordPiece vocabulary (its language model and "
+                         "n-gram half read word pieces); use --preset quick or small with --tokenizer bytes")
     from model.sources import DataSpec, open_data
 
     source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data stops here
@@ -63,7 +67,8 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
         echo(f"{out} holds a '{record['preset']}' run; stages are redone for '{preset_name}'")
     record.update(preset=preset_name, stages=record.get("stages", {}))
     run = Run(out, presets[preset_name], data_dir, manual_dir, progress, echo, record, seed=seed, data=data,
-              vocab_size=vocab_size, tokenizer_changes={"lowercase": lowercase, "strip_accents": strip_accents},
+              vocab_size=vocab_size, tokenizer_changes={"lowercase": lowercase, "strip_accents": strip_accents,
+                                                       "tokenizer": tokenizer},
               source=source)
 
     started = time.time()

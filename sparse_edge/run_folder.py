@@ -75,7 +75,7 @@ class Run:
     seed: int | None = None   # replaces the preset's training seed (initialisation, batch order, split)
     data: object = None       # a model.sources.DataSpec (None: IMDB from data_dir/manual_dir)
     vocab_size: int | None = None   # replaces the preset's vocabulary size
-    tokenizer_changes: dict = dataclasses.field(default_factory=dict)   # lowercase / strip_accents, if not the preset's
+    tokenizer_changes: dict = dataclasses.field(default_factory=dict)   # tokenizer / lowercase / strip_accents, if not the preset's
     source: object = None     # the opened data (model.sources.LabelledData), read once before any stage
 
     @property

@@ -53,6 +53,8 @@ def vocab_stage(run: Run):
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
 
+    if config.tokenizer == "bytes":   # UTF-8 bytes: nothing to learn, no file
+        return {"tokenizer": "bytes"}, lambda: {"entries": 0, "tokenizer": "bytes"}, [], ["data"]
     if run.preset.vocab_file:
         source = REPO / run.preset.vocab_file
 
@@ -107,7 +109,8 @@ def train_stage(run: Run):
             shutil.rmtree(run.base_dir)   # a run with other settings: start clean
         _remember_start(run, "train")
         metrics = train(config, run.base_dir, run.data_dir, run.manual_dir, resume=resume,
-                        vocab_path=str(run.folder.vocab_path), progress=run.progress, data=run.data)
+                        vocab_path=None if config.tokenizer == "bytes" else str(run.folder.vocab_path),
+                        progress=run.progress, data=run.data)
         return {key: metrics[key] for key in ("accuracy", "macro_f1", "n", "val_accuracy", "best_epoch",
                                               "train_seconds")}
 

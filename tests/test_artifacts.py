@@ -71,3 +71,15 @@ def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_as_ship
         shipped = hashlib.sha256((SHIPPED / "mediapipe" / f"{variant}.tflite").read_bytes()).hexdigest()
         assert row["sha256"] == shipped, f"mediapipe/{variant}.tflite changed after its parity was measured"
     assert report["passed"]
+
+
+def test_recheck_of_the_shipped_parity_report_keeps_every_number_and_the_verdict(tmp_path):
+    """``sparse-edge parity --recheck`` judges the recorded report with the code's thresholds, on a copy."""
+    import shutil
+
+    from convert.parity import recheck
+
+    copy = tmp_path / "imdb-classifier"
+    shutil.copytree(SHIPPED, copy, ignore=shutil.ignore_patterns("mediapipe", "*.keras"))
+    report = recheck(copy)
+    assert report == json.loads((SHIPPED / "parity.json").read_text()) and report["passed"]

@@ -316,3 +316,34 @@ def test_pipeline_runs_end_to_end_on_your_own_data(tmp_path, tiny_presets):
     assert all(list(r["predictions"]["int8"]["probabilities"]) == expected for r in edge["reviews"])
     # the held-out rows are the recorded ones, and none of them trained the model
     assert folder.data_record()["split"]["test"] == "stratified"
+
+
+def test_train_reads_your_own_data_as_bytes(tmp_path, tiny_presets):
+    """`sparse-edge train --tokenizer bytes --data csv:...`: no vocabulary anywhere, the bytes recorded."""
+    from click.testing import CliRunner
+
+    from model.saved import ModelFolder
+    from sparse_edge.cli import main
+
+    labels = ["shipping", "it"]
+    path = write_csv(tmp_path / "tickets.csv", make_rows(labels, per_label=30))
+    config = json.loads(Path(tiny_presets["tiny"].train_config).read_text())
+    config.update(epochs=1, teacher=None, unlabelled_reviews=0)
+    (tmp_path / "bytes.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "bytes.json"), "--tokenizer", "bytes",
+                                       "--data", f"csv:{path}", "--text-column", "body", "--label-column", "team",
+                                       "--out", str(tmp_path / "model"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    folder = ModelFolder(tmp_path / "model")
+    assert folder.tokenizer_options == {"kind": "bytes"} and not folder.vocab_path.exists()
+    assert folder.read_config()["model"]["vocab_size"] == 261 and folder.labels == sorted(labels)
+    model, tokenizer, _ = folder.load()
+    assert tokenizer.encode("ok", 8).ids.tolist() == [2, ord("o") + 5, ord("k") + 5, 3]
+
+
+def test_the_pipeline_refuses_bytes_for_a_preset_built_on_word_pieces(tmp_path):
+    from sparse_edge.pipeline import run_pipeline
+
+    with pytest.raises(ValueError, match="the full preset is built on a WordPiece vocabulary"):
+        run_pipeline("full", tmp_path / "run", tokenizer="bytes", progress=False, echo=lambda line: None)
+    assert not (tmp_path / "run").exists()

@@ -54,7 +54,8 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer
     try:
         summary = run_pipeline(preset, out_dir, data_dir, manual_dir, force=force, progress=not quiet, seed=seed,
                                echo=lambda line: click.echo(line, err=True), data=data, vocab_size=vocab_size,
-                               lowercase=False if keep_case else None, strip_accents=False if keep_accents else None)
+                               lowercase=False if keep_case else None, strip_accents=False if keep_accents else None,
+                               tokenizer=tokenizer_kind)
     except (DatasetMissing, ValueError) as error:
         usage(str(error))
     except StageFailed as error:

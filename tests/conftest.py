@@ -38,6 +38,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_collectreport(report):
+    """A whole file skipped while it is collected (``pytest.importorskip`` at module level) counts too."""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        SKIPPED.append(f"{report.nodeid}: {reason.removeprefix('Skipped: ')}")
+
+
 def pytest_runtest_logreport(report):
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
@@ -59,7 +66,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("CI") and SKIPPED and exitstatus == 0:
+    if os.environ.get("CI") and SKIPPED and exitstatus in (0, 5):   # 5: everything was skipped
         session.exitstatus = 1
 
 

@@ -11,8 +11,6 @@ Run it with ``sparse-edge bench attention`` (see ``--help``).
 
 from __future__ import annotations
 
-from model.tables import load_artifact, machine_line
-
 import dataclasses
 import json
 import math
@@ -25,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.machine import describe_machine
+from model.tables import load_artifact, machine_line
 
 BACKENDS = ("tensorflow", "tflite")
 # The model every measurement uses: small, so that attention is a visible share of the cost.

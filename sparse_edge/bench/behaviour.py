@@ -16,10 +16,10 @@ The suite measures; it is never used to train or tune (no single-case tuning). E
 
 from __future__ import annotations
 
-from model.tables import load_artifact
-
 from dataclasses import dataclass
 from typing import Callable
+
+from model.tables import load_artifact
 
 POSITIVE, NEGATIVE = 1, 0
 

@@ -13,8 +13,6 @@ ratios within a run.
 
 from __future__ import annotations
 
-from model.tables import ROOT, load_artifact, machine_line
-
 import os
 import statistics
 import subprocess
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from model.machine import describe_machine
+from model.tables import ROOT, load_artifact, machine_line
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,6 @@ Writes ``artifacts/bench/kernels.json``.
 
 from __future__ import annotations
 
-from model.tables import load_artifact, machine_line
-
 import functools
 import importlib
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from edge_runtime import TextClassifier
 from model.machine import describe_machine
+from model.tables import load_artifact, machine_line
 
 
 class BuiltinKernelClassifier(TextClassifier):

@@ -17,8 +17,6 @@ training time, and the behavioural suite (``sparse_edge.bench.behaviour``).
 
 from __future__ import annotations
 
-from model.tables import load_artifact, machine_line
-
 import json
 import re
 import subprocess
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from model.machine import describe_machine
+from model.tables import load_artifact, machine_line
 
 REPO = Path(__file__).resolve().parents[2]
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)

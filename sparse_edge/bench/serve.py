@@ -16,8 +16,6 @@ Writes JSON where ``--json`` says (``runs/bench/serve.json`` by default).
 
 from __future__ import annotations
 
-from model.tables import load_artifact, machine_line
-
 import http.client
 import json
 import os
@@ -31,6 +29,7 @@ import numpy as np
 
 from model.machine import describe_machine
 from model.files import write_json_atomic
+from model.tables import load_artifact, machine_line
 
 REPO = Path(__file__).resolve().parents[2]
 

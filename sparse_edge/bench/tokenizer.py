@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from model.tables import load_artifact
-
 import statistics
 import time
 
 from model.machine import describe_machine
+from model.tables import load_artifact
 
 
 def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats: int, data_dir=None) -> dict:

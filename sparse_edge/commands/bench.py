@@ -160,14 +160,17 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
 @click.option("--json", "json_path", default="runs/bench/baseline.json", show_default=True,
               type=click.Path(dir_okay=False), help="Where to write the results.")
 @click.option("--quiet", is_flag=True, help="Do not print each regularisation strength's validation accuracy.")
+@click.option("--byte-ngrams", type=click.IntRange(1), metavar="N",
+              help="Byte 1-5-grams of each text's first N UTF-8 bytes instead of word 1-2-grams (the counting "
+                   "baseline of a byte-level model).")
 @data_options
-def baseline(model_dir, json_path, quiet, data_dir, manual_dir):
+def baseline(model_dir, json_path, quiet, byte_ngrams, data_dir, manual_dir):
     """TF-IDF + logistic regression on the model folder's own train/validation/test split:
     accuracy, macro-F1 and per-label scores on the same test rows as the Transformer."""
     from sparse_edge.bench.baseline import run_baseline
 
     try:
-        report = run_baseline(model_dir, json_path, data_dir, manual_dir, progress=not quiet)
+        report = run_baseline(model_dir, json_path, data_dir, manual_dir, progress=not quiet, byte_ngrams=byte_ngrams)
     except ValueError as error:
         usage(str(error))
     click.echo(f"baseline: accuracy {report['test']['accuracy']:.4f}, macro-F1 {report['test']['macro_f1']:.4f} "

@@ -1,0 +1,32 @@
+"""The suite's own guards: under CI a skip fails the run, also a whole file skipped while collected,
+and a test that hangs is stopped."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_suite(tmp_path: Path, test_source: str, *args: str) -> subprocess.CompletedProcess:
+    (tmp_path / "tests").mkdir()
+    shutil.copyfile(ROOT / "tests" / "conftest.py", tmp_path / "tests" / "conftest.py")
+    (tmp_path / "tests" / "test_example.py").write_text(test_source)
+    env = {**os.environ, "CI": "true"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "--rootdir", str(tmp_path), str(tmp_path / "tests"), *args],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+
+def test_a_file_skipped_at_collection_fails_the_run_under_ci(tmp_path):
+    result = run_suite(tmp_path, 'import pytest\npytest.importorskip("no_such_module_here")\n\n'
+                                 'def test_never_runs():\n    assert False\n')
+    assert result.returncode == 1, result.stdout
+    assert "no_such_module_here" in result.stdout and "a skip fails the run" in result.stdout
+
+
+def test_a_hanging_test_is_stopped_by_the_timeout(tmp_path):
+    result = run_suite(tmp_path, "import time\n\ndef test_hangs():\n    time.sleep(60)\n", "--timeout", "2")
+    assert result.returncode == 1 and "Timeout" in result.stdout, result.stdout

@@ -12,6 +12,7 @@ tied token embedding, so the vocabulary projection costs 15% of a full one.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -59,17 +60,25 @@ def mask_batch(ids: np.ndarray, rng: np.random.Generator, vocab_size: int, first
 
 def pretrain(model_config, sequences: list[np.ndarray], steps: int, batch_tokens: int, max_batch: int,
              learning_rate: float, seed: int, mask_id: int, first_regular_id: int, jit_compile: bool = True,
-             progress: bool = True) -> tuple[SparseTransformerMLM, dict]:
-    """Train an MLM for ``steps`` batches (cycling over the data if needed); return it and a summary."""
+             progress: bool = True, checkpoint: Path | None = None, checkpoint_minutes: float = 15.0,
+             fingerprint: str = "") -> tuple[SparseTransformerMLM, dict]:
+    """Train an MLM for ``steps`` batches (cycling over the data if needed); return it and a summary.
+
+    With ``checkpoint`` (a folder), the MLM and its optimizer are saved there every
+    ``checkpoint_minutes`` and a later call with the same ``fingerprint`` goes on from the last one:
+    each step's batch and masks depend only on the seed and the step, so a resumed run is the run
+    it continues. A checkpoint with another fingerprint is refused.
+    """
     from tqdm import tqdm
 
     from model.batching import make_batches
+    from model.checkpoint import load_checkpoint, save_checkpoint
 
     keras.utils.set_random_seed(seed)
     mlm = SparseTransformerMLM(model_config)
     mlm.build(None)
     buckets = model_config.bucket_lengths
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)   # the batches' order; each step's masks have their own generator
     labels = np.zeros(len(sequences), np.int64)
     batches = []
     while len(batches) < steps:
@@ -93,21 +102,37 @@ def pretrain(model_config, sequences: list[np.ndarray], steps: int, batch_tokens
         correct = tf.reduce_sum(tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == targets, tf.float32) * weights)
         return loss, correct / tf.reduce_sum(weights)
 
-    started, losses, accuracy, done = time.time(), [], [], 0
-    bar = tqdm(batches, desc="MLM pretraining", unit="batch", disable=not progress)
-    for batch in bar:
-        length = batch.ids.shape[1]
-        per_row = int(np.ceil(length * MASK_RATE))
-        inputs, positions, targets, weights = mask_batch(batch.ids, rng, model_config.vocab_size,
-                                                         first_regular_id, mask_id, per_row)
+    state = {"step": 0, "seconds": 0.0, "losses": [], "accuracy": [], "fingerprint": fingerprint}
+    if checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint, mlm, optimizer.variables)
+        if state.get("fingerprint") != fingerprint:
+            raise ValueError(f"{checkpoint} holds the pretraining of another configuration; delete it or "
+                             "choose another --out")
+    started = last_save = time.time()
+    losses, accuracy = state["losses"], state["accuracy"]
+    bar = tqdm(total=steps, initial=state["step"], desc="MLM pretraining", unit="batch", disable=not progress)
+    for index in range(state["step"], steps):
+        batch = batches[index]
+        per_row = int(np.ceil(batch.ids.shape[1] * MASK_RATE))
+        inputs, positions, targets, weights = mask_batch(batch.ids, np.random.default_rng([seed, index]),
+                                                         model_config.vocab_size, first_regular_id, mask_id, per_row)
         loss, acc = step(inputs, positions, targets, weights)
-        losses.append(float(loss))
-        accuracy.append(float(acc))
-        done += 1
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", acc=f"{np.mean(accuracy[-50:]):.3f}")
-    return mlm, {"pretrain_batches": done, "pretrain_seconds": round(time.time() - started, 1),
-                 "pretrain_final_loss": round(float(np.mean(losses[-50:])), 4),
-                 "pretrain_final_masked_accuracy": round(float(np.mean(accuracy[-50:])), 4),
+        losses, accuracy = (losses + [float(loss)])[-50:], (accuracy + [float(acc)])[-50:]
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses):.3f}", acc=f"{np.mean(accuracy):.3f}")
+        if checkpoint is not None and time.time() - last_save >= checkpoint_minutes * 60 and index + 1 < steps:
+            save_checkpoint(checkpoint, mlm.variables, optimizer.variables, {
+                "step": index + 1, "seconds": state["seconds"] + time.time() - started, "losses": losses,
+                "accuracy": accuracy, "fingerprint": fingerprint})
+            last_save = time.time()
+    bar.close()
+    seconds = state["seconds"] + time.time() - started
+    if checkpoint is not None:   # finished: what the classifier starts from, if the run is stopped later
+        save_checkpoint(checkpoint, mlm.variables, optimizer.variables, {
+            "step": steps, "seconds": seconds, "losses": losses, "accuracy": accuracy, "fingerprint": fingerprint})
+    return mlm, {"pretrain_batches": steps, "pretrain_seconds": round(seconds, 1),
+                 "pretrain_final_loss": round(float(np.mean(losses)), 4),
+                 "pretrain_final_masked_accuracy": round(float(np.mean(accuracy)), 4),
                  "pretrain_sequences": len(sequences)}
 
 

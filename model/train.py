@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.files import save_keras_atomic, write_json_atomic
 from model.machine import describe_machine
 from model.saved import CLASSIFIER, ModelFolder
@@ -168,43 +169,11 @@ def mask_tokens(batches, rate: float, mask_id: int, rng: np.random.Generator) ->
 
 
 def _save_checkpoint(trainer: Trainer, directory: Path, state: dict) -> None:
-    """Every model variable (the dropout generators' states too, so a resumed run draws what an
-    uninterrupted one would), the optimizer state and progress, written to a temp folder and
-    renamed into place: a run killed at any moment leaves the previous checkpoint whole."""
-    tmp = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    np.savez(tmp / "variables.npz", *[v.numpy() for v in trainer.model.variables])
-    np.savez(tmp / "optimizer.npz", *[v.numpy() for v in trainer.optimizer.variables])
-    write_json_atomic(tmp / "state.json", state)
-    old = directory.with_name(directory.name + ".old")
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _assign_all(variables, path: Path, what: str) -> None:
-    with np.load(path) as saved:
-        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    if len(values) != len(variables):
-        raise ValueError(f"{what} state does not match the model")
-    for variable, value in zip(variables, values):
-        variable.assign(value)
+    save_checkpoint(directory, trainer.model.variables, trainer.optimizer.variables, state)
 
 
 def _load_checkpoint(trainer: Trainer, directory: Path) -> dict:
-    try:
-        state = json.loads((directory / "state.json").read_text())
-        if (directory / "variables.npz").exists():
-            _assign_all(trainer.model.variables, directory / "variables.npz", "model")
-        else:   # checkpoints written before the dropout generators were kept
-            trainer.model.load_weights(directory / "model.weights.h5")
-        _assign_all(trainer.optimizer.variables, directory / "optimizer.npz", "optimizer")
-        return state
-    except Exception as error:  # noqa: BLE001 - any failure means the checkpoint is unusable
-        raise ValueError(f"checkpoint {directory} is corrupt or from another model ({error}); "
-                         "delete it or train without --resume") from error
+    return load_checkpoint(directory, trainer.model, trainer.optimizer.variables)
 
 
 @dataclasses.dataclass
@@ -304,7 +273,7 @@ def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"] or 0.0
     elif config.pretrain_steps > 0:
         state["pretrain"] = _pretrain_encoder(config, trainer, run.tokenizer, run.train_seqs, run.source, run.cache,
-                                              run.progress)
+                                              run.progress, folder.checkpoint_dir.with_name("pretrain"))
         state["train_seconds"] += state["pretrain"]["pretrain_seconds"]
     if not (resume and folder.log_path.exists()):
         with open(folder.log_path, "w", newline="") as f:
@@ -477,19 +446,24 @@ def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer
     return sequences, targets, summary
 
 
-def _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, progress) -> dict:
-    """Masked-LM pretraining on unlabelled + training texts (never validation or test)."""
+def _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, progress, checkpoint: Path) -> dict:
+    """Masked-LM pretraining on the training texts (never validation or test), and on the unlabelled
+    ones where the source has them and ``pretrain_unlabelled`` says so; resumable from ``checkpoint``."""
+    import hashlib
+
     from model.data import tokenize_cached
     from model.pretrain import pretrain, transfer_encoder
 
     sequences = list(train_seqs)
-    if config.train_limit is None and source.has_unlabelled:
+    if config.pretrain_unlabelled and config.train_limit is None and source.has_unlabelled:
         unlabelled = source.load("unsupervised")
         sequences += tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
+    fingerprint = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     mlm, summary = pretrain(config.model, sequences, config.pretrain_steps, config.batch_tokens,
                             config.max_batch, config.pretrain_learning_rate, config.seed, tokenizer.mask_id,
                             first_regular_id=1 + max(tokenizer.pad_id, tokenizer.unk_id, tokenizer.cls_id,
                                                      tokenizer.sep_id, tokenizer.mask_id),
-                            jit_compile=config.jit_compile, progress=progress)
+                            jit_compile=config.jit_compile, progress=progress, checkpoint=checkpoint,
+                            checkpoint_minutes=config.checkpoint_minutes, fingerprint=fingerprint)
     transfer_encoder(mlm, trainer.model)
     return summary

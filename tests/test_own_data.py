@@ -347,3 +347,14 @@ def test_the_pipeline_refuses_bytes_for_a_preset_built_on_word_pieces(tmp_path):
     with pytest.raises(ValueError, match="the full preset is built on a WordPiece vocabulary"):
         run_pipeline("full", tmp_path / "run", tokenizer="bytes", progress=False, echo=lambda line: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_wordpiece_options_with_bytes_are_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from sparse_edge.cli import main
+
+    for command in (["train", "--out", str(tmp_path / "m")], ["pipeline", "--out", str(tmp_path / "p")]):
+        result = CliRunner().invoke(main, [*command, "--tokenizer", "bytes", "--keep-accents"])
+        assert result.exit_code == 2 and "are WordPiece options" in result.output, result.output
+        assert not (tmp_path / command[-1].rsplit("/", 1)[-1]).exists()

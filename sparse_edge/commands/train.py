@@ -49,6 +49,8 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
     """
     import dataclasses
 
+    if tokenizer_kind == "bytes" and (keep_case or keep_accents):
+        usage("--keep-case and --keep-accents are WordPiece options; --tokenizer bytes reads every byte as it is")
     with_tensorflow("sparse-edge train")
     from model.data import DatasetMissing
     from model.train_config import TrainConfig

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import MEDIAPIPE, calibrated_names, names, parse as parse_variants, variant as variant_of
-from edge_runtime.bundle import MEDIAPIPE_CLASSIFIER, pack_bundle
+from edge_runtime.bundle import LABELS, MEDIAPIPE_CLASSIFIER, VOCAB, pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 from edge_runtime.quiet import native_stderr_silenced
 from model.files import check_writable, write_atomic, write_json_atomic
@@ -146,15 +146,15 @@ def write_metadata(flatbuffer: bytes, vocab_text: str, labels: list[str]) -> byt
     """The flatbuffer with MediaPipe's metadata (BertTokenizer + labels), written by mediapipe itself."""
     python = mediapipe_python()
     with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
-        (work / "model.tflite").write_bytes(flatbuffer)
-        (work / "vocab.txt").write_text(vocab_text, encoding="utf-8")
-        (work / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
-        result = subprocess.run([str(python), str(REPO / "convert" / "mediapipe_metadata.py"), "write", str(work)],
-                                capture_output=True, text=True, timeout=600)
+        files = {name: Path(work) / name for name in ("model.tflite", VOCAB, LABELS, "out.tflite")}
+        files["model.tflite"].write_bytes(flatbuffer)
+        files[VOCAB].write_text(vocab_text, encoding="utf-8")          # the bundle's own file names
+        files[LABELS].write_text("\n".join(labels) + "\n", encoding="utf-8")
+        result = subprocess.run([str(python), str(REPO / "convert" / "mediapipe_metadata.py"), "write",
+                                 *(str(path) for path in files.values())], capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise RuntimeError(f"mediapipe's metadata writer failed: {result.stderr.strip().splitlines()[-1:]}")
-        return (work / "out.tflite").read_bytes()
+        return files["out.tflite"].read_bytes()
 
 
 def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: int | None = None,
@@ -172,6 +172,9 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
 
     variants = parse_variants(variants, MEDIAPIPE)
     folder = ModelFolder(model_dir)
+    if folder.tokenizer_options["kind"] != "wordpiece":
+        raise ValueError(f"{folder.path} reads {folder.tokenizer_options['kind']}; MediaPipe's TextClassifier "
+                         "tokenizes with BERT's WordPiece and cannot feed it; use --target edge (edge_runtime)")
     if folder.kind not in ("classifier", "hybrid", "ensemble"):
         raise ValueError(f"{folder.path} is a {folder.kind.replace('_', ' ')}; only a classifier exports to MediaPipe")
     mediapipe_python()

@@ -1,6 +1,7 @@
 """Run inside the mediapipe virtual environment (``.venv-mediapipe``), never imported by the project.
 
-    python convert/mediapipe_metadata.py write WORK     WORK/model.tflite + vocab.txt + labels.txt -> WORK/out.tflite
+    python convert/mediapipe_metadata.py write MODEL VOCAB LABELS OUT   the flatbuffer + the bundle's vocabulary and
+                                                                        labels files -> OUT, with metadata
     python convert/mediapipe_metadata.py classify MODEL  JSON lines {"text": ...} on stdin -> {"scores": [...]} lines
 
 ``write`` adds MediaPipe's metadata with mediapipe's own writer (``BertTokenizer`` with the vocabulary,
@@ -16,16 +17,16 @@ INPUTS = {"ids": "serving_default_ids:0", "mask": "serving_default_mask:0",
           "segment_ids": "serving_default_segment_ids:0"}
 
 
-def write(work: Path) -> None:
+def write(model_path: str, vocab_path: str, labels_path: str, out_path: str) -> None:
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer, text_classifier
 
     writer = text_classifier.MetadataWriter.create_for_bert_model(
-        bytearray((work / "model.tflite").read_bytes()),
-        metadata_writer.BertTokenizer(str(work / "vocab.txt")),
-        metadata_writer.Labels().add_from_file(str(work / "labels.txt")),
+        bytearray(Path(model_path).read_bytes()),
+        metadata_writer.BertTokenizer(vocab_path),
+        metadata_writer.Labels().add_from_file(labels_path),
         ids_name=INPUTS["ids"], mask_name=INPUTS["mask"], segment_name=INPUTS["segment_ids"])
     model, _ = writer.populate()
-    (work / "out.tflite").write_bytes(bytes(model))
+    Path(out_path).write_bytes(bytes(model))
 
 
 def classify(model: str) -> None:
@@ -41,4 +42,4 @@ def classify(model: str) -> None:
 
 
 if __name__ == "__main__":
-    {"write": lambda arg: write(Path(arg)), "classify": classify}[sys.argv[1]](sys.argv[2])
+    {"write": write, "classify": classify}[sys.argv[1]](*sys.argv[2:])

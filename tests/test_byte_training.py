@@ -166,3 +166,12 @@ def test_a_run_stopped_while_pretraining_resumes_to_the_same_model(tmp_path, mon
     assert resumed["accuracy"] == whole["accuracy"] and resumed["pretrain_batches"] == 6
     with pytest.raises(ValueError, match="another configuration"):   # the same folder, other settings
         train(TrainConfig.from_dict({**PRETRAINED, "pretrain_steps": 7}), tmp_path / "stopped", progress=False)
+
+
+@pytest.mark.imdb
+def test_a_byte_model_is_refused_for_mediapipe_with_the_fix(uninterrupted, tmp_path):
+    from convert import targets
+
+    with pytest.raises(ValueError, match="MediaPipe's TextClassifier tokenizes with BERT's WordPiece.*--target edge"):
+        targets.convert(uninterrupted[0], "mediapipe", out_dir=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convert.variants import EDGE, LANGUAGE_MODEL, MEDIAPIPE, default_names, parse
+from convert.variants import EDGE, LANGUAGE_MODEL, MEDIAPIPE, default_names, parse, variant
 from model.saved import LANGUAGE_MODEL as LM_KIND
 from model.saved import ModelFolder
 
@@ -30,6 +30,9 @@ def convert(model_dir: str | Path, target: str = EDGE, variants: str | list[str]
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     if length is not None and target != MEDIAPIPE:
         raise ValueError("--length is for --target mediapipe (the edge files hold every length the model has)")
+    if isinstance(variants, str):   # a misspelt name is named before the folder is read
+        for name in filter(None, (v.strip() for v in variants.split(","))):
+            variant(name)
     folder = ModelFolder(model_dir)
     if target == MEDIAPIPE:
         from convert.mediapipe_export import convert_for_mediapipe

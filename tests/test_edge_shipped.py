@@ -122,7 +122,7 @@ def refused_cases(tmp_path) -> dict[str, tuple[Path, str]]:
         "config deeply nested": (forge(tmp_path / "deep.tflite", flatbuffer, {**files, "config.json": b"[" * 100_000}),
                                  "config.json is not valid JSON"),
         "wrong format": (forge(tmp_path / "format.tflite", flatbuffer, {**files, "config.json": config_with(files, format="x/9")}),
-                         "is not a sparse-edge-bundle/2 config"),
+                         "is not a sparse-edge-bundle/3 config"),
         "format 1": (forge(tmp_path / "v1.tflite", flatbuffer, {**files, "config.json": config_with(files, format="sparse-edge-bundle/1")}),
                      "written by an older sparse-edge"),
         "no SHA256SUMS": (forge(tmp_path / "nosums.tflite", flatbuffer, {k: v for k, v in files.items() if k != SUMS},

@@ -3,7 +3,7 @@
 import os
 
 from model.machine import VECTOR_EXTENSIONS, describe_machine
-from sparse_edge.report import _machine
+from model.tables import machine_line as _machine
 
 
 def test_the_machine_record_names_the_cpu_and_its_vector_extensions():

@@ -177,7 +177,7 @@ def test_a_language_model_and_a_missing_mediapipe_are_refused_clearly(tmp_path, 
         export.convert_for_mediapipe(folder.path, ["float32"])
     with pytest.raises(export.MediaPipeMissing, match=r"pip install mediapipe==0\.10\.21"):
         export.mediapipe_python(install=False)
-    with pytest.raises(ValueError, match="unknown MediaPipe variant"):
+    with pytest.raises(ValueError, match="variant float16 is not built for mediapipe files; choose from float32"):
         export.convert_for_mediapipe(folder.path, ["float16"])
 
 

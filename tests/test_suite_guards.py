@@ -30,3 +30,9 @@ def test_a_file_skipped_at_collection_fails_the_run_under_ci(tmp_path):
 def test_a_hanging_test_is_stopped_by_the_timeout(tmp_path):
     result = run_suite(tmp_path, "import time\n\ndef test_hangs():\n    time.sleep(60)\n", "--timeout", "2")
     assert result.returncode == 1 and "Timeout" in result.stdout, result.stdout
+
+
+def test_an_expected_failure_is_not_a_skip(tmp_path):
+    result = run_suite(tmp_path, "import pytest\n\n@pytest.mark.xfail(strict=True, reason='known')\n"
+                                 "def test_known():\n    assert False\n")
+    assert result.returncode == 0 and "1 xfailed" in result.stdout and "SKIPPED" not in result.stdout, result.stdout

@@ -94,3 +94,18 @@ def test_every_link_resolves(document):
             if anchor not in headings:
                 broken.append(target)
     assert broken == []
+
+
+def test_every_committed_training_config_loads():
+    """A config under configs/ that no longer matches TrainConfig (a renamed key) fails here, not in a long run."""
+    import json
+
+    from model.train_config import HybridSettings, TrainConfig
+    from model.train_lm import LMConfig
+
+    paths = sorted((ROOT / "configs").glob("*.json"))
+    assert len(paths) >= 15
+    for path in paths:
+        loader = (HybridSettings.from_dict if path.name == "hybrid.json" else
+                  LMConfig.from_dict if path.name.startswith("imdb-lm") else TrainConfig.from_dict)
+        loader(json.loads(path.read_text()))

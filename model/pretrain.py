@@ -144,6 +144,28 @@ def transfer_encoder(source: _SparseTransformer, target: SparseTransformerClassi
         b.set_weights(a.get_weights())
 
 
+def transfer_from_classifier(folder, target: SparseTransformerClassifier, tokenizer_options: dict) -> dict:
+    """Start ``target`` from a trained classifier of the same shape (a second cycle of training).
+
+    Every weight is copied, the head included: the new run is a warm restart (its learning rate
+    rises and decays again, Loshchilov & Hutter 2017) of the run in ``folder``. The tokenizer and the
+    model's sizes must match. Returns what was copied; its training time counts toward this run's.
+    """
+    source = folder.load_keras()
+    if folder.tokenizer_options != tokenizer_options:
+        raise ValueError(f"{folder.path} was trained with tokenizer {folder.tokenizer_options} but this run uses "
+                         f"{tokenizer_options}; use the same tokenizer settings in both configs")
+    s, t = source.config.to_dict(), target.config.to_dict()
+    for field in sorted(set(s) | set(t)):
+        if field != "dropout" and s.get(field) != t.get(field):
+            raise ValueError(f"the classifier in {folder.path} has {field} {s.get(field)!r} but this run's model has "
+                             f"{t.get(field)!r}; use the same model config in both")
+    target.set_weights(source.get_weights())
+    metrics = folder.metrics()
+    return {"init_from": str(folder.path), "init_kind": "classifier",
+            "pretrain_seconds": metrics.get("train_seconds"), "init_val_accuracy": metrics.get("val_accuracy")}
+
+
 def transfer_from_language_model(lm_dir, target: SparseTransformerClassifier, vocab_path) -> dict:
     """Start ``target`` from the causal language model in ``lm_dir`` (``sparse-edge train-lm``).
 

@@ -264,9 +264,13 @@ def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
     if resume and folder.checkpoint_dir.exists():
         state = _load_checkpoint(trainer, folder.checkpoint_dir)
     elif config.init_from:
-        from model.pretrain import transfer_from_language_model
+        from model.pretrain import transfer_from_classifier, transfer_from_language_model
 
-        state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, folder.vocab_path)
+        source = ModelFolder(config.init_from)
+        if source.exists() and source.kind == CLASSIFIER:
+            state["pretrain"] = transfer_from_classifier(source, trainer.model, run.tokenizer.options)
+        else:
+            state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, folder.vocab_path)
         for variable, average in zip(trainer.model.trainable_variables,
                                      getattr(trainer.optimizer, "_model_variables_moving_average", None) or []):
             average.assign(variable)   # the weight average starts from the copied weights

@@ -89,7 +89,8 @@ class TrainConfig:
     train_limit: int | None = None  # use only the first N train reviews (tests, quick runs)
     test_limit: int | None = None
     vocab_limit: int | None = None  # texts used to learn the vocabulary (None: all)
-    init_from: str | None = None    # a `sparse-edge train-lm` folder to start from (same vocab, sizes)
+    init_from: str | None = None    # a `sparse-edge train-lm` folder (same vocab, sizes) or a classifier folder of
+                                    # the same model config to start from (a warm restart: every weight copied)
     freeze_token_embeddings: bool = False  # keep the token table as initialised (with init_from: the LM's)
     teacher: str | None = None      # "ngram": distil from a bag-of-n-grams model (model/teacher.py)
     teacher_weight: float = 0.5     # share of a labelled review's target that is the teacher's probability

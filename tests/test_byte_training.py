@@ -70,6 +70,39 @@ def test_another_configuration_in_the_same_folder_is_refused(uninterrupted):
         train(TrainConfig.from_dict({**TINY, "epochs": 3}), whole, progress=False)
 
 
+@pytest.mark.imdb
+def test_a_warm_restart_starts_from_every_weight_of_the_trained_classifier(uninterrupted, tmp_path, monkeypatch):
+    import model.train as training
+
+    whole, metrics = uninterrupted
+    seen = {}
+    real = training._epochs
+
+    def capture_the_start(run, trainer, state, replicas):
+        seen["start"] = [v.numpy() for v in trainer.model.trainable_variables]
+        seen["state"] = dict(state)
+        return real(run, trainer, state, replicas)
+
+    monkeypatch.setattr(training, "_epochs", capture_the_start)
+    config = TrainConfig.from_dict({**TINY, "epochs": 1, "learning_rate": 3e-4, "init_from": str(whole)})
+    again = training.train(config, tmp_path / "again", progress=False)
+    for a, b in zip(_variables(whole), seen["start"]):
+        np.testing.assert_array_equal(a, b)
+    assert seen["state"]["pretrain"]["init_kind"] == "classifier"
+    assert seen["state"]["train_seconds"] >= metrics["train_seconds"] > 0   # the first cycle's time counts
+    assert again["init_from"] == str(whole) and again["train_seconds"] > metrics["train_seconds"]
+
+
+@pytest.mark.imdb
+def test_a_warm_restart_from_another_model_shape_is_refused(uninterrupted, tmp_path):
+    from model.train import train
+
+    whole, _ = uninterrupted
+    other = {**TINY, "model": {**TINY["model"], "d_model": 32}, "epochs": 1, "init_from": str(whole)}
+    with pytest.raises(ValueError, match="has d_model 16 but this run's model has 32; use the same model config"):
+        train(TrainConfig.from_dict(other), tmp_path / "other", progress=False)
+
+
 TEXTS = ["A wonderful film, très émouvant.", "Dull.\x00\x1b", "x" * 600, "映画は面白かった 😀"]
 
 

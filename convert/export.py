@@ -46,8 +46,12 @@ def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
 def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None,
                       data_dir: str | None = None, manual_dir: str | None = None,
                       calibration_reviews: int = 64, float_nodes: list[str] | None = None,
-                      progress: bool = True) -> dict[str, Path]:
+                      progress: bool = True, longest: int | None = None) -> dict[str, Path]:
     """Convert the model in ``model_dir`` to each variant; return variant -> written path.
+
+    A model whose positions are relative (``positional: conv``) also gets signatures past its
+    training cut, up to ``longest`` tokens (default 4x ``max_length``): the device reads a long
+    document whole (``TransformerConfig.device_lengths``).
 
     For ``int8``, the QuantizationDebugger first measures every op's int8 error at one input
     length (``MODEL_DIR/quant_debug.csv``) and the ops it flags stay in float (selective
@@ -63,12 +67,12 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
     c = model.config
-    lengths = c.bucket_lengths
+    lengths = c.device_lengths(longest)
     vocab_text, labels = folder.vocab_text(), folder.labels
 
     representative = None
     if calibrated:
-        samples = calibration_samples(folder, train_config, tokenizer, lengths, c.max_length, data_dir,
+        samples = calibration_samples(folder, train_config, tokenizer, lengths, lengths[-1], data_dir,
                                       manual_dir, calibration_reviews)
         representative = signature_dataset(samples)
         if float_nodes is None:

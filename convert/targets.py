@@ -20,7 +20,7 @@ TARGETS = (EDGE, MEDIAPIPE)   # what --target takes (a language model is convert
 def convert(model_dir: str | Path, target: str = EDGE, variants: str | list[str] | None = None,
             out_dir: str | Path | None = None, length: int | None = None, data_dir: str | None = None,
             manual_dir: str | None = None, calibration_reviews: int = 64, quantize_all: bool = False,
-            progress: bool = True) -> dict[str, Path]:
+            progress: bool = True, longest: int | None = None) -> dict[str, Path]:
     """Convert ``model_dir`` for ``target``; return variant -> written file.
 
     ``variants`` None: the table's defaults for what the folder is (a language model: its own).
@@ -30,6 +30,8 @@ def convert(model_dir: str | Path, target: str = EDGE, variants: str | list[str]
         raise ValueError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     if length is not None and target != MEDIAPIPE:
         raise ValueError("--length is for --target mediapipe (the edge files hold every length the model has)")
+    if longest is not None and target != EDGE:
+        raise ValueError("--longest is for --target edge (a MediaPipe file takes one length: --length)")
     if isinstance(variants, str):   # a misspelt name is named before the folder is read
         for name in filter(None, (v.strip() for v in variants.split(","))):
             variant(name)
@@ -49,7 +51,7 @@ def convert(model_dir: str | Path, target: str = EDGE, variants: str | list[str]
 
     names = parse(variants, EDGE) if variants else default_names(EDGE)
     return convert_model_dir(folder.path, names, out_dir, data_dir, manual_dir, calibration_reviews,
-                             float_nodes=[] if quantize_all else None, progress=progress)
+                             float_nodes=[] if quantize_all else None, progress=progress, longest=longest)
 
 
 def parity(model_dir: str | Path, target: str = EDGE, variants: str | list[str] | None = None,

@@ -96,6 +96,12 @@ class BundleConfig:
         return self.lengths[-1]
 
     @property
+    def trained_length(self) -> int:
+        """Where training and the Keras model cut inputs: ``max_length`` unless the file reads longer
+        documents whole (a model with relative positions, ``convert --longest``)."""
+        return min(int(self.model.get("max_length", self.max_length)), self.max_length)
+
+    @property
     def float_nodes(self) -> list:
         return list(self.quantization.get("float_nodes") or [])
 

@@ -75,13 +75,17 @@ class TextClassifier:
             ``ai_edge_litert``, ``tflite_runtime`` or ``tensorflow``.
         verify: check the SHA-256 of the model bytes recorded at conversion (its cost is in
             the edge benchmark's JSON); a corrupted copy is refused rather than trusted.
+        max_length: cut inputs at this many tokens (default: the file's longest signature). A
+            byte-level model with relative positions reads past its training cut (``trained_length``);
+            ``max_length=classifier.trained_length`` reads exactly as training and the Keras model did.
 
     Raises:
         BundleError (a ValueError): the file is missing, not a bundled model, or damaged.
         BackendMissing: no interpreter is installed (the message says what to install).
     """
 
-    def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True):
+    def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True,
+                 max_length: int | None = None):
         self.path = Path(path)
         bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
@@ -89,7 +93,12 @@ class TextClassifier:
             raise BundleError(f"{self.path} is a {self.config.kind.replace('_', ' ')}, not a classifier; "
                               "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
         self.max_length = self.config.max_length
+        if max_length is not None:   # cut inputs sooner than the file's longest signature
+            if not isinstance(max_length, int) or max_length < 2:
+                raise ValueError(f"max_length must be an integer of at least 2, got {max_length!r}")
+            self.max_length = min(max_length, self.config.max_length)
         self.lengths = list(self.config.lengths)
+        self.trained_length = self.config.trained_length
         try:
             self.tokenizer = load_tokenizer(self.config.tokenizer, bundle.vocab_text)
         except ValueError as error:

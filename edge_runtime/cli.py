@@ -123,7 +123,8 @@ def _arrived(items, batch_size: int):
 
 
 def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json,
-                     lines: bool = False, strict: bool = False, batch_size: int = 1) -> None:
+                     lines: bool = False, strict: bool = False, batch_size: int = 1,
+                     max_length: int | None = None) -> None:
     """Shared body of ``python -m edge_runtime`` and ``sparse-edge predict MODEL.tflite``.
 
     Streams: reviews are read, classified ``batch_size`` at a time (``threads`` batches in
@@ -133,7 +134,7 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     if not texts and not file_path and not jsonl_path and sys.stdin.isatty():
         raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
                                "or standard input")
-    classifier = load_classifier(model, backend)
+    classifier = load_classifier(model, backend, max_length)
     source = jsonl_path or file_path or "standard input"
     counts = {"done": 0, "bad": 0, "first_bad": None}
 
@@ -208,14 +209,14 @@ def _classify_in_order(batches, classify, emit, threads: int) -> None:
             raise
 
 
-def load_classifier(model, backend: str):
+def load_classifier(model, backend: str, max_length: int | None = None):
     """The command lines' TextClassifier: a file that cannot be used is a usage error (one line, exit 2)."""
     from edge_runtime.backends import BackendMissing
     from edge_runtime.bundle import BundleError
     from edge_runtime.classifier import TextClassifier
 
     try:
-        return TextClassifier(model, num_threads=1, backend=backend)
+        return TextClassifier(model, num_threads=1, backend=backend, max_length=max_length)
     except (BundleError, BackendMissing, ValueError) as error:
         raise click.UsageError(str(error)) from None
 
@@ -256,6 +257,9 @@ def edge_options(fn):
                      type=click.Choice(["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"]),
                      help="TFLite interpreter to use."),
         click.option("--json", "as_json", is_flag=True, help="One JSON object per review."),
+        click.option("--max-length", type=click.IntRange(2),
+                     help="Cut each review at this many tokens (bytes for a byte-level model) [default: the "
+                          "file's longest input; a byte model reads 4x its training cut whole]."),
     ]):
         fn = option(fn)
     return fn
@@ -265,7 +269,7 @@ def edge_options(fn):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("texts", nargs=-1)
 @edge_options
-def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json):
+def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json, max_length):
     """Classify TEXTS (or --file / --jsonl / standard input) with MODEL, a bundled .tflite.
 
     Files and standard input are streamed: results are printed as they are computed, in input
@@ -273,4 +277,5 @@ def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads
 
     `python -m edge_runtime serve MODEL` runs the HTTP service instead (see its --help).
     """
-    run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size)
+    run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size,
+                     max_length)

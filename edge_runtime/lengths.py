@@ -28,6 +28,21 @@ def bucket_lengths(max_length: int, block_size: int, smallest: int = 128) -> lis
     return sorted(set(min(n, max_length) for n in lengths))
 
 
+def device_lengths(max_length: int, block_size: int, longest: int) -> list[int]:
+    """The model's buckets, then longer ones (growing by about 1.5x) up to ``longest``.
+
+    For a model whose positions are relative (a convolution over neighbours) the weights do not
+    depend on the length, so a ``.tflite`` file can read documents longer than the training cut
+    whole; ``longest == max_length`` gives the buckets alone.
+    """
+    lengths = bucket_lengths(max_length, block_size)
+    length = max_length
+    while length < longest:
+        length = min(longest, int(np.ceil(length * 1.5 / block_size) * block_size))
+        lengths.append(length)
+    return lengths
+
+
 def bucket_index(lengths: list[int], n_ids) -> np.ndarray:
     """For each count of ids, the index of the smallest bucket that holds it (the last bucket if none)."""
     return np.searchsorted(lengths, np.minimum(np.asarray(n_ids), lengths[-1]))

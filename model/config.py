@@ -8,12 +8,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_runtime.lengths import bucket_lengths
+from edge_runtime.lengths import bucket_lengths, device_lengths
 from model.files import write_json_atomic
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
 POOLING = ("mean", "mean_max")
+LONG_INPUT_FACTOR = 4   # a model that reads any length is converted to take inputs 4x its training cut
 POSITIONAL = ("learned", "sinusoidal", "conv")   # conv: relative, any length (TokenAndPositionEmbedding)
 
 
@@ -68,6 +69,26 @@ class TransformerConfig:
     def bucket_lengths(self) -> list[int]:
         """The input lengths a review is padded to (training batches, prediction, one signature each)."""
         return bucket_lengths(self.max_length, self.pattern.block_size)
+
+    @property
+    def reads_any_length(self) -> bool:
+        """Whether the weights fit any input length: positions from a convolution over neighbours, not a
+        table of ``max_length`` rows, so a document longer than the training cut can be read whole."""
+        return self.positional == "conv"
+
+    def device_lengths(self, longest: int | None = None) -> list[int]:
+        """The input lengths a ``.tflite`` file takes: the buckets, then (a model that reads any length)
+        longer ones up to ``longest`` (default ``LONG_INPUT_FACTOR`` x ``max_length``)."""
+        if not self.reads_any_length:
+            if longest not in (None, self.max_length):
+                raise ValueError(f"this model's positions are a table of {self.max_length} rows, so it cannot read "
+                                 f"{longest} tokens; leave --longest out (inputs are cut at {self.max_length})")
+            return self.bucket_lengths
+        longest = LONG_INPUT_FACTOR * self.max_length if longest is None else longest
+        if longest < self.max_length:
+            raise ValueError(f"--longest {longest} is below the model's max_length {self.max_length}; "
+                             f"give at least {self.max_length}")
+        return device_lengths(self.max_length, self.pattern.block_size, longest)
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)

@@ -61,7 +61,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, token_ids):
         n = token_ids.shape[1]
-        if n is not None and n > self.max_length:
+        if n is not None and n > self.max_length and self.positional != "conv":   # conv: any length
             raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
                              "truncate the input")
         x = tf.gather(self.tokens, token_ids)                                  # (B, n, d)

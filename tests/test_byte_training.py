@@ -128,10 +128,63 @@ def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uni
         path = tmp_path / f"{variant}.tflite"
         with zipfile.ZipFile(path) as bundle:
             assert "vocab.txt" not in bundle.namelist()
-        results = TextClassifier(path).classify_batch(TEXTS)
+        classifier = TextClassifier(path)
+        assert classifier.trained_length == 256 and classifier.max_length == 1024   # 4x the training cut
+        results = TextClassifier(path, max_length=classifier.trained_length).classify_batch(TEXTS)
         np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance, err_msg=variant)
         assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in TEXTS]
         assert [r.truncated for r in results] == [False, False, True, False]
+        whole = classifier.classify_batch(TEXTS)   # by default the 602 bytes of the third text are read whole
+        assert [r.truncated for r in whole] == [False] * 4
+        np.testing.assert_allclose([r.probabilities for i, r in enumerate(whole) if i != 2],
+                                   np.delete(keras, 2, axis=0), atol=tolerance)
+
+
+@pytest.mark.imdb
+def test_a_document_past_the_training_cut_is_read_whole_on_the_device_as_keras_reads_it(uninterrupted, tmp_path):
+    """Relative (conv) positions: the same weights at 896 bytes; the file's longer signature is the
+    Keras model run on the uncut bytes, and a 5,000-byte text is cut only at the file's longest input."""
+    from convert.export import convert_model_dir
+    from edge_runtime import TextClassifier
+    from model.saved import ModelFolder
+
+    whole, _ = uninterrupted
+    convert_model_dir(whole, ["float32"], out_dir=tmp_path, progress=False)
+    classifier = TextClassifier(tmp_path / "float32.tflite")
+    assert classifier.lengths[-4:] == [384, 576, 896, 1024]
+    model, tokenizer, _ = ModelFolder(whole).load()
+    text = "It was not what I expected, and then it was better. " * 14
+    ids, n_tokens, truncated = classifier.encode(text)
+    assert ids.shape == (1, 896) and n_tokens == len(text) + 2 and not truncated
+    np.testing.assert_allclose(classifier.classify(text).probabilities, model(ids, training=False).numpy()[0],
+                               atol=1e-5)
+    longest = classifier.classify("y" * 5000)
+    assert longest.truncated and longest.n_tokens == 5002 and classifier.encode("y" * 5000)[0].shape == (1, 1024)
+
+    from click.testing import CliRunner
+
+    from edge_runtime.cli import main
+
+    def truncated(*options):
+        result = CliRunner().invoke(main, [str(tmp_path / "float32.tflite"), "y" * 600, "--json", *options],
+                                    standalone_mode=False)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])["truncated"]
+    assert truncated() is False and truncated("--max-length", "256") is True
+
+
+@pytest.mark.imdb
+def test_longest_is_refused_where_the_positions_are_a_table(tmp_path):
+    from model.config import TransformerConfig
+
+    learned = TransformerConfig.from_dict({**TINY["model"], "positional": "learned"})
+    assert learned.device_lengths() == learned.bucket_lengths
+    with pytest.raises(ValueError, match="positions are a table of 256 rows, so it cannot read 1024 tokens"):
+        learned.device_lengths(1024)
+    conv = TransformerConfig.from_dict(TINY["model"])
+    with pytest.raises(ValueError, match="--longest 128 is below the model's max_length 256"):
+        conv.device_lengths(128)
+    assert conv.device_lengths(256) == conv.bucket_lengths
 
 
 @pytest.mark.imdb

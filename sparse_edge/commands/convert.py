@@ -27,6 +27,10 @@ def _variants_help() -> str:
 @click.option("--length", type=click.IntRange(2),
               help="--target mediapipe: the input length [default: the 95th percentile of the training texts' "
               "token counts, rounded up to the block size].")
+@click.option("--longest", type=click.IntRange(2),
+              help="The longest input the edge files read whole, in tokens (bytes for a byte-level model); only "
+              "a model whose positions are relative (positional: conv) reads past its training cut [default: "
+              "4x its max_length for such a model, else its max_length].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Folder for <variant>.tflite [default: MODEL_DIR/tflite].")
 @click.option("--calibration-reviews", default=64, show_default=True, type=click.IntRange(1),
@@ -35,8 +39,8 @@ def _variants_help() -> str:
               help="Full integer: quantize every op (skip the QuantizationDebugger's float ops).")
 @quiet_option
 @data_options
-def convert(model_dir, variants, target, length, out_dir, calibration_reviews, quantize_all, quiet, data_dir,
-            manual_dir):
+def convert(model_dir, variants, target, length, longest, out_dir, calibration_reviews, quantize_all, quiet,
+            data_dir, manual_dir):
     """Convert a trained model folder to .tflite files, one per variant.
 
     A language-model folder (from `sparse-edge train-lm`) converts to its own variants, with
@@ -56,7 +60,7 @@ def convert(model_dir, variants, target, length, out_dir, calibration_reviews, q
 
     try:
         written = targets.convert(model_dir, target, variants, out_dir, length, data_dir, manual_dir,
-                                  calibration_reviews, quantize_all, progress=not quiet)
+                                  calibration_reviews, quantize_all, progress=not quiet, longest=longest)
     except (ValueError, DatasetMissing, MediaPipeMissing) as error:
         usage(str(error))
     except (ConversionError, RuntimeError) as error:

@@ -151,10 +151,10 @@ def transfer_from_classifier(folder, target: SparseTransformerClassifier, tokeni
     rises and decays again, Loshchilov & Hutter 2017) of the run in ``folder``. The tokenizer and the
     model's sizes must match. Returns what was copied; its training time counts toward this run's.
     """
-    source = folder.load_keras()
-    if folder.tokenizer_options != tokenizer_options:
+    if folder.tokenizer_options != tokenizer_options:   # checked before the model is read
         raise ValueError(f"{folder.path} was trained with tokenizer {folder.tokenizer_options} but this run uses "
                          f"{tokenizer_options}; use the same tokenizer settings in both configs")
+    source = folder.load_keras()
     s, t = source.config.to_dict(), target.config.to_dict()
     for field in sorted(set(s) | set(t)):
         if field != "dropout" and s.get(field) != t.get(field):

@@ -102,6 +102,12 @@ class BundleConfig:
         return min(int(self.model.get("max_length", self.max_length)), self.max_length)
 
     @property
+    def embedding_shape(self) -> tuple[int, int]:
+        """(vocab_size, width) of the id embedding table: d_model, or d_model / patch when every
+        ``patch`` ids are one position (their embeddings side by side)."""
+        return self.model["vocab_size"], self.model["d_model"] // self.model.get("patch", 1)
+
+    @property
     def float_nodes(self) -> list:
         return list(self.quantization.get("float_nodes") or [])
 

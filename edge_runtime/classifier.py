@@ -103,7 +103,7 @@ class TextClassifier:
             self.tokenizer = load_tokenizer(self.config.tokenizer, bundle.vocab_text)
         except ValueError as error:
             raise BundleError(f"{self.path}: vocab.txt is not a BERT vocabulary ({error})") from None
-        vocab_size, d_model = self.config.model["vocab_size"], self.config.model["d_model"]
+        vocab_size, width = self.config.embedding_shape
         if len(self.tokenizer) != vocab_size:
             raise BundleError(f"{self.path}: vocab.txt has {len(self.tokenizer)} tokens but the model's "
                               f"embedding table has {vocab_size}; convert again with the model's own vocab.txt")
@@ -117,8 +117,8 @@ class TextClassifier:
         if missing:
             raise BundleError(f"{self.path}: config.json lists input lengths whose signatures are missing "
                               f"({', '.join(missing)}); convert again")
-        if not any(tuple(t["shape"]) == (vocab_size, d_model) for t in self._interpreter.get_tensor_details()):
-            raise BundleError(f"{self.path}: no embedding table of shape ({vocab_size}, {d_model}) in the "
+        if not any(tuple(t["shape"]) == (vocab_size, width) for t in self._interpreter.get_tensor_details()):
+            raise BundleError(f"{self.path}: no embedding table of shape ({vocab_size}, {width}) in the "
                               "flatbuffer: config.json does not describe this model; convert again")
 
     def _thread_interpreter(self):

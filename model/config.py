@@ -40,12 +40,13 @@ class TransformerConfig:
     pad_id: int = 0
     pooling: str = "mean"   # classifier: "mean" over real tokens, or "mean_max" (both, concatenated)
     pattern: AttentionPattern = field(default_factory=AttentionPattern)
+    patch: int = 1          # ids per attention position: >1 concatenates that many id embeddings (bytes)
 
     def __post_init__(self) -> None:
         if isinstance(self.pattern, dict):
             self.pattern = AttentionPattern.from_dict(self.pattern)
         for name in ("vocab_size", "max_length", "d_model", "num_heads", "num_layers", "d_ff",
-                     "num_classes"):
+                     "num_classes", "patch"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -59,16 +60,23 @@ class TransformerConfig:
             raise ValueError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLING)}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"pad_id {self.pad_id} is outside the vocabulary of {self.vocab_size}")
-        self.pattern.check_fits(self.max_length)
+        if self.d_model % self.patch or self.max_length % self.patch:
+            raise ValueError(f"patch {self.patch} must divide d_model {self.d_model} and max_length {self.max_length}")
+        self.pattern.check_fits(self.max_length // self.patch)
 
     @property
     def d_head(self) -> int:
         return self.d_model // self.num_heads
 
     @property
+    def length_unit(self) -> int:
+        """Input lengths are multiples of this many ids: one attention block of ``patch``-id positions."""
+        return self.patch * self.pattern.block_size
+
+    @property
     def bucket_lengths(self) -> list[int]:
         """The input lengths a review is padded to (training batches, prediction, one signature each)."""
-        return bucket_lengths(self.max_length, self.pattern.block_size)
+        return bucket_lengths(self.max_length, self.length_unit)
 
     @property
     def reads_any_length(self) -> bool:
@@ -88,7 +96,13 @@ class TransformerConfig:
         if longest < self.max_length:
             raise ValueError(f"--longest {longest} is below the model's max_length {self.max_length}; "
                              f"give at least {self.max_length}")
-        return device_lengths(self.max_length, self.pattern.block_size, longest)
+        return device_lengths(self.max_length, self.length_unit, longest)
+
+    def refuse_patches(self, why: str) -> None:
+        """Raise ValueError for a patched model where a use needs one position per id."""
+        if self.patch > 1:
+            raise ValueError(f"{why}, so it needs one position per id; this model has patch {self.patch} "
+                             "(set \"patch\": 1, or leave pretraining and language models out)")
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)

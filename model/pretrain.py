@@ -27,6 +27,10 @@ MASK_RATE = 0.15
 class SparseTransformerMLM(_SparseTransformer):
     """Token ids (B, n) and positions (B, M) -> logits (B, M, V) at those positions."""
 
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.config.refuse_patches("masked-id pretraining predicts every id")
+
     def call(self, token_ids, positions=None, training=None):
         x, _ = self.encode(token_ids, training)                                # (B, n, d)
         if positions is not None:

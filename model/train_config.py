@@ -128,6 +128,8 @@ class TrainConfig:
             raise ValueError(f"checkpoint_minutes must be > 0, got {self.checkpoint_minutes!r}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction!r}")
+        if self.pretrain_steps > 0:
+            self.model.refuse_patches("masked-id pretraining predicts every id")
         if self.batch_tokens < self.model.max_length:
             raise ValueError(f"batch_tokens {self.batch_tokens} cannot hold one review of max_length "
                              f"{self.model.max_length}; use batch_tokens >= {self.model.max_length}")

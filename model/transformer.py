@@ -36,19 +36,24 @@ def sinusoidal_table(length: int, d_model: int) -> np.ndarray:
 
 @register
 class TokenAndPositionEmbedding(keras.layers.Layer):
-    """Token embedding plus a position embedding; ``logits`` reuses the token table (tied)."""
+    """Token embedding plus a position embedding; ``logits`` reuses the token table (tied).
+
+    With ``patch`` p > 1 each id has a d/p-wide embedding and every p neighbouring ids are one
+    position: their embeddings side by side, (B, n, d/p) -> (B, n/p, d), as MEGABYTE and ViT embed
+    patches. Nothing is counted or hashed; attention then runs over n/p positions (p times fewer).
+    """
 
     def __init__(self, vocab_size: int, max_length: int, d_model: int,
-                 positional: str = "learned", **kwargs):
+                 positional: str = "learned", patch: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size, self.max_length, self.d_model = vocab_size, max_length, d_model
-        self.positional = positional
+        self.positional, self.patch = positional, patch
 
     def build(self, input_shape=None):
-        self.tokens = self.add_weight(name="tokens", shape=(self.vocab_size, self.d_model),
+        self.tokens = self.add_weight(name="tokens", shape=(self.vocab_size, self.d_model // self.patch),
                                       initializer=keras.initializers.RandomNormal(stddev=0.02))
         if self.positional == "learned":
-            self.positions = self.add_weight(name="positions", shape=(self.max_length, self.d_model),
+            self.positions = self.add_weight(name="positions", shape=(self.max_length // self.patch, self.d_model),
                                              initializer=keras.initializers.RandomNormal(stddev=0.02))
         elif self.positional == "conv":
             # one learned filter per feature over the CONV_WIDTH neighbours (a convolutional position
@@ -64,7 +69,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if n is not None and n > self.max_length and self.positional != "conv":   # conv: any length
             raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
                              "truncate the input")
-        x = tf.gather(self.tokens, token_ids)                                  # (B, n, d)
+        x = tf.gather(self.tokens, token_ids)                                  # (B, n, d/p)
+        if self.patch > 1:
+            x = tf.reshape(x, [-1, n // self.patch, self.d_model])             # (B, n/p, d)
         if self.positional == "conv":
             # each feature mixed with its own neighbours' (padding ids past the end embed as [PAD])
             near = tf.nn.depthwise_conv2d(x[:, None], self.positions, [1, 1, 1, 1], "SAME")   # (B, 1, n, d)
@@ -72,7 +79,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
         # slice: a constant slice would be folded into a separate copy of the table for every
         # input length of a multi-length .tflite file; a gather keeps one shared table.
-        positions = token_ids * 0 + tf.range(tf.shape(token_ids)[1])[None, :]  # (B, n)
+        first = token_ids if self.patch == 1 else token_ids[:, :: self.patch]  # (B, n/p): one id a position
+        positions = first * 0 + tf.range(tf.shape(first)[1])[None, :]         # (B, n/p)
         return x + tf.gather(self.positions, positions)
 
     def logits(self, x):
@@ -82,7 +90,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(vocab_size=self.vocab_size, max_length=self.max_length, d_model=self.d_model,
-                      positional=self.positional)
+                      positional=self.positional, patch=self.patch)
         return config
 
 
@@ -149,7 +157,7 @@ class _SparseTransformer(keras.Model):
         self.config = config if isinstance(config, TransformerConfig) else TransformerConfig.from_dict(config)
         c = self.config
         self.embedding = TokenAndPositionEmbedding(c.vocab_size, c.max_length, c.d_model, c.positional,
-                                                   name="embedding")
+                                                   c.patch, name="embedding")
         self.blocks = [EncoderBlock(c.d_model, c.num_heads, c.d_ff, c.pattern, c.dropout, name=f"block_{i}")
                        for i in range(c.num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
@@ -167,8 +175,15 @@ class _SparseTransformer(keras.Model):
         pass
 
     def encode(self, token_ids, training=None):
-        """(B, n) int token ids -> (B, n, d) features, and the (B, n) float padding mask."""
+        """(B, n) int token ids -> (B, m, d) features and the (B, m) float padding mask, m = n / patch
+        (n padded up to a multiple of the patch first); a position is padding when all its ids are."""
+        p = self.config.patch
+        if p > 1 and token_ids.shape[1] % p:
+            token_ids = tf.pad(token_ids, [[0, 0], [0, p - token_ids.shape[1] % p]],
+                               constant_values=self.config.pad_id)
         mask = tf.cast(tf.not_equal(token_ids, self.config.pad_id), tf.float32)
+        if p > 1:
+            mask = tf.reduce_max(tf.reshape(mask, [-1, token_ids.shape[1] // p, p]), axis=-1)   # (B, m)
         x = self.embed_drop(self.embedding(token_ids), training=training)
         for block in self.blocks:
             x = block(x, mask, training=training)
@@ -275,6 +290,7 @@ class SparseTransformerLM(_SparseTransformer):
         super().__init__(config, **kwargs)
         if not self.config.pattern.causal:
             raise ValueError("a language model needs a causal pattern; set pattern.causal=True")
+        self.config.refuse_patches("a language model predicts every id")
 
     def call(self, token_ids, training=None):
         x, _ = self.encode(token_ids, training)

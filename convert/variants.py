@@ -89,7 +89,7 @@ register(Variant("dynamic", "int8 weights, float activations", optimize=True, pe
                  thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.99}, max_size_ratio=0.30,
                  targets=(EDGE, MEDIAPIPE, LANGUAGE_MODEL), default_for=(EDGE, MEDIAPIPE, LANGUAGE_MODEL)))
 register(Variant("int8", "full integer, calibrated on training reviews", optimize=True, per_tensor_scales=True,
-                 calibrated=True, thresholds={"max_abs_delta_pp": 0.5, "min_agreement": 0.985},
+                 calibrated=True, thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.985},
                  max_size_ratio=0.30, targets=(EDGE, MEDIAPIPE)))
 
 

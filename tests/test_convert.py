@@ -101,6 +101,9 @@ def test_check_names_each_missed_threshold():
     assert check("int8", good, 100) == []
     assert check("int8", dict(good, agreement=0.98), 100) == ["agreement 98.0000% < 98.5%"]
     assert check("int8", dict(good, delta_accuracy_pp=-0.6), 100)[0].startswith("|delta accuracy| 0.60 pp")
+    # the promise is 0.3 pp: a regression to -0.45 pp fails, -0.25 pp passes
+    assert check("int8", dict(good, delta_accuracy_pp=-0.45), 100) == ["|delta accuracy| 0.45 pp > 0.3 pp"]
+    assert check("int8", dict(good, delta_accuracy_pp=-0.25), 100) == []
     assert check("int8", good, 50) == ["size 50.0% of float32 > 30%"]
     assert check("float32", dict(good, agreement=1.0, max_abs_prob_diff=2e-3), None)[0].startswith("max |dp|")
     assert check("float16", dict(good, delta_accuracy_pp=0.2), None)

@@ -80,8 +80,7 @@ def run_variant(path: Path, texts: list[str], progress: bool = True, backend: st
     from edge_runtime import TextClassifier
 
     classifier = TextClassifier(path, num_threads=1, backend=backend)
-    if classifier.trained_length < classifier.max_length:   # judged as the Keras model reads: cut where it cuts
-        classifier = TextClassifier(path, num_threads=1, backend=backend, max_length=classifier.trained_length)
+    classifier.max_length = classifier.trained_length   # judged as the Keras model reads: cut where it cuts
     probs = np.zeros((len(texts), len(classifier.labels)), dtype=np.float32)
     latency = np.zeros(len(texts))
     for i, text in enumerate(tqdm(texts, desc=path.stem, unit="review", disable=not progress, leave=False)):

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from convert.representative import representative_reviews, signature_dataset
-from convert.tflite import convert_multi_length
+from convert.tflite import convert_multi_length, size_breakdown
 from convert.variants import EDGE, REFERENCE, calibrated_names, parse as parse_variants, variant as variant_of
 from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, LANGUAGE_MODEL, BundleConfig, Signatures, pack_bundle
 from model.files import check_writable, write_atomic, write_json_atomic
@@ -95,7 +95,8 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, vocab_text, labels))
         written[variant] = path
-        summary["variants"][variant] = {"size_bytes": path.stat().st_size, "flatbuffer_bytes": len(flatbuffer)}
+        summary["variants"][variant] = {"size_bytes": path.stat().st_size, "flatbuffer_bytes": len(flatbuffer),
+                                        **size_breakdown(flatbuffer)}
         if variant == REFERENCE:
             # what sharing weights between the length signatures saves: the same model with one length
             single = len(convert_multi_length(model, [lengths[-1]], variant))

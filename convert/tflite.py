@@ -238,6 +238,29 @@ def integer_table_bytes(flatbuffer: bytes) -> int:
     return sum(len(model.buffers[b].data) for b in buffers if model.buffers[b].data is not None)
 
 
+def size_breakdown(flatbuffer: bytes) -> dict:
+    """Where a flatbuffer's bytes go: constant tensors (weights, tables) and the graph itself (operators,
+    tensor descriptions, quantization parameters), once per signature. A small model with many input
+    lengths is mostly graph, which quantizing the weights cannot shrink."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    constants = {}
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            data = model.buffers[tensor.buffer].data
+            if data is not None and len(data):
+                float_type = tensor.type in (schema.TensorType.FLOAT32, schema.TensorType.FLOAT16)
+                constants[tensor.buffer] = (len(data), float_type)
+    constant_bytes = sum(n for n, _ in constants.values())
+    return {"constant_bytes": constant_bytes,
+            "float_constant_bytes": sum(n for n, is_float in constants.values() if is_float),
+            "graph_bytes": len(flatbuffer) - constant_bytes,
+            "signatures": len(model.subgraphs),
+            "operators": sum(len(subgraph.operators or []) for subgraph in model.subgraphs)}
+
+
 def op_names(flatbuffer: bytes) -> set[str]:
     """The operator names inside a ``.tflite`` flatbuffer (read with the edge interpreter)."""
     from ai_edge_litert.interpreter import Interpreter

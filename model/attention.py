@@ -43,10 +43,10 @@ def sparse_attention_bias(key_valid: tf.Tensor, layout: BlockLayout, block_size:
         key_bias (B*H, r, 1, k*bs) and causal_bias (r, bs, k*bs) or None, r = nb - g rows.
     """
     nb, rows, k, bs = layout.num_blocks, len(layout.gather_index), layout.keys_per_query, block_size
-    slot_valid = np.repeat(layout.slot_valid, bs, axis=1).astype(np.float32)  # (r, k*bs)
     keys = tf.reshape(key_valid, [-1, nb, bs])                                 # (B, nb, bs)
-    keys = tf.gather(keys, layout.gather_index, axis=1)                        # (B, r, k, bs)
-    keys = tf.reshape(keys, [-1, 1, rows, k * bs]) * slot_valid                # (B, 1, r, k*bs)
+    keys = tf.pad(keys, [[0, 0], [0, 1], [0, 0]])                              # (B, nb+1, bs), block nb all 0
+    keys = tf.gather(keys, layout.mask_index, axis=1)                          # (B, r, k, bs); padding slots -> 0
+    keys = tf.reshape(keys, [-1, 1, rows, k * bs])                             # (B, 1, r, k*bs)
     keys = tf.tile(keys, [1, num_heads, 1, 1])                                 # (B, H, r, k*bs)
     key_bias = tf.reshape((1.0 - keys) * MASK_VALUE, [-1, rows, 1, k * bs])    # (B*H, r, 1, k*bs)
     causal_bias = None

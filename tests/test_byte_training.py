@@ -262,3 +262,64 @@ def test_a_byte_model_is_refused_for_mediapipe_with_the_fix(uninterrupted, tmp_p
     with pytest.raises(ValueError, match="MediaPipe's TextClassifier tokenizes with BERT's WordPiece.*--target edge"):
         targets.convert(uninterrupted[0], "mediapipe", out_dir=tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.imdb
+def test_the_long_document_bench_times_each_length_and_a_dense_twin_of_the_same_weights(uninterrupted, tmp_path):
+    """`sparse-edge bench long`: every document fills its length's signature, none is cut, and the
+    dense twin is the same model (a document within one attention window gets the same answer)."""
+    import shutil
+
+    from edge_runtime import TextClassifier
+    from sparse_edge.bench.long import run_long_benchmark
+
+    folder = tmp_path / "model"
+    shutil.copytree(uninterrupted[0], folder, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    from convert.export import convert_model_dir
+
+    convert_model_dir(folder, ["float32"], progress=False)
+    report = run_long_benchmark(str(folder), "float32", [128, 256, 1024], 256, str(tmp_path / "long.json"),
+                                docs_per_length=2, repeats=1, work_dir=str(tmp_path / "dense"))
+    assert json.loads((tmp_path / "long.json").read_text())["rows"] == report["rows"]
+    for row in report["rows"]:
+        assert row["signatures"] == [row["length"]] and not row["truncated"] and row["calls"] == 2
+        assert row["bytes"] == row["length"] - 2 and all(row["length"] - 3 <= n <= row["length"] for n in row["ids"])
+    dense = report["dense"]
+    assert dense["length"] == 256 and dense["speedup"] > 0 and set(report["summary"]["checks"]) >= {
+        "at least 5x faster than dense at 256 ids", "time grows at most 2.3x per doubling"}
+    text = "Short enough for one window: dense and local attention see the same bytes."
+    sparse_p = TextClassifier(folder / "tflite" / "float32.tflite").classify(text).probabilities
+    dense_p = TextClassifier(dense["model"]).classify(text).probabilities
+    np.testing.assert_allclose(dense_p, sparse_p, atol=1e-5)
+    with pytest.raises(ValueError, match="must be one of --lengths"):
+        run_long_benchmark(str(folder), "float32", [256], 1024, str(tmp_path / "x.json"))
+    with pytest.raises(ValueError, match="no input of length 512; choose --lengths from its signatures: 128, 192, 256"):
+        run_long_benchmark(str(folder), "float32", [512], None, str(tmp_path / "x.json"))
+
+
+def test_long_documents_are_cut_at_whole_characters():
+    from sparse_edge.bench.long import documents
+
+    docs = documents(["é" * 7, "ab"], 9, 3)
+    assert [len(d.encode()) for d in docs] == [8, 8, 8]   # 9 bytes would split an é
+    assert docs[0] == "é" * 4 and len(set(docs)) >= 1
+    assert [len(d.encode()) for d in documents(["abc"], 10, 2)] == [10, 10]
+
+
+@pytest.mark.imdb
+def test_the_training_step_bench_measures_each_pattern_in_its_own_process(tmp_path):
+    from sparse_edge.bench.attention import BenchSettings
+    from sparse_edge.bench.train_step import run_train_step_benchmark, training_bytes
+
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(json.dumps(TINY))
+    report = run_train_step_benchmark(str(recipe), ["local", "dense"], 256, str(tmp_path / "step.json"),
+                                      BenchSettings(repeats=1, timeout_s=300))
+    assert report["batch"] == 8 and report["epoch_ids"] == training_bytes(str(recipe), 256)
+    assert 0.9 * 216 * 100 < report["epoch_ids"] <= 216 * 256   # 240 reviews less a tenth, mostly cut at 256
+    for row in report["rows"]:
+        assert row["status"] == "ok" and row["us_per_id"] > 0 and row["peak_rss_mb"] > 100
+        assert row["epoch_seconds"] == pytest.approx(row["median_step_s"] / (8 * 256) * report["epoch_ids"], rel=0.02, abs=0.1)
+    assert report["rows"][0]["parameters"] == report["rows"][1]["parameters"]   # a pattern adds no weights
+    with pytest.raises(ValueError, match="unknown attention pattern 'nope'"):
+        run_train_step_benchmark(str(recipe), ["nope"], 256, str(tmp_path / "x.json"), BenchSettings())

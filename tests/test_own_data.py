@@ -318,25 +318,35 @@ def test_pipeline_runs_end_to_end_on_your_own_data(tmp_path, tiny_presets):
     assert folder.data_record()["split"]["test"] == "stratified"
 
 
-def test_train_reads_your_own_data_as_bytes(tmp_path, tiny_presets):
-    """`sparse-edge train --tokenizer bytes --data csv:...`: no vocabulary anywhere, the bytes recorded."""
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "dir", "tfds"])
+def test_train_reads_your_own_data_as_bytes(tmp_path, tiny_presets, kind):
+    """`sparse-edge train --tokenizer bytes --data KIND:...` for every kind of source: no vocabulary
+    anywhere, the bytes recorded, the source's labels."""
     from click.testing import CliRunner
 
     from model.saved import ModelFolder
     from sparse_edge.cli import main
 
     labels = ["shipping", "it"]
-    path = write_csv(tmp_path / "tickets.csv", make_rows(labels, per_label=30))
+    rows = make_rows(labels, per_label=30)
+    options = {"csv": ["--data", f"csv:{write_csv(tmp_path / 'tickets.csv', rows)}", "--text-column", "body",
+                       "--label-column", "team"],
+               "jsonl": ["--data", f"jsonl:{write_jsonl(tmp_path / 'tickets.jsonl', rows)}"],
+               "dir": ["--data", f"dir:{write_dir(tmp_path / 'tickets', rows)}"]}
+    if kind == "tfds":
+        options["tfds"] = ["--data", make_tfds(tmp_path / "tfds", labels, 30), "--text-column", "body",
+                           "--label-column", "team", "--data-dir", str(tmp_path / "tfds")]
     config = json.loads(Path(tiny_presets["tiny"].train_config).read_text())
     config.update(epochs=1, teacher=None, unlabelled_reviews=0)
     (tmp_path / "bytes.json").write_text(json.dumps(config))
     result = CliRunner().invoke(main, ["train", "--config", str(tmp_path / "bytes.json"), "--tokenizer", "bytes",
-                                       "--data", f"csv:{path}", "--text-column", "body", "--label-column", "team",
-                                       "--out", str(tmp_path / "model"), "--quiet"])
+                                       *options[kind], "--out", str(tmp_path / "model"), "--quiet"])
     assert result.exit_code == 0, result.output
     folder = ModelFolder(tmp_path / "model")
     assert folder.tokenizer_options == {"kind": "bytes"} and not folder.vocab_path.exists()
-    assert folder.read_config()["model"]["vocab_size"] == 261 and folder.labels == sorted(labels)
+    expected = labels if kind == "tfds" else sorted(labels)   # a TFDS ClassLabel keeps its own order
+    assert folder.read_config()["model"]["vocab_size"] == 261 and folder.labels == expected
+    assert folder.data_record()["source"].startswith(kind)
     model, tokenizer, _ = folder.load()
     assert tokenizer.encode("ok", 8).ids.tolist() == [2, ord("o") + 5, ord("k") + 5, 3]
 

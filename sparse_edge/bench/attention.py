@@ -107,12 +107,12 @@ def worker_tflite(model_path: str, n: int, repeats: int) -> dict:
     return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": _peak_rss_mb()}
 
 
-def _run_child(args: list[str], settings: BenchSettings) -> dict:
-    """Run ``python -m sparse_edge.bench.attention ARGS``; watch memory and time; return its JSON."""
+def _run_child(args: list[str], settings: BenchSettings, module: str = "sparse_edge.bench.attention") -> dict:
+    """Run ``python -m MODULE ARGS``; watch memory and time; return its JSON (or an ``oom``/``timeout``/``error`` status)."""
     import psutil
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    child = subprocess.Popen([sys.executable, "-m", "sparse_edge.bench.attention", *args], env=env,
+    child = subprocess.Popen([sys.executable, "-m", module, *args], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     limit = settings.memory_limit_gb * 1024**3
     start, status = time.monotonic(), None

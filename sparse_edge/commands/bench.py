@@ -177,6 +177,77 @@ def baseline(model_dir, json_path, quiet, byte_ngrams, data_dir, manual_dir):
                f"on {report['test']['n']:,} test rows (C={report['C']}); {json_path}")
 
 
+@bench.command("long")
+@click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A converted byte-level model folder (tflite/<variant>.tflite), for example artifacts/lra-text/model.")
+@click.option("--variant", default=FULL_INTEGER, show_default=True, help="Which .tflite of the folder to time.")
+@click.option("--lengths", default="1024,4096,16384", show_default=True, callback=_csv(int),
+              help="Input lengths in ids, comma-separated, each one of the file's signatures: each document is "
+                   "that many bytes less two ([CLS], [SEP]).")
+@click.option("--dense-at", default=4096, show_default=True, type=click.IntRange(64),
+              help="Also time the same model with dense attention (same weights and variant) at this length, "
+                   "one of --lengths; 0 skips it.")
+@click.option("--documents", "docs_per_length", default=5, show_default=True, type=click.IntRange(1),
+              help="Different documents per length.")
+@click.option("--repeats", default=4, show_default=True, type=click.IntRange(1),
+              help="Timed classifications of each document (after one warm-up).")
+@click.option("--json", "json_path", default="runs/bench/long.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the results.")
+@click.option("--work-dir", default="runs/bench/long-dense", show_default=True, type=click.Path(file_okay=False),
+              help="Where the dense twin's model folder and .tflite are written.")
+@data_options
+def long(model_dir, variant, lengths, dense_at, docs_per_length, repeats, json_path, work_dir, data_dir, manual_dir):
+    """Time per document and memory of a byte-level model as documents grow (one thread, through
+    edge_runtime), and the same model with dense attention at one length, in the same run."""
+    with_tensorflow("sparse-edge bench long")
+    from sparse_edge.bench.long import run_long_benchmark
+
+    try:
+        report = run_long_benchmark(model_dir, variant, lengths, dense_at or None, json_path, docs_per_length,
+                                    repeats, data_dir, manual_dir, work_dir)
+    except (ValueError, FileNotFoundError) as error:
+        usage(str(error))
+    for row in report["rows"]:
+        click.echo(f"{row['length']:>6,} ids ({row['bytes']:,} bytes): p50 {row['p50_ms']:.1f} ms, memory {row['model_memory_mb']:.0f} MB")
+    for line in report["summary"]["lines"]:
+        click.echo(line)
+    for name, ok in report["summary"]["checks"].items():
+        click.echo(f"{'pass' if ok else 'FAIL'}: {name}")
+
+
+@bench.command("train-step")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A training recipe (configs/*.json); its model, with each pattern in turn, is measured.")
+@click.option("--patterns", default="local,bigbird,dense", show_default=True, callback=_csv(str),
+              help="Attention patterns, comma-separated.")
+@click.option("--length", default=4096, show_default=True, type=click.IntRange(64),
+              help="Ids per document; the batch is the recipe's batch_tokens / length.")
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed steps (after two warm-ups).")
+@click.option("--memory-limit-gb", default=16.0, show_default=True, type=click.FloatRange(0.5),
+              help="A pattern whose process grows past this is stopped and recorded as 'oom'.")
+@click.option("--timeout", default=900, show_default=True, type=click.IntRange(10),
+              help="Seconds before one pattern's measurement is stopped and recorded as 'timeout'.")
+@click.option("--json", "json_path", default="runs/bench/train-step.json", show_default=True,
+              type=click.Path(dir_okay=False), help="Where to write the results.")
+@data_options
+def train_step(config_path, patterns, length, repeats, memory_limit_gb, timeout, json_path, data_dir, manual_dir):
+    """Time and peak memory of one training step of a recipe's model per attention pattern, and the
+    hours an epoch would take: what a pattern costs before it is trained."""
+    with_tensorflow("sparse-edge bench train-step")
+    from sparse_edge.bench.attention import BenchSettings
+    from sparse_edge.bench.train_step import run_train_step_benchmark
+
+    settings = BenchSettings(repeats=repeats, memory_limit_gb=memory_limit_gb, timeout_s=timeout)
+    try:
+        report = run_train_step_benchmark(config_path, patterns, length, json_path, settings, data_dir, manual_dir)
+    except ValueError as error:
+        usage(str(error))
+    for r in report["rows"]:
+        click.echo(f"{r['pattern']:9s} " + (f"{r['median_step_s']:.2f} s a step, {r['us_per_id']:.1f} µs an id, "
+                                            f"{r['epoch_seconds'] / 3600:.2f} h an epoch, {r['peak_rss_mb']:,.0f} MB"
+                                            if r["status"] == "ok" else r["status"]))
+
+
 @bench.command("serve")
 @click.option("--model", "model_path", default=str(ModelFolder(SHIPPED_CLASSIFIER).tflite(FULL_INTEGER)), show_default=True,
               type=click.Path(exists=True, dir_okay=False), help="The .tflite the service runs.")

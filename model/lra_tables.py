@@ -71,7 +71,10 @@ def lra_text() -> str:
                 why = (f"not trained: a step takes {r['median_step_s']:.2f} s{times}, {r['peak_rss_mb']:,.0f} MB; "
                        f"one epoch of full batches {r['epoch_seconds'] / 3600:.1f} h")
             else:
-                why = f"not trained: one training step ran out of {r['status'].replace('oom', 'memory')}"
+                limit = (f"the {step['settings']['memory_limit_gb']:g} GB limit" if r["status"] == "oom"
+                         else f"{step['settings']['timeout_s']} s")
+                why = (f"not trained: one training step of {step['batch']} × {step['length']:,} ids outgrew {limit} "
+                       "(the n × n scores of every head)")
             lines.append(f"| sparse model with `{pattern}` attention, same size | {step['length']:,} bytes | — | — | "
                          f"{why} | `{LRA}/train-step.json` |")
     if _exists(f"{LRA}/byte-ngrams-4096.json"):

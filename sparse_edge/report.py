@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from convert import tables as conversion
+from model import lra_tables
 from model import tables as models
 from model.tables import ROOT  # noqa: F401 - the repository, for the report command
 from sparse_edge import pipeline_summary as pipelines
@@ -23,7 +24,7 @@ TABLES = {"classifier_metrics": models.classifier_metrics, "lm_metrics": models.
           "attention_bench": attention.attention_bench, "tokenizer_bench": tokenizer.tokenizer_bench,
           "edge_bench": edge.edge_bench, "pi_check": edge.pi_check, "serve_bench": serve.serve_bench,
           "kernel_spread": kernels.kernel_spread_table, "peers": peers.peers, "behaviour": behaviour.behaviour,
-          "debian_sections": baseline.debian_sections}
+          "debian_sections": baseline.debian_sections, "lra_text": lra_tables.lra_text}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 DOCUMENTS = ("README.md", "docs/results.md", "docs/benchmarks.md", "docs/cli.md", "docs/data.md",
              "docs/conversion.md", "docs/edge.md", "docs/mediapipe.md", "docs/tokenizer.md",

@@ -54,3 +54,19 @@ def test_bench_peers_measures_every_system_in_one_run(tmp_path):
         assert row["cold_start"]["process_ms"] >= row["cold_start"]["ms"] > 0, name
         assert 10 < row["cold_start"]["peak_rss_mb"] < 2000, name   # its own memory, not the parent's
     assert report["systems"]["shipped int8"]["accuracy"] > 0.85   # the shipped model, not trained here
+
+
+def test_mcnemar_counts_only_the_reviews_the_two_disagree_on():
+    import numpy as np
+
+    from sparse_edge.bench.peers import mcnemar_exact
+
+    a = np.array([True] * 60 + [False] * 10 + [True] * 30)
+    b = np.array([False] * 60 + [True] * 10 + [True] * 30)
+    result = mcnemar_exact(a, b)
+    assert (result["only_first_right"], result["only_second_right"]) == (60, 10)
+    assert result["p_value"] < 1e-8                      # 10 heads in 70 fair tosses
+    same = mcnemar_exact(a, a)
+    assert same["p_value"] == 1.0 and same["only_first_right"] == 0
+    even = mcnemar_exact(np.array([True, False] * 20), np.array([False, True] * 20))
+    assert even["p_value"] == pytest.approx(1.0)         # 20 against 20: no evidence either way

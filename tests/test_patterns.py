@@ -115,3 +115,14 @@ def test_sizes_that_do_not_fit_the_sequence_are_refused():
 def test_unknown_config_keys_are_refused():
     with pytest.raises(ValueError, match="unknown attention pattern keys \\['windw'\\]"):
         AttentionPattern.from_dict({"name": "local", "windw": 3})
+
+
+@pytest.mark.parametrize("name", ["local", "bigbird", "strided"])
+def test_mask_index_points_padding_slots_one_past_the_last_block(name):
+    """The attention gathers key validity from nb + 1 blocks (the last all zeros) with this table: a
+    padding slot reads block nb, so it is masked without a stored float mask."""
+    lay = layout(name, 9, window=3, stride=3, num_random=2)
+    index = lay.mask_index
+    assert index.dtype == np.int32 and index.shape == lay.gather_index.shape
+    np.testing.assert_array_equal(index[lay.slot_valid], lay.gather_index[lay.slot_valid])
+    assert (index[~lay.slot_valid] == lay.num_blocks).all() and (~lay.slot_valid).any()

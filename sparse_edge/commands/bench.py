@@ -137,8 +137,12 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
 @click.option("--limit", type=click.IntRange(100), help="Only the first N train and N test reviews (quick checks; IMDB is stored shuffled).")
 @click.option("--json", "json_path", default="runs/bench/peers.json", show_default=True,
               type=click.Path(dir_okay=False))
+@click.option("--combine-with", type=click.Path(exists=True, file_okay=False), metavar="BYTE_MODEL_DIR",
+              help="Also mix a byte-level model's log-odds with the --model-dir model's (weights fitted on the "
+                   "validation reviews both held out) and test the mix against NB-LR (exact McNemar).")
 @data_options
-def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, json_path, data_dir, manual_dir):
+def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, json_path, combine_with, data_dir,
+          manual_dir):
     """Train TF-IDF + LR, NB-LR and fastText on IMDB train and measure them against the shipped .tflite
     variants in one run: accuracy, size, latency, throughput, cold start, memory, behaviour."""
     with_tensorflow("sparse-edge bench peers")
@@ -146,12 +150,17 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
 
     try:
         report = run_peers_benchmark(model_dir, variants, json_path, data_dir, out_dir, latency_reviews,
-                                     cold_repeats, progress=lambda line: click.echo(line, err=True), limit=limit)
-    except FileNotFoundError as error:
+                                     cold_repeats, progress=lambda line: click.echo(line, err=True), limit=limit,
+                                     combine_with=combine_with)
+    except (FileNotFoundError, ValueError) as error:
         usage(str(error))
     for name, row in report["systems"].items():
         click.echo(f"{name:18s} {row['accuracy']:.2%}  {row['size_bytes'] / 1e6:6.2f} MB  "
                    f"p50 {row['latency_ms']['p50']:.2f} ms  behaviour {row['behaviour']['all']['pass_rate']:.0%}")
+    if "combination" in report:
+        c = report["combination"]
+        click.echo(f"word + bytes     {c['accuracy']['combined']:.2%}  against NB-LR {c['accuracy']['nb-lr']:.2%}: "
+                   f"McNemar p = {c['mcnemar_vs_nb_lr']['p_value']:.3g}; {c['decision']}")
 
 
 @bench.command("baseline")

@@ -46,7 +46,8 @@ def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
 def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None,
                       data_dir: str | None = None, manual_dir: str | None = None,
                       calibration_reviews: int = 64, float_nodes: list[str] | None = None,
-                      progress: bool = True, longest: int | None = None) -> dict[str, Path]:
+                      progress: bool = True, longest: int | None = None,
+                      lengths: list[int] | None = None) -> dict[str, Path]:
     """Convert the model in ``model_dir`` to each variant; return variant -> written path.
 
     A model whose positions are relative (``positional: conv``) also gets signatures past its
@@ -56,6 +57,8 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     For ``int8``, the QuantizationDebugger first measures every op's int8 error at one input
     length (``MODEL_DIR/quant_debug.csv``) and the ops it flags stay in float (selective
     quantization), unless ``float_nodes`` names them explicitly (``[]``: quantize everything).
+    ``lengths`` replaces the model's own input lengths (each a whole number of blocks; the benchmarks'
+    one-length files).
     """
     from tqdm import tqdm
 
@@ -67,7 +70,10 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
     out = Path(out_dir) if out_dir else folder.tflite_dir
     check_writable(out)
     c = model.config
-    lengths = c.device_lengths(longest)
+    if lengths is None:
+        lengths = c.device_lengths(longest)
+    elif any(n % c.length_unit or n < c.length_unit for n in lengths):
+        raise ValueError(f"input lengths must be whole numbers of {c.length_unit}-id blocks, got {lengths}")
     vocab_text, labels = folder.vocab_text(), folder.labels
 
     representative = None

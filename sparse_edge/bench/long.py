@@ -4,8 +4,8 @@
   one thread) at each input length in ``--lengths``: real IMDB test reviews joined end to end and
   cut at the length less the two reserved ids ([CLS], [SEP]), so each document fills the
   signature of that length exactly (4,094 bytes are 4,096 ids);
-- the same model with dense attention (the same weights, the same variant, converted the same way
-  at lengths up to ``--dense-at``) timed on the same documents at that length, in the same run;
+- the same model with dense attention (the same weights, the same variant, converted the same way,
+  one input length ``--dense-at``) timed on the same documents at that length, in the same run;
 - the memory each model needs: the process's peak resident memory minus what it held before the
   interpreter was created (each measurement is its own process, so the peak is that model's).
 
@@ -94,7 +94,7 @@ def _child(args: list[str]) -> dict:
 
 def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, manual_dir) -> Path:
     """The model of ``model_dir`` with dense attention (same weights: the pattern adds none), saved as
-    a model folder under ``out`` and converted to ``variant`` for inputs up to ``length`` bytes."""
+    a model folder under ``out`` and converted to ``variant`` with the one input length ``length``."""
     import shutil
 
     from convert.export import convert_model_dir
@@ -117,7 +117,7 @@ def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, 
     record["model"] = dense.config.to_dict()
     (out / ModelFolder.CONFIG).write_text(json.dumps(record, indent=2))
     dense.save(out / ModelFolder.MODEL)
-    written = convert_model_dir(out, [variant], data_dir=data_dir, manual_dir=manual_dir, longest=length)
+    written = convert_model_dir(out, [variant], data_dir=data_dir, manual_dir=manual_dir, lengths=[length])
     return written[variant]
 
 

@@ -73,15 +73,31 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if self.patch > 1:
             x = tf.reshape(x, [-1, n // self.patch, self.d_model])             # (B, n/p, d)
         if self.positional == "conv":
-            # each feature mixed with its own neighbours' (padding ids past the end embed as [PAD])
-            near = tf.nn.depthwise_conv2d(x[:, None], self.positions, [1, 1, 1, 1], "SAME")   # (B, 1, n, d)
-            return x + near[:, 0]
+            return x + self.neighbours(x)
         # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
         # slice: a constant slice would be folded into a separate copy of the table for every
         # input length of a multi-length .tflite file; a gather keeps one shared table.
         first = token_ids if self.patch == 1 else token_ids[:, :: self.patch]  # (B, n/p): one id a position
         positions = first * 0 + tf.range(tf.shape(first)[1])[None, :]         # (B, n/p)
         return x + tf.gather(self.positions, positions)
+
+    def neighbours(self, x):
+        """The conv position embedding of ``x`` (B, n, d): each feature mixed with its own CONV_WIDTH
+        neighbours' (zeros past either end), a depthwise convolution written as shifted copies.
+
+        Written out rather than as ``tf.nn.depthwise_conv2d``: dynamic-range quantization gives that
+        op int8 weights with one scale per tensor (what tflite-runtime 2.14 needs for its other ops),
+        and TFLite's hybrid DEPTHWISE_CONV_2D reads one scale per channel, so every channel but the
+        first was scaled by whatever followed in memory (measured: outputs near 1e29, every review
+        the same label). Slices, multiplies and adds are exact in every variant.
+        """
+        n, half = x.shape[1], CONV_WIDTH // 2
+        filters = tf.reshape(self.positions, [CONV_WIDTH, self.d_model])           # (width, d)
+        padded = tf.pad(x, [[0, 0], [half, half], [0, 0]])                          # (B, n + width - 1, d)
+        near = padded[:, 0:n] * filters[0]
+        for j in range(1, CONV_WIDTH):
+            near = near + padded[:, j:j + n] * filters[j]
+        return near                                                                 # (B, n, d)
 
     def logits(self, x):
         """(B, n, d) -> (B, n, V): scores against every token embedding."""

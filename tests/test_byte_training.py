@@ -323,3 +323,45 @@ def test_the_training_step_bench_measures_each_pattern_in_its_own_process(tmp_pa
     assert report["rows"][0]["parameters"] == report["rows"][1]["parameters"]   # a pattern adds no weights
     with pytest.raises(ValueError, match="unknown attention pattern 'nope'"):
         run_train_step_benchmark(str(recipe), ["nope"], 256, str(tmp_path / "x.json"), BenchSettings())
+
+
+def test_the_conv_position_embedding_survives_dynamic_range_quantization():
+    """A width-128 byte model's position filter (9 x 128 weights, enough for the converter to quantize
+    them) runs as slices, multiplies and adds: no DEPTHWISE_CONV_2D, whose hybrid kernel reads one scale
+    per channel where dynamic-range files store one per tensor (outputs near 1e29 before the change)."""
+    import tensorflow as tf
+
+    from convert.tflite import convert_keras_model, op_names
+    from edge_runtime.backends import interpreter_class
+    from model.config import TransformerConfig
+    from model.transformer import SparseTransformerClassifier
+
+    config = TransformerConfig.from_dict({**TINY["model"], "d_model": 128, "num_heads": 4, "d_ff": 128,
+                                          "max_length": 256, "dropout": 0.0})
+    model = SparseTransformerClassifier(config)
+    model.build(None)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 261, size=(8, 256)).astype(np.int32)
+    ids[:, 0], ids[:, -1] = 2, 3
+    ids[:4, 100:] = 0                                      # padding too: 4 short texts, 4 long ones
+    logits = model.logits(ids, training=False).numpy()
+    head = model.trainable_variables[-2]
+    # outputs spread over (0, 1), so a wrong embedding would show in the probabilities
+    head.assign(head * (2.0 / np.std(logits[:, 1] - logits[:, 0])))
+    logits = model.logits(ids, training=False).numpy()
+    bias = model.trainable_variables[-1]
+    bias.assign(bias - np.array([0.0, np.mean(logits[:, 1] - logits[:, 0])], np.float32))
+    keras = model(ids, training=False).numpy()
+    flatbuffer = convert_keras_model(model, 256, "dynamic")
+    assert "DEPTHWISE_CONV_2D" not in op_names(flatbuffer)
+    Interpreter, _, _ = interpreter_class("auto")
+    interpreter = Interpreter(model_content=flatbuffer)
+    interpreter.allocate_tensors()
+    got = []
+    for row in ids:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], row[None])
+        interpreter.invoke()
+        got.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0])
+    got = np.array(got)
+    assert np.isfinite(got).all() and keras[:, 1].std() > 0.1
+    np.testing.assert_allclose(got, keras, atol=0.1)

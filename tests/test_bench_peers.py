@@ -10,6 +10,7 @@ from sparse_edge.bench.behaviour import CAPABILITIES, CASES, run_suite
 from sparse_edge.cli import main
 
 SHIPPED = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier"
+BYTES = SHIPPED.parent / "lra-text" / "model"
 
 
 def test_the_suite_has_every_capability_the_issue_names_with_cases_of_both_labels():
@@ -44,7 +45,8 @@ def test_a_perfect_oracle_passes_everything():
 def test_bench_peers_measures_every_system_in_one_run(tmp_path):
     result = CliRunner().invoke(main, ["bench", "peers", "--model-dir", str(SHIPPED), "--variants", "int8",
                                        "--limit", "400", "--latency-reviews", "20", "--cold-repeats", "1",
-                                       "--out", str(tmp_path / "peers"), "--json", str(tmp_path / "peers.json")])
+                                       "--out", str(tmp_path / "peers"), "--json", str(tmp_path / "peers.json"),
+                                       "--combine-with", str(BYTES)])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "peers.json").read_text())
     assert list(report["systems"]) == ["tfidf-lr", "nb-lr", "fasttext", "shipped int8"]
@@ -54,6 +56,12 @@ def test_bench_peers_measures_every_system_in_one_run(tmp_path):
         assert row["cold_start"]["process_ms"] >= row["cold_start"]["ms"] > 0, name
         assert 10 < row["cold_start"]["peak_rss_mb"] < 2000, name   # its own memory, not the parent's
     assert report["systems"]["shipped int8"]["accuracy"] > 0.85   # the shipped model, not trained here
+    mix = report["combination"]   # the word model and the byte model together, fitted on validation only
+    assert mix["validation_reviews"] == 40 and set(mix["accuracy"]) == {"combined", "word", "bytes", "nb-lr"}
+    assert mix["accuracy"]["nb-lr"] == pytest.approx(report["systems"]["nb-lr"]["accuracy"])
+    assert mix["accuracy"]["word"] == pytest.approx(report["systems"]["shipped int8"]["accuracy"])
+    assert mix["accuracy"]["bytes"] > 0.75 and 0 <= mix["mcnemar_vs_nb_lr"]["p_value"] <= 1
+    assert mix["significantly_better"] == ("worth an option" in mix["decision"])
 
 
 def test_mcnemar_counts_only_the_reviews_the_two_disagree_on():

@@ -86,6 +86,9 @@ def test_recheck_of_the_shipped_parity_report_keeps_every_number_and_the_verdict
 
 
 BYTES = SHIPPED.parent / "lra-text" / "model"   # the byte-level model of Long Range Arena's Text task
+# as REPRODUCE_WITHIN, from the byte model's own kernel spread (sparse-edge bench kernels --model-dir artifacts/lra-text/model)
+BYTES_WITHIN = {v: max(1e-6, 2 * row["max_abs_prob_diff"])
+                for v, row in json.loads((SHIPPED.parent / "lra-text" / "kernels.json").read_text())["variants"].items()}
 
 
 def test_the_byte_model_parity_covers_the_whole_test_split_and_misses_only_the_size_goal():
@@ -116,4 +119,5 @@ def test_the_edge_runtime_reproduces_the_byte_model_parity_probabilities():
         recorded = [s for s in report["sample"] if s["variant"] == variant][:4]
         for text, review_id, sample in zip(reviews.texts, reviews.ids, recorded):
             assert sample["id"] == str(review_id)
-            assert file.classify(text).probabilities[1] == pytest.approx(sample["prob_positive"], abs=0.04), variant
+            assert file.classify(text).probabilities[1] == pytest.approx(
+                sample["prob_positive"], abs=BYTES_WITHIN[variant]), variant

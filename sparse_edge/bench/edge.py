@@ -234,25 +234,26 @@ def edge_bench() -> str:
     return "\n".join(lines)
 
 
-def pi_check() -> str:
+def pi_check(path: str = "artifacts/bench/pi-check.json", rerun: str = "PI_OUT=artifacts/bench/pi-check.json scripts/pi-check",
+             kernels: str = "artifacts/bench/kernels.json") -> str:
     """Raspberry Pi OS, 64-bit and 32-bit, under emulation (artifacts/bench/pi-check.json)."""
     import hashlib
 
-    r = load_artifact("artifacts/bench/pi-check.json")
+    r = load_artifact(path)
     if "arches" not in r:    # the first record: arm64 and int8 only
         return ("**Not yet rerun for the files shipped now** (an earlier record checked one file on arm64 only); "
-                "rerun `PI_OUT=artifacts/bench/pi-check.json scripts/pi-check`.")
+                f"rerun `{rerun}`.")
     current = {v: hashlib.sha256((ROOT / r["models"] / f"{v}.tflite").read_bytes()).hexdigest()
                for v in r["model_sha256"] if (ROOT / r["models"] / f"{v}.tflite").exists()}
     stale = "" if current == r["model_sha256"] else (
-        "**Not yet rerun for the files shipped now**: rerun `PI_OUT=artifacts/bench/pi-check.json scripts/pi-check`. ")
+        f"**Not yet rerun for the files shipped now**: rerun `{rerun}`. ")
     install = {"arm64": '`pip install ".[edge]"` from aarch64 wheels',
                "armhf": "tflite-runtime 2.14's armv7l wheel (`.[edge-legacy]`) with Debian's numpy"}
     lines = [stale + f"`scripts/pi-check` on {r['date']}: {r['reviews']:,} reviews (a seeded sample of IMDB's test "
-             "split, then empty text, emoji, CJK, a 3,000-word review) through every shipped variant, on this "
+             f"split, then empty text, emoji, CJK, a 3,000-word review) through `{r['models']}`, on this "
              f"x86-64 host ({r['x86_64']['backend']}) and in Debian bookworm roots run through qemu-user-static. "
              "Passes when every label is the same and every probability within the spread the kernels "
-             "themselves show on one host (per variant; `artifacts/bench/kernels.json`, at least 1e-6).", "",
+             f"themselves show on one host (per variant; `{kernels}`, at least 1e-6).", "",
              "| root | interpreter | numpy | " + " | ".join(f"`{v}`" for v in r["model_sha256"]) + " |",
              "|---|---|---|" + "---|" * len(r["model_sha256"])]
     for arch, a in r["arches"].items():
@@ -264,3 +265,11 @@ def pi_check() -> str:
               "Emulated: correctness only; its times say nothing about a real Pi's speed. "
               f"Result: **{'passed' if r['passed'] else 'FAILED'}**."]
     return "\n".join(lines)
+
+
+def pi_check_bytes() -> str:
+    """The byte model's int8 file on Raspberry Pi OS under emulation (artifacts/lra-text/pi-check.json)."""
+    return pi_check("artifacts/lra-text/pi-check.json",
+                    "PI_MODELS=artifacts/lra-text/model/tflite PI_VARIANTS=int8 PI_REVIEWS=200 "
+                    "PI_KERNELS=artifacts/lra-text/kernels.json PI_OUT=artifacts/lra-text/pi-check.json scripts/pi-check",
+                    "artifacts/lra-text/kernels.json")

@@ -219,74 +219,6 @@ def _interleaved_latency(predictors: dict, sample: list[str]) -> dict:
     return latency
 
 
-def mcnemar_exact(a_right: np.ndarray, b_right: np.ndarray) -> dict:
-    """Exact (binomial) McNemar test of two classifiers on the same reviews: only the reviews one gets
-    right and the other wrong count; under "equally accurate" each such review is a fair coin."""
-    from scipy.stats import binomtest
-
-    only_a, only_b = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
-    p = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    return {"only_first_right": only_a, "only_second_right": only_b, "p_value": float(p)}
-
-
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def combination(word_dir: str, byte_dir: str, variant: str, word_test: np.ndarray, nb_lr_test: np.ndarray,
-                test, data_dir, progress, limit: int | None = None) -> dict:
-    """The byte model's and the word model's log-odds mixed by logistic regression fitted on the
-    validation reviews both held out (never test), scored on the test reviews, and compared with NB-LR
-    review by review (exact McNemar)."""
-    from sklearn.linear_model import LogisticRegression
-
-    from edge_runtime import TextClassifier
-    from model.data import load_imdb, train_validation_split
-    from model.saved import ModelFolder
-
-    from model.train_config import TrainConfig
-
-    splits = []
-    for folder in (ModelFolder(word_dir), ModelFolder(byte_dir)):
-        t = TrainConfig.load(folder.train_config_path)
-        splits.append((t.val_fraction, t.validation_seed))
-    if splits[0] != splits[1]:
-        raise ValueError(f"{word_dir} and {byte_dir} held out different validation reviews {splits}; "
-                         "the combination must be fitted on reviews neither trained on")
-    _, val = train_validation_split(load_imdb("train", data_dir, limit=limit), *splits[0])
-    byte_file = TextClassifier(ModelFolder(byte_dir).tflite(variant), num_threads=1)
-    byte_file = TextClassifier(byte_file.path, num_threads=1, max_length=byte_file.trained_length)  # as trained
-
-    def byte_probs(texts):
-        return np.array([0.5 + (p[1] - p[0]) / 2 for p in (byte_file.classify(t).probabilities for t in texts)])
-    word = load_predictor("tflite", str(ModelFolder(word_dir).tflite(variant)))
-    progress(f"combination: both {variant} files on {len(val):,} validation and {len(test):,} test reviews")
-    features_val = np.stack([_logit(_batched(word, val.texts, "word, validation")),
-                             _logit(_batched(byte_probs, val.texts, "bytes, validation"))], axis=1)
-    byte_test = np.asarray(_batched(byte_probs, test.texts, "bytes, test"))
-    features_test = np.stack([_logit(word_test), _logit(byte_test)], axis=1)
-    mix = LogisticRegression(C=1e4).fit(features_val, val.labels)
-    combined = mix.predict_proba(features_test)[:, 1]
-    labels = np.asarray(test.labels).astype(bool)
-    right = {name: (np.asarray(p) > 0.5) == labels for name, p in
-             (("combined", combined), ("word", word_test), ("bytes", byte_test), ("nb-lr", nb_lr_test))}
-    versus = mcnemar_exact(right["combined"], right["nb-lr"])
-    versus_word = mcnemar_exact(right["combined"], right["word"])
-    beats = lambda other, test: bool(right["combined"].mean() > right[other].mean() and test["p_value"] < 0.05)  # noqa: E731
-    better = beats("nb-lr", versus) and beats("word", versus_word)
-    return {"word_model": f"{word_dir} ({variant})", "byte_model": f"{byte_dir} ({variant}, cut at "
-            f"{byte_file.trained_length:,} ids as trained)", "validation_reviews": len(val),
-            "weights": {"word": float(mix.coef_[0][0]), "bytes": float(mix.coef_[0][1]), "bias": float(mix.intercept_[0])},
-            "accuracy": {name: float(r.mean()) for name, r in right.items()},
-            "mcnemar_vs_nb_lr": versus, "mcnemar_vs_word_alone": versus_word,
-            "word_alone_vs_nb_lr": mcnemar_exact(right["word"], right["nb-lr"]),
-            "significantly_better": better,
-            "decision": ("significantly more accurate (p < 0.05) than NB-LR and than the word model alone: worth an option"
-                         if better else "not significantly more accurate than both NB-LR and the word model alone "
-                         "(exact McNemar, p < 0.05 needed for each): not worth an option")}
-
-
 def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                         out_dir: str = "runs/bench/peers", latency_reviews: int = 500, cold_repeats: int = 3,
                         progress=print, limit: int | None = None, combine_with: str | None = None) -> dict:
@@ -338,6 +270,8 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
         report["systems"][name]["cold_start"] = cold_start(system["kind"], system["path"], sample[0], cold_repeats)
     if combine_with:
         variant = FULL_INTEGER if FULL_INTEGER in variants else variants[0]
+        from sparse_edge.bench.combine import combination
+
         report["combination"] = combination(model_dir, combine_with, variant,
                                             np.load(out / f"shipped-{variant}-test-probs.npy"),
                                             np.load(out / "nb-lr-test-probs.npy"), test, data_dir, progress, limit)

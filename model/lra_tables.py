@@ -27,7 +27,7 @@ PUBLISHED = [
 GOAL, AIM = 86.5, 90.5
 BUDGET_HOURS = 4.0
 
-# Our trained rows: (folder under artifacts/lra-text, what it is). A missing folder is left out of the table.
+# Our trained rows: (folder under artifacts/lra-text, what it is). A folder not yet committed is a "not finished" row.
 TRAINED = [
     ("model", "sparse, local window (block 64, 3 blocks), warm restart of the row below (4 more epochs)"),
     ("local-4096-stage1", "sparse, local window: `configs/lra-text.json` (masked-byte pretraining, 8 epochs)"),
@@ -53,6 +53,7 @@ def lra_text() -> str:
     for folder, what in TRAINED:
         path = f"{LRA}/{folder}/metrics.json"
         if not _exists(path):
+            lines.append(f"| {what} | | — | — | not finished: no `{LRA}/{folder}/metrics.json` yet | |")
             continue
         m = load_artifact(path)
         recipe = load_artifact(f"{LRA}/{folder}/train_config.json")

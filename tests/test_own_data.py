@@ -235,13 +235,22 @@ def tiny_presets(tmp_path_factory):
                                         calibration_reviews=4)}
 
 
+_TFDS_BUILDERS = {}   # TFDS registers a builder's name once a process: one class per (labels, rows), reused
+
+
 def make_tfds(data_dir: Path, labels, per_label):
     """A TFDS dataset prepared here (a ClassLabel in a deliberately unsorted order, train and test)."""
     import tensorflow_datasets as tfds
 
+    key = (tuple(labels), per_label)
+    if key in _TFDS_BUILDERS:
+        builder = _TFDS_BUILDERS[key]
+        builder(data_dir=str(data_dir)).download_and_prepare()
+        return f"tfds:{builder.name}"
     train_rows, test_rows = make_rows(labels, per_label), make_rows(labels, max(3, per_label // 4), seed=9)
 
     class TinyTickets(tfds.core.GeneratorBasedBuilder):
+        name = f"tiny_tickets_{len(_TFDS_BUILDERS)}"
         VERSION = tfds.core.Version("1.0.0")
 
         def _info(self):
@@ -255,8 +264,9 @@ def make_tfds(data_dir: Path, labels, per_label):
             for i, (text, label) in enumerate(rows):
                 yield i, {"body": text, "team": labels.index(label)}
 
+    _TFDS_BUILDERS[key] = TinyTickets
     TinyTickets(data_dir=str(data_dir)).download_and_prepare()
-    return "tfds:tiny_tickets"
+    return f"tfds:{TinyTickets.name}"
 
 
 def test_jsonl_and_a_folder_per_label_give_the_pipeline_the_rows_a_csv_gives(tmp_path):

@@ -95,9 +95,8 @@ def _child(args: list[str]) -> dict:
 def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, manual_dir) -> Path:
     """The model of ``model_dir`` with dense attention (same weights: the pattern adds none), saved as
     a model folder under ``out`` and converted to ``variant`` with the one input length ``length``."""
-    import shutil
-
     from convert.export import convert_model_dir
+    from model.files import save_keras_atomic, write_atomic, write_json_atomic
     from model.config import TransformerConfig
     from model.saved import ModelFolder
     from model.transformer import SparseTransformerClassifier
@@ -110,13 +109,13 @@ def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, 
     dense(np.zeros((1, length), np.int32))
     dense.set_weights(model.get_weights())
     out.mkdir(parents=True, exist_ok=True)
-    for name in (ModelFolder.CONFIG, ModelFolder.TRAIN_CONFIG, ModelFolder.DATA):
+    for name in (ModelFolder.TRAIN_CONFIG, ModelFolder.DATA):
         if (source / name).exists():
-            shutil.copy(source / name, out / name)
-    record = json.loads((out / ModelFolder.CONFIG).read_text())
+            write_atomic(out / name, (source / name).read_bytes())
+    record = json.loads((source / ModelFolder.CONFIG).read_text())
     record["model"] = dense.config.to_dict()
-    (out / ModelFolder.CONFIG).write_text(json.dumps(record, indent=2))
-    dense.save(out / ModelFolder.MODEL)
+    write_json_atomic(out / ModelFolder.CONFIG, record)
+    save_keras_atomic(dense, out / ModelFolder.MODEL)
     written = convert_model_dir(out, [variant], data_dir=data_dir, manual_dir=manual_dir, lengths=[length])
     return written[variant]
 

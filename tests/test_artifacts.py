@@ -115,7 +115,7 @@ def test_the_edge_runtime_reproduces_the_byte_model_parity_probabilities():
     reviews = load_imdb("test", limit=4)
     for variant in ("float32", "int8"):
         file = TextClassifier(BYTES / "tflite" / f"{variant}.tflite")
-        file = TextClassifier(file.path, max_length=file.trained_length)   # parity reads 4,096 ids, as trained
+        file.max_length = file.trained_length   # parity reads 4,096 ids, as trained
         recorded = [s for s in report["sample"] if s["variant"] == variant][:4]
         for text, review_id, sample in zip(reviews.texts, reviews.ids, recorded):
             assert sample["id"] == str(review_id)

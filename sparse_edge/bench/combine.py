@@ -34,7 +34,7 @@ def combination(word_dir: str, byte_dir: str, variant: str, word_test: np.ndarra
                          "the combination must be fitted on reviews neither trained on")
     _, val = train_validation_split(load_imdb("train", data_dir, limit=limit), *splits[0])
     byte_file = TextClassifier(ModelFolder(byte_dir).tflite(variant), num_threads=1)
-    byte_file = TextClassifier(byte_file.path, num_threads=1, max_length=byte_file.trained_length)  # as trained
+    byte_file.max_length = byte_file.trained_length   # cut where training and the Keras model cut (as parity does)
 
     def byte_probs(texts):
         return np.array([0.5 + (p[1] - p[0]) / 2 for p in (byte_file.classify(t).probabilities for t in texts)])

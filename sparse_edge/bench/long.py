@@ -227,13 +227,11 @@ def long_bench(path: str = "artifacts/lra-text/long-bench.json") -> str:
              f"{report['documents']}; each document classified {report['repeats_per_document']} times after a warm-up.\n",
              "| input (ids) | document (bytes) | attention | p50 ms | p90 ms | memory MB (peak − before loading) |",
              "|---:|---:|---|---:|---:|---:|"]
-    for r in report["rows"]:
-        lines.append(f"| {r['length']:,} | {r['bytes']:,} | sparse (local) | {r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | "
+    measured = [(r, "sparse (local)") for r in report["rows"]]
+    measured += [(report["dense"], "dense, same weights")] if report.get("dense") else []
+    for r, attention in measured:
+        lines.append(f"| {r['length']:,} | {r['bytes']:,} | {attention} | {r['p50_ms']:,.1f} | {r['p90_ms']:,.1f} | "
                      f"{r['model_memory_mb']:,.0f} |")
-    d = report.get("dense")
-    if d:
-        lines.append(f"| {d['length']:,} | {d['bytes']:,} | dense, same weights | {d['p50_ms']:,.1f} | {d['p90_ms']:,.1f} | "
-                     f"{d['model_memory_mb']:,.0f} |")
     lines.append("")
     for name, ok in report["summary"]["checks"].items():
         lines.append(f"- {'✅' if ok else '❌'} {name}")

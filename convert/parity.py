@@ -28,10 +28,15 @@ def compare(reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, ids: l
     diff = np.abs(probs - reference)
     flipped = np.flatnonzero(ref_pred != pred)
     accuracy, ref_accuracy = float((pred == labels).mean()), float((ref_pred == labels).mean())
+    # the paired difference per review (+1 the variant alone right, -1 the reference alone): its standard
+    # error says how far the delta on a sample may sit from the delta on the whole split
+    gained = (pred == labels).astype(float) - (ref_pred == labels)
+    standard_error = float(gained.std(ddof=1) / np.sqrt(len(gained))) if len(gained) > 1 else 0.0
     return {
         "accuracy": accuracy,
         "macro_f1": classification_metrics(labels, probs, [str(c) for c in range(probs.shape[1])])["macro_f1"],
         "delta_accuracy_pp": round((accuracy - ref_accuracy) * 100, 4),
+        "delta_accuracy_se_pp": round(standard_error * 100, 4),
         "agreement": float((ref_pred == pred).mean()),
         "max_abs_prob_diff": float(diff.max()),
         "mean_abs_prob_diff": float(diff.mean()),
@@ -196,8 +201,13 @@ def parity_markdown(report: dict, folder: ModelFolder, debug: Path | None = None
     lines += ["", f"Thresholds: {thresholds_sentence()}"
               + (f", not counting the {report['integer_table_bytes'] / 1e6:.2f} MB of integer tables every "
                  "variant stores as they are (the n-gram fingerprints)" if report.get("integer_table_bytes") else "")
-              + ".", "",
-              "**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
+              + ".", ""]
+    errors = [f"{v} ±{row['delta_accuracy_se_pp']:.2f}" for v, row in report["variants"].items()
+              if "delta_accuracy_se_pp" in row]
+    if errors:   # reports measured before the standard error was recorded have none
+        lines += [f"Sampling error of Δ accuracy on these {report['n']:,} reviews (one standard error of the paired "
+                  f"difference, pp): {', '.join(errors)}.", ""]
+    lines += ["**Verdict: " + ("every threshold met.**" if report["passed"] else "thresholds missed (see table).**")]
     debug = debug or folder.quant_debug_path
     if FULL_INTEGER in report["variants"] and debug.exists():
         lines += ["", f"## {FULL_INTEGER}: what the QuantizationDebugger found", "",

@@ -6,6 +6,7 @@ refused with a BundleError naming the file, and by the command line with one lin
 """
 
 import hashlib
+from functools import partial
 import io
 import json
 import random
@@ -18,6 +19,7 @@ import pytest
 
 from edge_runtime import BundleError, TextClassifier
 from edge_runtime.bundle import FLATBUFFER, SUMS, read_bundle, sha256sums
+from tests.tolerances import same_answer
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "artifacts" / "imdb-classifier" / "tflite"
@@ -44,9 +46,9 @@ def test_every_signature_length_of_every_variant_gives_the_recorded_labels(class
         for variant, classifier in classifiers.items():
             assert classifier.encode(case["text"])[0].shape[1] == case["length"]
             result = classifier.classify(case["text"])
-            expected = case["expected"][variant]
-            assert result.label == expected["label"], (variant, case["length"])
-            assert result.probabilities == pytest.approx(expected["probabilities"], abs=1e-5)
+            # recorded with ai-edge-litert on one x86 CPU: equal within the measured kernel spread
+            assert same_answer(variant, case["expected"][variant]["probabilities"], result.probabilities), \
+                (variant, case["length"], result.probabilities)
 
 
 def test_a_batch_equals_one_review_at_a_time_and_keeps_input_order(classifiers):
@@ -56,7 +58,9 @@ def test_a_batch_equals_one_review_at_a_time_and_keeps_input_order(classifiers):
         assert classifier.batchable
         one = [classifier.classify(t).probabilities for t in texts]
         for batch_size in (1, 3, 16):
-            assert [r.probabilities for r in classifier.classify_batch(texts, batch_size=batch_size)] == one
+            batched = [r.probabilities for r in classifier.classify_batch(texts, batch_size=batch_size)]
+            # another batch size may take other kernels on another CPU: the same answer, within their spread
+            assert len(batched) == len(one) and all(map(partial(same_answer, variant), one, batched)), batch_size
 
 
 def test_classify_stream_reads_only_a_batch_ahead(classifiers):

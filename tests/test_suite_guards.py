@@ -36,3 +36,15 @@ def test_an_expected_failure_is_not_a_skip(tmp_path):
     result = run_suite(tmp_path, "import pytest\n\n@pytest.mark.xfail(strict=True, reason='known')\n"
                                  "def test_known():\n    assert False\n")
     assert result.returncode == 0 and "1 xfailed" in result.stdout and "SKIPPED" not in result.stdout, result.stdout
+
+
+def test_the_tolerance_for_a_recorded_answer_is_the_measured_kernel_spread_and_no_wider():
+    from tests.tolerances import kernel_spread, same_answer, within
+
+    spread = kernel_spread()["int8"]
+    assert 0 < spread < 0.05 and within("int8") == 2 * spread and within("float32") >= 1e-6
+    recorded = [0.2, 0.8]
+    assert same_answer("int8", recorded, [0.2 + 1.9 * spread, 0.8 - 1.9 * spread])
+    assert not same_answer("int8", recorded, [0.2 + 2.1 * spread, 0.8 - 2.1 * spread])
+    assert not same_answer("float32", recorded, [0.2 + 1e-5, 0.8 - 1e-5])   # float32 is exact to 1e-6
+    assert same_answer("int8", [0.5 - spread / 2, 0.5 + spread / 2], [0.5 + spread / 2, 0.5 - spread / 2])

@@ -1,0 +1,55 @@
+"""How far a quantized file's output may move when only the machine changes: one place for every test.
+
+XNNPACK picks its kernels by instruction set (AVX2, AVX-512, NEON), and tflite-runtime 2.14 has
+older kernels than ai-edge-litert; quantized files round activations while they run, so another
+CPU or runtime can move an output by a rounding step. ``sparse-edge bench kernels`` measures the
+largest move when only the kernels change, over 1,000 test reviews of the shipped files
+(artifacts/bench/kernels.json). A recorded probability is reproduced when today's is within twice
+that (and at least 1e-6); a recorded label may differ only where the recorded probability was
+that close to the decision boundary. The files themselves are pinned by SHA-256 elsewhere.
+
+The runtimes the tests install into fresh virtual environments are pinned here too (``RUNTIMES``),
+so that the next release of an interpreter changes these tests only when someone moves a pin.
+"""
+
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORD_KERNELS = REPO / "artifacts" / "bench" / "kernels.json"          # the shipped classifier's files
+BYTE_KERNELS = REPO / "artifacts" / "lra-text" / "kernels.json"       # the byte model's
+
+
+def kernel_spread(kernels: Path = WORD_KERNELS) -> dict[str, float]:
+    """``{variant: largest |Δp| measured when only the kernels change}`` from a ``bench kernels`` JSON."""
+    return {v: row["max_abs_prob_diff"] for v, row in json.loads(kernels.read_text())["variants"].items()}
+
+
+def within(variant: str, kernels: Path = WORD_KERNELS) -> float:
+    """The largest |Δp| from a recorded probability that still counts as the same answer."""
+    return max(1e-6, 2 * kernel_spread(kernels)[variant])
+
+
+def same_answer(variant: str, recorded: list[float], now: list[float], kernels: Path = WORD_KERNELS) -> bool:
+    """Every probability within ``within(variant)``; the label equal unless the recorded top two were that close."""
+    tolerance = within(variant, kernels)
+    if any(abs(a - b) > tolerance for a, b in zip(recorded, now)) or len(recorded) != len(now):
+        return False
+    top, second = sorted(recorded, reverse=True)[:2]
+    label_free = top - second <= 2 * tolerance
+    return label_free or max(range(len(now)), key=now.__getitem__) == max(range(len(recorded)), key=recorded.__getitem__)
+
+
+# the extra a test venv installs -> {package: version} it must get; tests/test_edge_venv.py passes
+# them to pip as constraints and checks what was installed
+RUNTIMES = {
+    "edge": {"ai-edge-litert": "2.3.0", "numpy": "2.4.6"},
+    "edge-legacy": {"tflite-runtime": "2.14.0", "numpy": "1.26.4"},
+}
+
+
+def constraints(extra: str, folder: Path) -> Path:
+    """A pip constraints file holding ``RUNTIMES[extra]``, written in ``folder``."""
+    path = folder / f"constraints-{extra}.txt"
+    path.write_text("".join(f"{name}=={version}\n" for name, version in RUNTIMES[extra].items()))
+    return path

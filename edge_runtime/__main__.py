@@ -1,11 +1,15 @@
 """``python -m edge_runtime MODEL.tflite "text" ...``: the edge-only command line.
 
 ``python -m edge_runtime serve MODEL.tflite`` runs the HTTP service (:mod:`edge_runtime.serve`).
-Ctrl-C while the modules are still importing ends quietly too (exit 130, no traceback).
+Ctrl-C or SIGTERM while the modules are still importing ends quietly too (exit 130 / 143, no
+traceback: :mod:`edge_runtime.stopping`).
 """
 
 import sys
 
+from edge_runtime import stopping
+
+stopping.stop_on_sigterm()
 try:
     if sys.argv[1:2] == ["serve"]:
         from edge_runtime.serve import main
@@ -15,6 +19,5 @@ try:
         from edge_runtime.cli import main
 
         main(prog_name="python -m edge_runtime")
-except KeyboardInterrupt:
-    sys.stderr.write("error: interrupted\n")
-    sys.exit(130)
+except KeyboardInterrupt as error:
+    stopping.stop(error)

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from edge_runtime import inputs
+from edge_runtime import inputs, stopping
 
 
 class Failure(click.ClickException):
@@ -28,7 +28,8 @@ class OneLineErrors:
     """A click command mixin: every error is one line on stderr starting ``error:``.
 
     A usage mistake (bad argument or option, a path or file that cannot be used) exits 2 with a
-    pointer to ``--help``; a failure while running exits 1; Ctrl-C exits 130 without a traceback.
+    pointer to ``--help``; a failure while running exits 1; Ctrl-C exits 130 and SIGTERM 143, without
+    a traceback (:mod:`edge_runtime.stopping`).
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -43,9 +44,10 @@ class OneLineErrors:
         except click.ClickException as error:
             click.echo(f"error: {error.format_message()}", err=True)
             sys.exit(error.exit_code)
-        except (click.Abort, KeyboardInterrupt):
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
+        except click.Abort as abort:   # click's own wrapping of a KeyboardInterrupt
+            stopping.stop(abort.__cause__ if isinstance(abort.__cause__, KeyboardInterrupt) else KeyboardInterrupt())
+        except KeyboardInterrupt as error:   # Ctrl-C, or SIGTERM (edge_runtime.stopping)
+            stopping.stop(error)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -81,7 +83,16 @@ def _items(texts, file_path, jsonl_path, lines: bool):
                 raise click.UsageError(f"cannot read {path} ({error.strerror})") from None
     if not texts and not file_path and not jsonl_path and not sys.stdin.isatty():
         reader = inputs.text_lines if lines else inputs.whole
-        yield from reader(sys.stdin.buffer, "standard input", _warn)
+        yield from reader(_standard_input(), "standard input", _warn)
+
+
+def _standard_input():
+    """Descriptor 0 through a reader of our own, not ``sys.stdin.buffer``: the reading thread may be
+    blocked in it when a signal stops the command, and Python's shutdown would wait for the lock of
+    ``sys.stdin``'s buffer, then abort ("could not acquire lock ... at interpreter shutdown")."""
+    import io
+
+    return io.BufferedReader(io.FileIO(sys.stdin.fileno(), "rb", closefd=False))
 
 
 def _arrived(items, batch_size: int):
@@ -157,10 +168,11 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
                     record["line"] = item.line
                 if item.id is not None:
                     record["id"] = item.id
-                click.echo(json.dumps(record) if (as_json or jsonl_path) else _row(result, item.text, item.line, classifier.labels))
+                line = json.dumps(record) if (as_json or jsonl_path) else _row(result, item.text, item.line, classifier.labels)
             else:
-                click.echo(_row(result, item.text, None, classifier.labels))
-        sys.stdout.flush()
+                line = _row(result, item.text, None, classifier.labels)
+            click.echo(line)
+            sys.stdout.flush()   # one write a line: a stop leaves whole lines (edge_runtime.stopping)
 
     def classify(batch):
         return classifier.classify_batch([item.text for item in batch if isinstance(item, inputs.Review)],
@@ -184,26 +196,39 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
 
 
 def _classify_in_order(batches, classify, emit, threads: int) -> None:
-    """``emit(batch, classify(batch))`` for every batch, in input order; with ``threads`` > 1 up to
-    4 batches per thread are classified ahead (no worker waits for the printer, memory stays bounded)."""
-    from collections import deque
+    """``emit(batch, classify(batch))`` for every batch, in input order.
+
+    With ``threads`` > 1 a thread takes batches as they arrive and hands them to the pool, up to 4
+    per thread ahead (memory stays bounded), while this thread prints each result as soon as it
+    and those before it are done, also while the input waits for its next line.
+    """
+    import queue
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     if threads <= 1:
         for batch in batches:
             emit(batch, classify(batch))
         return
-    pending = deque()
+    ahead: queue.Queue = queue.Queue(maxsize=4 * threads)
+    end = object()
     with ThreadPoolExecutor(threads) as pool:   # the classifier is thread-safe
+        def submit():
+            try:
+                for batch in batches:
+                    ahead.put((batch, pool.submit(classify, batch)))
+            except BaseException as error:  # noqa: BLE001 - handed to the printing thread, raised there
+                ahead.put(error)
+                return
+            ahead.put(end)
+
+        threading.Thread(target=submit, daemon=True, name="submit-batches").start()
         try:
-            for batch in batches:
-                pending.append((batch, pool.submit(classify, batch)))
-                while pending and (len(pending) > 4 * threads or pending[0][1].done()):
-                    batch_done, future = pending.popleft()
-                    emit(batch_done, future.result())
-            while pending:
-                batch_done, future = pending.popleft()
-                emit(batch_done, future.result())
+            while (item := ahead.get()) is not end:
+                if isinstance(item, BaseException):
+                    raise item
+                batch, future = item
+                emit(batch, future.result())
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -273,7 +298,8 @@ def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads
     """Classify TEXTS (or --file / --jsonl / standard input) with MODEL, a bundled .tflite.
 
     Files and standard input are streamed: results are printed as they are computed, in input
-    order, with memory bounded whatever the input's size; Ctrl-C stops after what is printed.
+    order, with memory bounded whatever the input's size; Ctrl-C (exit 130) or SIGTERM (143) stops
+    at once, after the whole lines already printed.
 
     `python -m edge_runtime serve MODEL` runs the HTTP service instead (see its --help).
     """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 
 VERBOSE_ENV = "SPARSE_EDGE_VERBOSE"
 
@@ -22,23 +23,48 @@ def verbose() -> bool:
     return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
+_silencing = threading.Lock()
+_silenced = {"depth": 0, "saved": None}   # descriptor 2 is the process's: one redirect, however many threads
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
-    """Send what native code writes to descriptor 2 to /dev/null inside the block."""
+    """Send what native code writes to descriptor 2 to /dev/null inside the block.
+
+    Threads may overlap (each builds its own interpreter): the first to enter redirects, the
+    last to leave restores, so stderr always comes back (two nested saves would restore /dev/null).
+    """
     if verbose():
         yield
         return
+    with _silencing:
+        if _silenced["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError, AttributeError):   # no real descriptor (a test runner's capture)
+                saved = None
+            if saved is not None:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 2)
+                os.close(null)
+            _silenced["saved"] = saved
+        _silenced["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):   # no real descriptor (a test runner's capture)
-        yield
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+        with _silencing:
+            _silenced["depth"] -= 1
+            if _silenced["depth"] == 0 and _silenced["saved"] is not None:
+                os.dup2(_silenced["saved"], 2)
+                os.close(_silenced["saved"])
+                _silenced["saved"] = None
+
+
+def restore_stderr() -> None:
+    """Descriptor 2 back now, even inside a silenced block (a stopping command's last line must be seen)."""
+    with _silencing:
+        if _silenced["saved"] is not None:
+            os.dup2(_silenced["saved"], 2)
+            os.close(_silenced["saved"])
+            _silenced["saved"] = None

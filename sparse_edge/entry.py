@@ -5,14 +5,15 @@ command's modules are still importing would print a ``KeyboardInterrupt`` traceb
 inside this function lets one handler cover the import too (exit 130, one line).
 """
 
-import sys
 
 
 def main() -> None:
+    from edge_runtime import stopping
+
+    stopping.stop_on_sigterm()   # SIGTERM stops as Ctrl-C does (exit 143)
     try:
         from sparse_edge.cli import main as cli
 
         cli()
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+    except KeyboardInterrupt as error:
+        stopping.stop(error)

@@ -4,7 +4,7 @@ Standard library only (``http.server``), so the edge install stays small. Endpoi
 
     POST /classify   {"text": "..."}  -> {"result": {...}}
                      {"texts": [...]} -> {"results": [{...}, ...]}   (at most --max-texts)
-    GET  /health     {"status": "ok", "model": ..., "labels": [...], "queued": n}
+    GET  /health     {"status": "ok", "model": ..., "labels": [...], "queued": n, "in_flight": n}
     GET  /metrics    Prometheus text format: requests by endpoint and code, latency histogram,
                      reviews classified, queue depth, batch sizes
 
@@ -199,6 +199,10 @@ class ServiceHandler(BaseHTTPRequestHandler):
                                 int(code), time.perf_counter() - start)
 
     def do_POST(self):
+        with self.service.flight:
+            self._post()
+
+    def _post(self):
         start = time.perf_counter()
         if self.path != "/classify":
             code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; POST /classify"})
@@ -284,6 +288,21 @@ def parse_request(body: bytes, max_texts: int) -> tuple[list[str], bool, str | N
     return [], False, usage
 
 
+class InFlight:
+    """How many POST requests are being served (a context manager around each)."""
+
+    def __init__(self):
+        self.count, self._lock = 0, threading.Lock()
+
+    def __enter__(self):
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.count -= 1
+
+
 class Server(ThreadingHTTPServer):
     request_queue_size = 512    # listen backlog: many clients connecting at once are queued, not reset
     daemon_threads = False      # server_close() waits for the requests in flight
@@ -296,13 +315,16 @@ class Service:
         self.classifier, self.token, self.max_body, self.max_texts = classifier, token, max_body, max_texts
         self.timeout, self.access_log = timeout, access_log
         self.metrics = Metrics()
+        self.flight = InFlight()
+        self.in_flight_at_stop = None
         self.batcher = Batcher(classifier, batch_size, max_wait, capacity, workers, self.metrics)
         self.server = Server((host, port), make_handler(self))
 
     def health(self) -> dict:
         c = self.classifier
         return {"status": "ok", "model": str(c.path), "variant": c.config.variant, "labels": c.labels,
-                "backend": f"{c.backend} {c.backend_version}", "queued": self.batcher.queued}
+                "backend": f"{c.backend} {c.backend_version}", "queued": self.batcher.queued,
+                "in_flight": self.flight.count}
 
     @property
     def url(self) -> str:
@@ -312,6 +334,8 @@ class Service:
     def run(self) -> None:
         """Serve until SIGTERM or Ctrl-C, then finish the requests in flight."""
         def stop(signum, frame):
+            if self.in_flight_at_stop is None:
+                self.in_flight_at_stop = self.flight.count
             threading.Thread(target=self.server.shutdown, daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop)
@@ -374,4 +398,5 @@ def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, 
                f"SIGTERM or Ctrl-C stops)", err=False)
     sys.stdout.flush()
     service.run()
-    click.echo("stopped: requests in flight finished", err=True)
+    click.echo(f"stopped: the {service.in_flight_at_stop or 0} request(s) in flight at the signal were answered",
+               err=True)

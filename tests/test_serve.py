@@ -120,22 +120,90 @@ def test_a_full_queue_answers_503_at_once_instead_of_growing():
         assert server.stop() == 0
 
 
-def test_sigterm_finishes_the_requests_in_flight_then_exits_0():
-    server = Service("--batch-size", "1")
-    results = []
+def rss_kb(pid: int) -> int:
+    return int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS")).split()[1])
 
-    def client():
-        results.append(server.request("POST", "/classify", {"texts": ["A long, slow, great film. " * 200] * 8})[0])
 
-    threads = [threading.Thread(target=client) for _ in range(4)]
+def test_sigterm_answers_every_request_in_flight_then_exits_0(api):
+    """32 requests are seen in flight by /health, SIGTERM comes, every one gets its 200 and its answer."""
+    server = Service("--batch-size", "1", "--queue", "4096")
+    # 16 reviews at the longest length a request (about 0.4 s of work): the first is not done before the last arrives
+    texts = [f"A long, slow, {word} film. " * 200 for word in ("great", "dull", "moving", "boring")] * 4
+    results = {}
+
+    def client(i):
+        status, data, _ = server.request("POST", "/classify", {"texts": texts})
+        results[i] = (status, json.loads(data) if status == 200 else data)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
     for thread in threads:
         thread.start()
-    time.sleep(0.5)          # the requests are in the queue or being classified
+    deadline = time.monotonic() + 60
+    while json.loads(server.request("GET", "/health")[1])["in_flight"] < 32:   # all accepted, none done
+        assert time.monotonic() < deadline, "the 32 requests never were in flight together"
+        time.sleep(0.01)
     assert server.stop() == 0
     for thread in threads:
-        thread.join()
-    assert results == [200, 200, 200, 200]
-    assert "requests in flight finished" in server.process.stderr.read()
+        thread.join(timeout=60)
+    expected = [r.label for r in api.classify_batch(texts)]
+    assert sorted(results) == list(range(32))
+    assert all(status == 200 and [r["label"] for r in body["results"]] == expected for status, body in results.values())
+    assert "the 32 request(s) in flight at the signal were answered" in server.process.stderr.read()
+
+
+def test_a_100_megabyte_body_is_refused_before_it_is_read():
+    import socket
+
+    server = Service()   # --max-body 1 MiB
+    try:
+        before = rss_kb(server.process.pid)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            started = time.monotonic()
+            raw.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100000000\r\n\r\n" + b"[" * 65536)
+            answer = raw.recv(4096)
+            while b"}" not in answer and answer:   # the headers and the JSON body may come in two writes
+                answer += raw.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 413") and b"over the limit of 1048576" in answer, answer[:300]
+            assert time.monotonic() - started < 2.0
+            sent, chunk = 0, b"[" * (1 << 20)
+            with pytest.raises(OSError):   # the server closed the connection: the rest cannot be sent
+                while sent < 100_000_000:
+                    raw.sendall(chunk)
+                    sent += len(chunk)
+            assert sent < 100_000_000 and time.monotonic() - started < 10
+        assert rss_kb(server.process.pid) - before < 10_000   # under 10 MB more: the body was never held
+        assert server.request("POST", "/classify", {"text": "fine"})[0] == 200
+    finally:
+        assert server.stop() == 0
+
+
+def test_under_overload_503_is_answered_within_50_ms():
+    """16 long reviews fill the queue; while more than 8 still wait, a request of 8 is refused at once."""
+    server = Service("--queue", "16", "--max-texts", "16", "--batch-size", "1", "--max-wait-ms", "0")
+    try:
+        busy = threading.Thread(target=server.request, args=("POST", "/classify",
+                                                             {"texts": ["A long, slow, great film. " * 200] * 16}))
+        busy.start()
+        deadline = time.monotonic() + 30
+        while json.loads(server.request("GET", "/health")[1])["queued"] < 14:
+            assert time.monotonic() < deadline, "the long reviews never filled the queue"
+        times = []
+        for _ in range(5):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.connect()
+            started = time.perf_counter()
+            connection.request("POST", "/classify", json.dumps({"texts": ["fine"] * 8}),
+                               {"Content-Type": "application/json"})
+            status = connection.getresponse().status
+            times.append((status, time.perf_counter() - started))
+            connection.close()
+        assert [status for status, _ in times] == [503] * 5, times   # 8 reviews of about 25 ms each still wait
+        assert max(t for _, t in times) < 0.050, times
+        busy.join(timeout=60)
+    finally:
+        assert server.stop() == 0
 
 
 def test_a_token_is_checked_and_health_stays_open():

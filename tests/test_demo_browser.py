@@ -66,10 +66,27 @@ def test_a_review_typed_into_the_page_is_classified_and_every_page_renders(serve
     box = WebDriverWait(browser, 60).until(EC.presence_of_element_located((By.TAG_NAME, "textarea")))
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
-    box.send_keys("Dreadful. A boring, stupid film with awful acting and a terrible script. A waste of time.")
+    typed = "Dreadful. A boring, stupid film with awful acting and a terrible script. A waste of time."
+    box.send_keys(typed)
     box.send_keys(Keys.CONTROL, Keys.ENTER)
-    wait_for_text(browser, "negative")
-    assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
+    # the page must show the typed review's own results, which differ from the default example's in every
+    # figure checked (its label, its token count, its probabilities): the example's page cannot pass
+    from edge_runtime import TextClassifier
+    from sparse_edge.demo_app import EXAMPLES
+
+    shipped = REPO / "artifacts" / "imdb-classifier" / "tflite"
+    expected = {v: TextClassifier(shipped / f"{v}.tflite").classify(typed) for v in ("float32", "int8")}
+    example = TextClassifier(shipped / "float32.tflite").classify(next(iter(EXAMPLES.values())))
+    assert example.label != expected["float32"].label and example.n_tokens != expected["float32"].n_tokens
+    wait_for_text(browser, f"{expected['float32'].n_tokens} tokens;")
+    values = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stMetricValue']")]
+    deltas = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stMetricDelta']")]
+    assert values == [expected["float32"].label, expected["int8"].label] == ["negative", "negative"]
+    assert [d.split("\n")[-1] for d in deltas] == [f"{r.score:.1%} confident" for r in expected.values()]
+    body = browser.find_element(By.TAG_NAME, "body").text
+    for result in expected.values():
+        assert f"negative: {result.probabilities[0]:.1%}" in body
+    assert "Traceback" not in body
     assert screenshot(browser, tmp_path, "classify").stat().st_size > 10_000
     for page, marker in [("Attention", "Attention patterns"), ("Parity", "What quantization cost"),
                          ("Generate", "Generate a review")]:

@@ -104,6 +104,33 @@ def converted_model(pipeline_run):
     return pipeline_run[0] / "model"
 
 
+@pytest.fixture(scope="session")
+def vocab(tmp_path_factory):
+    """A 2,000-piece vocabulary learned from 1,000 IMDB training reviews, shared by the tiny trainings."""
+    from model.data import load_imdb
+    from model.vocab import learn_vocab
+
+    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
+    learn_vocab(load_imdb("train", limit=1000).texts, 2000, path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory, vocab):
+    """One training of ``tests.test_training.tiny_config()``, read by every test that needs a trained folder.
+
+    Tests only read it: at the end of the session every file must be as the training left it."""
+    from model.train import train
+    from tests.test_training import tiny_config
+
+    folder = tmp_path_factory.mktemp("tiny") / "model"
+    train(tiny_config(), folder, vocab_path=vocab, progress=False)
+    state = lambda: {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}  # noqa: E731
+    before = state()
+    yield folder
+    assert state() == before, f"a test wrote into the shared trained folder {folder}"
+
+
 def free_port() -> int:
     import socket
 

@@ -9,7 +9,7 @@ import pytest
 
 from model.ensemble import total_train_seconds
 from model.patterns import AttentionPattern
-from tests.test_training import tiny_config, vocab  # noqa: F401 - the vocab fixture
+from tests.test_training import tiny_config
 
 
 

@@ -167,22 +167,19 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
 
 
 @pytest.mark.imdb
-def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, vocab):  # noqa: F811
+def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, tiny_trained):
     from model.saved import HYBRID, ModelFolder
-    from model.train import train
     from model.train_config import HybridSettings
     from model.train_hybrid import out_of_fold_logits, train_hybrid, truncate
-    from tests.test_training import tiny_config
 
-    train(tiny_config(), tmp_path / "base", vocab_path=vocab, progress=False)
-    settings = HybridSettings(base=str(tmp_path / "base"), bigram_buckets=5000, trigram_buckets=5000, folds=3,
+    settings = HybridSettings(base=str(tiny_trained), bigram_buckets=5000, trigram_buckets=5000, folds=3,
                               epochs=1, learning_rate=1e-3)
     metrics = train_hybrid(settings, tmp_path / "hybrid", progress=False)
     folder = ModelFolder(tmp_path / "hybrid")
     assert folder.kind == HYBRID and folder.labels == ["negative", "positive"]
     cm = metrics["confusion_matrix"]["rows_true_cols_predicted"]
     assert metrics["n"] == 64 and metrics["accuracy"] == (cm[0][0] + cm[1][1]) / 64
-    assert metrics["train_seconds"] == pytest.approx(json.loads((tmp_path / "base" / "metrics.json").read_text())[
+    assert metrics["train_seconds"] == pytest.approx(json.loads((tiny_trained / "metrics.json").read_text())[
         "train_seconds"] + metrics["hybrid_seconds"], abs=0.2)
     model, _, config = folder.load()
     assert config.hybrid == settings and model.ngrams.hashing.bigram_buckets == 5000
@@ -200,19 +197,16 @@ def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, voca
     assert not np.allclose(oof, full.logits(seqs))   # in-sample log-odds would differ
     assert [len(s) for s in truncate([np.arange(300)], 256)] == [256]
     with pytest.raises(ValueError, match="is the base classifier's folder"):
-        train_hybrid(settings, tmp_path / "base", progress=False)
+        train_hybrid(settings, tiny_trained, progress=False)   # refused before anything is written
     # epochs=0: the Transformer stays as trained, only the mix is fitted (on validation)
     import dataclasses
 
     stacked = train_hybrid(dataclasses.replace(settings, epochs=0), tmp_path / "stacked", progress=False)
     assert stacked["fine_tune_seconds"] > 0 and stacked["mix"] != list(settings.mix)   # the mix was fitted
-    base_model = ModelFolder(tmp_path / "base").load_keras()
+    base_model = ModelFolder(tiny_trained).load_keras()
     stacked_model = ModelFolder(tmp_path / "stacked").load_keras()
     for a, b in zip(base_model.get_weights(), stacked_model.deep.get_weights()):
         np.testing.assert_array_equal(a, b)
-
-
-from tests.test_training import vocab  # noqa: E402,F401 - the IMDB vocabulary fixture
 
 
 def test_word_attributions_share_out_exactly_the_ngram_log_odds():

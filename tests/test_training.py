@@ -26,16 +26,6 @@ def tiny_config(**changes) -> TrainConfig:
     return TrainConfig(**values)
 
 
-@pytest.fixture(scope="module")
-def vocab(tmp_path_factory):
-    from model.data import load_imdb
-    from model.vocab import learn_vocab
-
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    learn_vocab(load_imdb("train", limit=1000).texts, 2000, path)
-    return str(path)
-
-
 @pytest.mark.imdb
 def test_training_writes_model_config_vocab_log_and_metrics(tmp_path, vocab):
     from model.saved import classify_texts, load_trained
@@ -58,14 +48,14 @@ def test_training_writes_model_config_vocab_log_and_metrics(tmp_path, vocab):
 
 
 @pytest.mark.imdb
-def test_same_seed_same_run(tmp_path, vocab):
+def test_same_seed_same_run(tmp_path, vocab, tiny_trained):
     from model.train import train
 
-    a = train(tiny_config(), tmp_path / "a", vocab_path=vocab, progress=False)
+    a = json.loads((tiny_trained / "metrics.json").read_text())   # the shared run of tiny_config()
     b = train(tiny_config(), tmp_path / "b", vocab_path=vocab, progress=False)
     assert a["accuracy"] == b["accuracy"]
-    log = lambda d: [r["loss"] for r in csv.DictReader(open(tmp_path / d / "log.csv"))]  # noqa: E731
-    assert log("a") == log("b")
+    log = lambda d: [r["loss"] for r in csv.DictReader(open(d / "log.csv"))]  # noqa: E731
+    assert log(tiny_trained) == log(tmp_path / "b")
 
 
 @pytest.mark.imdb
@@ -206,28 +196,27 @@ def test_masked_lm_pretraining_runs_and_hands_its_encoder_to_the_classifier(tmp_
 
 
 @pytest.mark.imdb
-def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, vocab):
+def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, tiny_trained):
     from click.testing import CliRunner
 
-    from model.train import train
     from sparse_edge.cli import main
 
-    train(tiny_config(), tmp_path / "m", vocab_path=vocab, progress=False)
+    model = str(tiny_trained)
     reviews = tmp_path / "reviews.txt"
     reviews.write_bytes(b"A great film.\nTerrible \xff\xfe acting.\n")
-    result = CliRunner().invoke(main, ["predict", str(tmp_path / "m"), "Loved it", "--file", str(reviews), "--json"])
+    result = CliRunner().invoke(main, ["predict", model, "Loved it", "--file", str(reviews), "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
     assert "not valid UTF-8" in result.stderr
     assert len(rows) == 3
     assert [r["label"] for r in rows] == [("negative", "positive")[int(r["probabilities"][1] > 0.5)] for r in rows]
     assert all(abs(sum(r["probabilities"]) - 1) < 1e-5 for r in rows)
-    before = sorted(p.name for p in (tmp_path / "m").iterdir())
-    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m"), "--limit", "40", "--quiet"])
+    before = sorted(p.name for p in tiny_trained.iterdir())
+    result = CliRunner().invoke(main, ["evaluate", model, "--limit", "40", "--quiet"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n"] == 40
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == before   # nothing written beside the model
-    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "m"), "--limit", "40", "--quiet",
+    assert sorted(p.name for p in tiny_trained.iterdir()) == before   # nothing written beside the model
+    result = CliRunner().invoke(main, ["evaluate", model, "--limit", "40", "--quiet",
                                        "--json", str(tmp_path / "eval.json")])
     assert json.loads((tmp_path / "eval.json").read_text())["n"] == 40
     result = CliRunner().invoke(main, ["predict", str(tmp_path), "text"])
@@ -235,7 +224,7 @@ def test_evaluate_and_predict_commands_use_the_trained_folder(tmp_path, vocab):
 
 
 @pytest.mark.imdb
-def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab):
+def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab, tiny_trained):
     import keras
     import numpy as np
 
@@ -244,9 +233,8 @@ def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab):
     initial = Trainer(tiny_config(freeze_token_embeddings=True), _default_strategy(), 10).model
     before = np.asarray(initial.embedding.tokens)
     train(tiny_config(freeze_token_embeddings=True), tmp_path / "frozen", vocab_path=vocab, progress=False)
-    train(tiny_config(), tmp_path / "free", vocab_path=vocab, progress=False)
     frozen = keras.models.load_model(tmp_path / "frozen" / "model.keras")
-    free = keras.models.load_model(tmp_path / "free" / "model.keras")
+    free = keras.models.load_model(tiny_trained / "model.keras")   # the same config, embeddings free
     np.testing.assert_array_equal(np.asarray(frozen.embedding.tokens), before)   # same seed, same start
     assert np.abs(np.asarray(free.embedding.tokens) - before).max() > 1e-4
     assert np.abs(np.asarray(frozen.blocks[0].ffn.get_weights()[0]) -

@@ -147,3 +147,14 @@ def test_the_edge_runtime_reproduces_the_byte_model_parity_probabilities():
             assert sample["id"] == str(review_id)
             assert file.classify(text).probabilities[1] == pytest.approx(
                 sample["prob_positive"], abs=within(variant, BYTE_KERNELS)), variant
+
+
+def test_every_committed_parity_report_states_the_thresholds_the_code_judges_with():
+    from convert.variants import thresholds_sentence
+
+    # the edge variants' reports (MediaPipe's compares with edge_runtime and states its own goal)
+    reports = sorted(p for p in SHIPPED.parent.rglob("parity.md") if p.parent.name != "mediapipe")
+    assert len(reports) >= 3
+    for report in reports:
+        stated = next(line for line in report.read_text().splitlines() if line.startswith("Thresholds:"))
+        assert stated.startswith(f"Thresholds: {thresholds_sentence()}"), report

@@ -226,3 +226,26 @@ def test_binding_beyond_loopback_needs_a_token_or_insecure():
     result = subprocess.run([sys.executable, "-m", "edge_runtime", "serve", "/dev/zero"], capture_output=True,
                             text=True, cwd=REPO, timeout=60)
     assert result.returncode == 2 and "not a TFLite model" in result.stderr
+
+
+@pytest.mark.imdb
+def test_the_serve_benchmark_measures_three_overload_bursts_and_where_their_memory_goes(tmp_path):
+    from sparse_edge.bench.serve import BURSTS, run_serve_benchmark
+
+    report = run_serve_benchmark(INT8, tmp_path / "serve.json", None, requests=200, clients=4, offline_reviews=40,
+                                 overload_clients=64, overload_seconds=2.0, overload_queue=4, progress=lambda _: None)
+    assert json.loads((tmp_path / "serve.json").read_text()) == json.loads(json.dumps(report))
+    over = report["overload"]
+    assert len(over["bursts"]) == BURSTS == 3
+    assert all(b["sent"] > 0 and b["errors"] == 0 and "503" in b["codes"] for b in over["bursts"])
+    assert set(over["growth_by_clients_mb"]) == {"8", "64"}
+    bounded = all(b["peak_rss_mb"] <= 1.1 * over["bursts"][0]["peak_rss_mb"] for b in over["bursts"])
+    assert report["goals"]["overload_memory_bounded"] == bounded
+
+
+def test_the_committed_serve_benchmark_met_every_goal_with_memory_bounded_over_three_bursts():
+    report = json.loads((REPO / "artifacts" / "bench" / "serve.json").read_text())
+    first = report["overload"]["bursts"][0]["peak_rss_mb"]
+    assert len(report["overload"]["bursts"]) == 3
+    assert all(b["peak_rss_mb"] <= 1.1 * first for b in report["overload"]["bursts"])
+    assert report["passed"] and all(report["goals"].values()), report["goals"]

@@ -26,6 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from edge_runtime import signature
 from edge_runtime.backends import interpreter_class
 from edge_runtime.lengths import encode_padded, input_length, pad_rows
 from edge_runtime.quiet import native_stderr_silenced
@@ -75,6 +76,8 @@ class TextClassifier:
             ``ai_edge_litert``, ``tflite_runtime`` or ``tensorflow``.
         verify: check the SHA-256 of the model bytes recorded at conversion (its cost is in
             the edge benchmark's JSON); a corrupted copy is refused rather than trusted.
+        public_key: run only a file signed by this key's private key (``MODEL.tflite.sig`` beside
+            it; default ``$SPARSE_EDGE_PUBLIC_KEY``, else no signature is needed): :mod:`edge_runtime.signature`.
         max_length: cut inputs at this many tokens (default: the file's longest signature). A
             byte-level model with relative positions reads past its training cut (``trained_length``);
             ``max_length=classifier.trained_length`` reads exactly as training and the Keras model did.
@@ -85,8 +88,11 @@ class TextClassifier:
     """
 
     def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True,
-                 max_length: int | None = None):
+                 max_length: int | None = None, public_key: str | Path | None = None):
         self.path = Path(path)
+        key = signature.pinned_key(public_key)
+        if key is not None:   # before anything of the file is read
+            signature.verify(self.path, key)
         bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
         if self.config.kind != CLASSIFIER:

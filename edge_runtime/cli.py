@@ -135,7 +135,7 @@ def _arrived(items, batch_size: int):
 
 def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json,
                      lines: bool = False, strict: bool = False, batch_size: int = 1,
-                     max_length: int | None = None) -> None:
+                     max_length: int | None = None, public_key=None) -> None:
     """Shared body of ``python -m edge_runtime`` and ``sparse-edge predict MODEL.tflite``.
 
     Streams: reviews are read, classified ``batch_size`` at a time (``threads`` batches in
@@ -145,7 +145,7 @@ def run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_j
     if not texts and not file_path and not jsonl_path and sys.stdin.isatty():
         raise click.UsageError("no text to classify; give TEXT arguments, --file PATH, --jsonl PATH "
                                "or standard input")
-    classifier = load_classifier(model, backend, max_length)
+    classifier = load_classifier(model, backend, max_length, public_key)
     source = jsonl_path or file_path or "standard input"
     counts = {"done": 0, "bad": 0, "first_bad": None}
 
@@ -234,14 +234,15 @@ def _classify_in_order(batches, classify, emit, threads: int) -> None:
             raise
 
 
-def load_classifier(model, backend: str, max_length: int | None = None):
-    """The command lines' TextClassifier: a file that cannot be used is a usage error (one line, exit 2)."""
+def load_classifier(model, backend: str, max_length: int | None = None, public_key=None):
+    """The command lines' TextClassifier: a file that cannot be used, or whose signature does not
+    match the pinned public key, is a usage error (one line, exit 2)."""
     from edge_runtime.backends import BackendMissing
     from edge_runtime.bundle import BundleError
     from edge_runtime.classifier import TextClassifier
 
     try:
-        return TextClassifier(model, num_threads=1, backend=backend, max_length=max_length)
+        return TextClassifier(model, num_threads=1, backend=backend, max_length=max_length, public_key=public_key)
     except (BundleError, BackendMissing, ValueError) as error:
         raise click.UsageError(str(error)) from None
 
@@ -260,6 +261,12 @@ def _row(result, text: str, line: int | None, labels: list[str]) -> str:
         others = "\t" + " ".join(f"{labels[i]}={result.probabilities[i]:.3f}" for i in best)
     return (f"{where}{result.label}\t{result.score:.3f}\t{result.n_tokens} tokens{note}\t"
             f"{result.latency_ms:.1f} ms{others}\t{text[:60]!r}")
+
+
+PUBLIC_KEY_OPTION = click.option(
+    "--public-key", type=click.Path(dir_okay=False), envvar="SPARSE_EDGE_PUBLIC_KEY",
+    help="Run MODEL only if MODEL.sig is its signature by this key's private key (from `sparse-edge sign`; "
+         "also from SPARSE_EDGE_PUBLIC_KEY). Needs sparse-edge[edge-verify].")
 
 
 def edge_options(fn):
@@ -282,6 +289,7 @@ def edge_options(fn):
                      type=click.Choice(["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"]),
                      help="TFLite interpreter to use."),
         click.option("--json", "as_json", is_flag=True, help="One JSON object per review."),
+        PUBLIC_KEY_OPTION,
         click.option("--max-length", type=click.IntRange(2),
                      help="Cut each review at this many tokens (bytes for a byte-level model) [default: the "
                           "file's longest input; a byte model reads 4x its training cut whole]."),
@@ -294,7 +302,8 @@ def edge_options(fn):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("texts", nargs=-1)
 @edge_options
-def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json, max_length):
+def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json, public_key,
+         max_length):
     """Classify TEXTS (or --file / --jsonl / standard input) with MODEL, a bundled .tflite.
 
     Files and standard input are streamed: results are printed as they are computed, in input
@@ -304,4 +313,4 @@ def main(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads
     `python -m edge_runtime serve MODEL` runs the HTTP service instead (see its --help).
     """
     run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size,
-                     max_length)
+                     max_length, public_key)

@@ -36,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
-from edge_runtime.cli import Command, load_classifier
+from edge_runtime.cli import PUBLIC_KEY_OPTION, Command, load_classifier
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -374,8 +374,9 @@ class Service:
 @click.option("--backend", default="auto", show_default=True,
               type=click.Choice(["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"]))
 @click.option("--access-log", is_flag=True, help="One line per request on stderr (never the texts).")
+@PUBLIC_KEY_OPTION
 def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, workers, max_body, max_texts,
-         timeout, backend, access_log):
+         timeout, backend, access_log, public_key):
     """Serve MODEL (a bundled .tflite) as JSON over HTTP: POST /classify, GET /health, GET /metrics.
 
     \b
@@ -388,7 +389,7 @@ def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, 
     if token is not None and len(token) < 16:
         raise click.UsageError("--token must be at least 16 characters (for example: "
                                "python -c 'import secrets; print(secrets.token_urlsafe(24))')")
-    classifier = load_classifier(model, backend)
+    classifier = load_classifier(model, backend, public_key=public_key)
     try:
         service = Service(classifier, host, port, token, batch_size, max_wait_ms / 1000, capacity, workers,
                           max_body, max_texts, timeout, access_log)

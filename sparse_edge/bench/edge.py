@@ -115,11 +115,14 @@ def throughput(path: Path, texts: list[str], python: str, threads: int = 2) -> d
             "reviews_per_second": round(lines / seconds, 1)}
 
 
-def venv_sizes() -> dict:
+EDGE_BUDGET_MB = 175   # the plain edge install, at most
+
+
+def venv_sizes(extras=("edge", "edge-legacy")) -> dict:
     """MB on disk of fresh environments with each extra, and of this (TensorFlow) environment."""
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for extra in ("edge", "edge-legacy"):
+        for extra in extras:
             folder = Path(tmp) / extra
             venv.create(folder, with_pip=True)
             subprocess.run([str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
@@ -192,7 +195,7 @@ def goals(report: dict) -> list[str]:
                      "(fixed tokenizer tables instead of a scan of Unicode at import)")
     if "venv_mb" in report:
         edge = report["venv_mb"]["edge"]
-        lines.append(f"{'MET' if edge <= 175 else 'NOT MET'}: edge environment {edge:.0f} MB <= 175 MB")
+        lines.append(f"{'MET' if edge <= EDGE_BUDGET_MB else 'NOT MET'}: edge environment {edge:.0f} MB <= {EDGE_BUDGET_MB} MB")
     return lines
 
 
@@ -273,3 +276,17 @@ def pi_check_bytes() -> str:
                     "PI_MODELS=artifacts/lra-text/model/tflite PI_VARIANTS=int8 PI_REVIEWS=200 "
                     "PI_KERNELS=artifacts/lra-text/kernels.json PI_OUT=artifacts/lra-text/pi-check.json scripts/pi-check",
                     "artifacts/lra-text/kernels.json")
+
+
+def run_install_size(json_path: str | Path) -> dict:
+    """``sparse-edge bench install-size``: fresh environments of the edge extras, with and without signatures."""
+    from model.files import write_json_atomic
+
+    sizes = venv_sizes(("edge", "edge-legacy", "edge-verify"))
+    report = {"benchmark": "install-size", "date": time.strftime("%Y-%m-%d"), "machine": describe_machine(),
+              "command": "sparse-edge bench install-size", "venv_mb": sizes,
+              "verification_adds_mb": round(sizes["edge-verify"] - sizes["edge"], 1),
+              "goals": {f"edge install at most {EDGE_BUDGET_MB} MB": sizes["edge"] <= EDGE_BUDGET_MB}}
+    report["passed"] = all(report["goals"].values())
+    write_json_atomic(json_path, report)
+    return report

@@ -99,6 +99,20 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
         click.echo(line)
 
 
+@bench.command("install-size")
+@click.option("--json", "json_path", default="runs/bench/install-size.json", show_default=True,
+              type=click.Path(dir_okay=False))
+def install_size(json_path):
+    """MB on disk of fresh virtual environments: the edge install, tflite-runtime's, and the edge install
+    with signature checking (edge-verify: model-signing and its Sigstore dependencies)."""
+    from sparse_edge.bench.edge import run_install_size
+
+    report = run_install_size(json_path)
+    for extra, mb in report["venv_mb"].items():
+        click.echo(f"{extra}: {mb:,.1f} MB")
+    click.echo(f"wrote {json_path}")
+
+
 @bench.command("kernels")
 @click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")

@@ -12,7 +12,8 @@ from sparse_edge.commands.common import usage, with_tensorflow
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("texts", nargs=-1)
 @edge_options
-def predict(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json, max_length):
+def predict(model, texts, file_path, jsonl_path, lines, strict, batch_size, threads, backend, as_json, public_key,
+            max_length):
     """Classify TEXTS (or --file lines, --jsonl records, or standard input) with MODEL.
 
     MODEL is a bundled .tflite written by `sparse-edge convert` (runs on the edge runtime:
@@ -23,8 +24,10 @@ def predict(model, texts, file_path, jsonl_path, lines, strict, batch_size, thre
 
     if Path(model).is_file():
         run_edge_predict(model, texts, file_path, jsonl_path, threads, backend, as_json, lines, strict, batch_size,
-                         max_length)
+                         max_length, public_key)
         return
+    if public_key is not None:
+        usage("--public-key is for a .tflite file (a model folder is not signed)")
     if max_length is not None:
         usage("--max-length is for a .tflite file (a model folder cuts where it was trained)")
     _keras_predict(model, texts, file_path, jsonl_path, as_json)

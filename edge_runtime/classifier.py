@@ -26,7 +26,6 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from edge_runtime import signature
 from edge_runtime.backends import interpreter_class
 from edge_runtime.lengths import encode_padded, input_length, pad_rows
 from edge_runtime.quiet import native_stderr_silenced
@@ -90,6 +89,8 @@ class TextClassifier:
     def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True,
                  max_length: int | None = None, public_key: str | Path | None = None):
         self.path = Path(path)
+        from edge_runtime import signature
+
         key = signature.pinned_key(public_key)
         if key is not None:   # before anything of the file is read
             signature.verify(self.path, key)

@@ -106,3 +106,11 @@ def test_sign_makes_keys_signs_files_and_never_overwrites_a_key(tmp_path):
     bad = subprocess.run([SPARSE_EDGE, "sign", str(model), "--key", str(model)], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a usable elliptic-curve private key" in bad.stderr, bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.tflite", "int8.tflite.sig", "keys"]   # no temp left
+
+
+def test_the_install_sizes_with_and_without_verification_are_measured_and_the_plain_one_fits_its_budget():
+    report = json.loads((REPO / "artifacts" / "bench" / "install-size.json").read_text())
+    sizes = report["venv_mb"]
+    assert sizes["edge"] <= 175 and sizes["edge-verify"] > sizes["edge"] and report["passed"]
+    stated = (REPO / "docs" / "edge.md").read_text()
+    assert f"{sizes['edge']:.0f} MB with\n`.[edge]`" in stated and f"{sizes['edge-verify']:.0f} MB with `.[edge-verify]`" in stated

@@ -277,16 +277,3 @@ def pi_check_bytes() -> str:
                     "PI_KERNELS=artifacts/lra-text/kernels.json PI_OUT=artifacts/lra-text/pi-check.json scripts/pi-check",
                     "artifacts/lra-text/kernels.json")
 
-
-def run_install_size(json_path: str | Path) -> dict:
-    """``sparse-edge bench install-size``: fresh environments of the edge extras, with and without signatures."""
-    from model.files import write_json_atomic
-
-    sizes = venv_sizes(("edge", "edge-legacy", "edge-verify"))
-    report = {"benchmark": "install-size", "date": time.strftime("%Y-%m-%d"), "machine": describe_machine(),
-              "command": "sparse-edge bench install-size", "venv_mb": sizes,
-              "verification_adds_mb": round(sizes["edge-verify"] - sizes["edge"], 1),
-              "goals": {f"edge install at most {EDGE_BUDGET_MB} MB": sizes["edge"] <= EDGE_BUDGET_MB}}
-    report["passed"] = all(report["goals"].values())
-    write_json_atomic(json_path, report)
-    return report

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -200,35 +199,28 @@ def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str 
              f"lost {load['lost']}")
 
     progress(f"overload: {overload_clients} clients for {overload_seconds:g} s against a queue of {overload_queue}")
-    server = Server(model, "--batch-size", str(batch_size), "--workers", str(workers), "--queue", str(overload_queue))
-    warm_up = _load(server, texts, 1, 200, None, labels)   # every input length's buffers, before the burst
-    warm = rss_mb(server.process.pid)
-    bursts = [_load(server, texts[200:], overload_clients, None, overload_seconds, labels) for _ in range(BURSTS)]
-    overload = bursts[0]
+    def overload_service(clients: int, bursts: int):
+        """(RSS after a warm-up of 200 requests, warm-up, bursts, exit code) of a fresh service."""
+        server = Server(model, "--batch-size", str(batch_size), "--workers", str(workers), "--queue", str(overload_queue))
+        warm_up = _load(server, texts, 1, 200, None, labels)   # every input length's buffers, before the burst
+        warm = rss_mb(server.process.pid)
+        return warm, warm_up, [_load(server, texts[200:], clients, None, overload_seconds, labels)
+                               for _ in range(bursts)], server.stop()
+
+    warm, warm_up, bursts, code = overload_service(overload_clients, BURSTS)
+    overload = {**bursts[0], "warm_up_requests": warm_up["answered"], "exit_code_after_sigterm": code,
+                "queue": overload_queue, "bursts": [{"sent": b["sent"], "errors": b["errors"], "codes": b["codes"],
+                                                     "peak_rss_mb": b["server_rss_mb"]["peak"]} for b in bursts]}
     overload["server_rss_mb"]["after_warm_up"] = round(warm, 1) if warm else None
-    overload["warm_up_requests"] = warm_up["answered"]
-    overload["exit_code_after_sigterm"] = server.stop()
-    overload["queue"] = overload_queue
-    overload["bursts"] = [{"sent": b["sent"], "errors": b["errors"], "codes": b["codes"],
-                           "peak_rss_mb": b["server_rss_mb"]["peak"], "last_rss_mb": b["server_rss_mb"]["last"]}
-                          for b in bursts]
-    progress(f"  codes {overload['codes']}, server RSS peak by burst "
-             f"{[b['peak_rss_mb'] for b in overload['bursts']]} MB")
-    # where a burst's growth goes: the same burst with an eighth of the clients, on a fresh service
-    few = max(1, overload_clients // 8)
-    server = Server(model, "--batch-size", str(batch_size), "--workers", str(workers), "--queue", str(overload_queue))
-    _load(server, texts, 1, 200, None, labels)
-    few_warm = rss_mb(server.process.pid)
-    few_burst = _load(server, texts[200:], few, None, overload_seconds, labels)
-    server.stop()
-    overload["growth_by_clients_mb"] = {
-        str(few): round(few_burst["server_rss_mb"]["peak"] - few_warm, 1),
-        str(overload_clients): round(overload["server_rss_mb"]["peak"] - warm, 1)}
+    progress(f"  codes {overload['codes']}, server RSS peak by burst {[b['peak_rss_mb'] for b in overload['bursts']]} MB")
+    few = max(1, overload_clients // 8)   # where a burst's growth goes: an eighth of the clients, a fresh service
+    few_warm, _, [few_burst], _ = overload_service(few, 1)
+    overload["growth_by_clients_mb"] = {str(few): round(few_burst["server_rss_mb"]["peak"] - few_warm, 1),
+                                        str(overload_clients): round(overload["server_rss_mb"]["peak"] - warm, 1)}
 
     # against the best the same model does offline in this run: the loop or any batch size
     best_offline = max(base["loop_reviews_per_s"], *base["batch_sizes"].values())
     ratio = load["ok_per_s"] / best_offline
-    peak_load, peak_over = load["server_rss_mb"]["peak"], overload["server_rss_mb"]["peak"]
     goals = {
         "zero_errors_and_lost": load["errors"] == 0 and load["lost"] == 0 and load["codes"] == {"200": requests},
         "at_least_20000_requests": load["answered"] >= 20_000,
@@ -266,9 +258,7 @@ def serve_bench() -> str:
              f"{over['ok_per_s']:,.1f} | — | {', '.join(f'{k}: {v:,}' for k, v in over['codes'].items())} | "
              f"{over['errors']}, {over['lost']} | {over['server_rss_mb']['after_warm_up']:.0f} MB after a warm-up of "
              f"{over['warm_up_requests']} requests; peak by burst "
-             + (" / ".join(f"{b['peak_rss_mb']:.0f}" for b in over["bursts"]) if "bursts" in over else
-                f"{over['server_rss_mb']['first_half_peak']:.0f} / {over['server_rss_mb']['second_half_peak']:.0f} (two halves)")
-             + " MB |",
+             + " / ".join(f"{b['peak_rss_mb']:.0f}" for b in over["bursts"]) + " MB |",
              "",
              f"Offline in the same run, same model, {o['reviews']:,} of the same reviews (median of {o.get('rounds', 1)} interleaved rounds): `classify_batch` "
              f"{o['batch_reviews_per_s']:,.1f} reviews/s, one at a time {o['loop_reviews_per_s']:,.1f} reviews/s "
@@ -278,9 +268,9 @@ def serve_bench() -> str:
              f"Python and call overhead, not arithmetic. The service answers {r['service_vs_best_offline']:.0%} of the "
              f"best offline throughput ({r['best_offline_reviews_per_s']:,.1f} reviews/s). Latency under load is mostly waiting: {load['clients']} clients share one "
              "classifying worker."
-             + (f" Under overload each open connection has its own handler thread: the service's memory rises with "
-                f"the clients connected at once ({', '.join(f'{c} clients: +{mb:.0f} MB' for c, mb in over['growth_by_clients_mb'].items())} "
-                f"over its warm-up), and a later burst peaks where the first did." if "growth_by_clients_mb" in over else ""),
+             + f" Under overload each open connection has its own handler thread: the service's memory rises with "
+               f"the clients connected at once ({', '.join(f'{c} clients: +{mb:.0f} MB' for c, mb in over['growth_by_clients_mb'].items())} "
+               "over its warm-up), and a later burst peaks where the first did.",
              ""]
     lines += [f"- {'✅' if met else '❌'} {goal.replace('_', ' ')}" for goal, met in r["goals"].items()]
     lines += ["", f"Machine: {machine_line(r['machine'])}; {r['date']}. Reproduce: `{r['command']}`."]

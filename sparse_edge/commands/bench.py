@@ -17,6 +17,16 @@ def bench():
     """Measure speed, memory and output stability. Each benchmark writes JSON (and a plot) you can commit."""
 
 
+def json_option(name: str):
+    """``--json FILE``, by default ``runs/bench/NAME.json``: where a benchmark writes its results."""
+    return click.option("--json", "json_path", default=f"runs/bench/{name}.json", show_default=True,
+                        type=click.Path(dir_okay=False), help="Where to write the results.")
+
+
+DATA_DIR = click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
+                        help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+
+
 def _csv(kind):
     def parse(ctx, param, value):
         try:
@@ -33,8 +43,7 @@ def _csv(kind):
               callback=_csv(str), help="Attention patterns, comma-separated.")
 @click.option("--backends", default="tensorflow,tflite", show_default=True, callback=_csv(str),
               help="tensorflow (Keras forward) and/or tflite (dynamic-range .tflite, 1 thread).")
-@click.option("--json", "json_path", default="runs/bench/attention.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the results.")
+@json_option("attention")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
               help="Log-log PNG plot [default: the JSON path with .png].")
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1),
@@ -64,10 +73,8 @@ def attention(lengths, patterns, backends, json_path, plot_path, repeats, memory
               type=click.Path(exists=True, dir_okay=False))
 @click.option("--limit", default=5000, show_default=True, type=click.IntRange(1), help="Test reviews to tokenize.")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--json", "json_path", default="runs/bench/tokenizer.json", show_default=True,
-              type=click.Path(dir_okay=False))
-@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+@json_option("tokenizer")
+@DATA_DIR
 def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
     """Reviews per second of edge_runtime's tokenizer on one core (cold and warm word cache)."""
     with_tensorflow("sparse-edge bench tokenizer (it reads IMDB)")
@@ -84,10 +91,8 @@ def tokenizer(vocab_path, limit, repeats, json_path, data_dir):
 @click.option("--variants", default=",".join(quantized_names()), show_default=True, callback=_csv(str))
 @click.option("--limit", type=click.IntRange(1), help="Test reviews for the --file throughput [default: all 25,000].")
 @click.option("--no-venv-sizes", is_flag=True, help="Skip building fresh environments to measure their size.")
-@click.option("--json", "json_path", default="runs/bench/edge.json", show_default=True,
-              type=click.Path(dir_okay=False))
-@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+@json_option("edge")
+@DATA_DIR
 def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
     """Latency, throughput, cold start and install size of the edge runtime (1 thread per invoke)."""
     with_tensorflow("sparse-edge bench edge (it reads IMDB)")
@@ -99,29 +104,13 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
         click.echo(line)
 
 
-@bench.command("install-size")
-@click.option("--json", "json_path", default="runs/bench/install-size.json", show_default=True,
-              type=click.Path(dir_okay=False))
-def install_size(json_path):
-    """MB on disk of fresh virtual environments: the edge install, tflite-runtime's, and the edge install
-    with signature checking (edge-verify: model-signing and its Sigstore dependencies)."""
-    from sparse_edge.bench.edge import run_install_size
-
-    report = run_install_size(json_path)
-    for extra, mb in report["venv_mb"].items():
-        click.echo(f"{extra}: {mb:,.1f} MB")
-    click.echo(f"wrote {json_path}")
-
-
 @bench.command("kernels")
 @click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
 @click.option("--variants", default=",".join(names(EDGE)), show_default=True, callback=_csv(str))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Test reviews to compare on.")
-@click.option("--json", "json_path", default="runs/bench/kernels.json", show_default=True,
-              type=click.Path(dir_okay=False))
-@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+@json_option("kernels")
+@DATA_DIR
 def kernels(model_dir, variants, limit, json_path, data_dir):
     """How far each variant's probabilities move when other CPU kernels run it (XNNPACK vs built-in).
 
@@ -149,8 +138,7 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
 @click.option("--out", "out_dir", default="runs/bench/peers", show_default=True, type=click.Path(file_okay=False),
               help="Where the peers' model files go.")
 @click.option("--limit", type=click.IntRange(100), help="Only the first N train and N test reviews (quick checks; IMDB is stored shuffled).")
-@click.option("--json", "json_path", default="runs/bench/peers.json", show_default=True,
-              type=click.Path(dir_okay=False))
+@json_option("peers")
 @click.option("--combine-with", type=click.Path(exists=True, file_okay=False), metavar="BYTE_MODEL_DIR",
               help="Also mix a byte-level model's log-odds with the --model-dir model's (weights fitted on the "
                    "validation reviews both held out) and test the mix against NB-LR (exact McNemar).")
@@ -180,8 +168,7 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
 @bench.command("baseline")
 @click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="A trained classifier folder; the baseline uses its data and split (data.json).")
-@click.option("--json", "json_path", default="runs/bench/baseline.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the results.")
+@json_option("baseline")
 @click.option("--quiet", is_flag=True, help="Do not print each regularisation strength's validation accuracy.")
 @click.option("--byte-ngrams", type=click.IntRange(1), metavar="N",
               help="Byte 1-5-grams of each text's first N UTF-8 bytes instead of word 1-2-grams (the counting "
@@ -214,8 +201,7 @@ def baseline(model_dir, json_path, quiet, byte_ngrams, data_dir, manual_dir):
               help="Different documents per length.")
 @click.option("--repeats", default=4, show_default=True, type=click.IntRange(1),
               help="Timed classifications of each document (after one warm-up).")
-@click.option("--json", "json_path", default="runs/bench/long.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the results.")
+@json_option("long")
 @click.option("--work-dir", default="runs/bench/long-dense", show_default=True, type=click.Path(file_okay=False),
               help="Where the dense twin's model folder and .tflite are written.")
 @data_options
@@ -250,8 +236,7 @@ def long(model_dir, variant, lengths, dense_at, docs_per_length, repeats, json_p
               help="A pattern whose process grows past this is stopped and recorded as 'oom'.")
 @click.option("--timeout", default=900, show_default=True, type=click.IntRange(10),
               help="Seconds before one pattern's measurement is stopped and recorded as 'timeout'.")
-@click.option("--json", "json_path", default="runs/bench/train-step.json", show_default=True,
-              type=click.Path(dir_okay=False), help="Where to write the results.")
+@json_option("train-step")
 @data_options
 def train_step(config_path, patterns, length, repeats, memory_limit_gb, timeout, json_path, data_dir, manual_dir):
     """Time and peak memory of one training step of a recipe's model per attention pattern, and the
@@ -284,10 +269,8 @@ def train_step(config_path, patterns, length, repeats, memory_limit_gb, timeout,
 @click.option("--offline-reviews", default=600, show_default=True, type=click.IntRange(64),
               help="Test reviews for the in-process loop and batch throughput (3 interleaved rounds).")
 @click.option("--overload-seconds", default=20.0, show_default=True, type=click.FloatRange(1, 600))
-@click.option("--json", "json_path", default="runs/bench/serve.json", show_default=True,
-              type=click.Path(dir_okay=False))
-@click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(file_okay=False),
-              help="TensorFlow Datasets folder holding imdb_reviews [env: TFDS_DATA_DIR].")
+@json_option("serve")
+@DATA_DIR
 def serve(model_path, requests, clients, batch_size, workers, offline_reviews, overload_seconds, json_path, data_dir):
     """Load-test `sparse-edge serve` on loopback: 64 clients, 20,000 real reviews, then an overload.
 

@@ -55,16 +55,19 @@ def native_stderr_silenced():
     finally:
         with _silencing:
             _silenced["depth"] -= 1
-            if _silenced["depth"] == 0 and _silenced["saved"] is not None:
-                os.dup2(_silenced["saved"], 2)
-                os.close(_silenced["saved"])
-                _silenced["saved"] = None
+            if _silenced["depth"] == 0:
+                _restore()
+
+
+def _restore() -> None:
+    """Descriptor 2 back from the saved copy, if any (hold ``_silencing``)."""
+    if _silenced["saved"] is not None:
+        os.dup2(_silenced["saved"], 2)
+        os.close(_silenced["saved"])
+        _silenced["saved"] = None
 
 
 def restore_stderr() -> None:
     """Descriptor 2 back now, even inside a silenced block (a stopping command's last line must be seen)."""
     with _silencing:
-        if _silenced["saved"] is not None:
-            os.dup2(_silenced["saved"], 2)
-            os.close(_silenced["saved"])
-            _silenced["saved"] = None
+        _restore()

@@ -30,6 +30,7 @@ from convert.variants import MEDIAPIPE, calibrated_names, names, parse as parse_
 from edge_runtime.bundle import LABELS, MEDIAPIPE_CLASSIFIER, VOCAB, pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 from edge_runtime.quiet import native_stderr_silenced
+from edge_runtime.tokenizer import MEDIAPIPE_OPTIONS
 from model.files import check_writable, write_atomic, write_json_atomic
 from model.saved import ModelFolder
 
@@ -72,6 +73,22 @@ def mediapipe_python(install: bool = True, version: str | None = None) -> Path:
                                f"`python3 -m venv {venv} && {venv}/bin/pip install mediapipe=={version}`"
                                + (" (or scripts/mediapipe-venv)" if venv == VENV else ""))
     return python
+
+
+def check_mediapipe_tokenizer(folder: ModelFolder) -> None:
+    """A ValueError naming the fix unless the folder's tokenizer is one MediaPipe's TextClassifier
+    reproduces exactly: WordPiece with MediaPipe's rules (``--tokenizer mediapipe``)."""
+    options = folder.tokenizer_options
+    if options["kind"] != "wordpiece":
+        raise ValueError(f"{folder.path} reads {options['kind']}; MediaPipe's TextClassifier tokenizes with BERT's "
+                         "WordPiece and cannot feed it; use --target edge (edge_runtime)")
+    if options != MEDIAPIPE_OPTIONS:
+        raise ValueError(
+            f"{folder.path} was trained with BERT's tokenizer rules ({options}), which MediaPipe's TextClassifier "
+            "does not reproduce (it lowercases ASCII only, keeps accents, zero-width and control characters, reads "
+            "<br /> as < br / > and ends a text at a NUL), so a phone would label some texts otherwise than "
+            "training did; train the model with --tokenizer mediapipe (configs/imdb-classifier-mediapipe.json starts "
+            "one from a trained classifier of the same vocab.txt), or use --target edge")
 
 
 def choose_length(tokenizer, texts: list[str], block_size: int, max_length: int) -> dict:
@@ -172,11 +189,9 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
 
     variants = parse_variants(variants, MEDIAPIPE)
     folder = ModelFolder(model_dir)
-    if folder.tokenizer_options["kind"] != "wordpiece":
-        raise ValueError(f"{folder.path} reads {folder.tokenizer_options['kind']}; MediaPipe's TextClassifier "
-                         "tokenizes with BERT's WordPiece and cannot feed it; use --target edge (edge_runtime)")
     if folder.kind not in ("classifier", "hybrid", "ensemble"):
         raise ValueError(f"{folder.path} is a {folder.kind.replace('_', ' ')}; only a classifier exports to MediaPipe")
+    check_mediapipe_tokenizer(folder)
     mediapipe_python()
     model, tokenizer, train_config = folder.load()
     c = model.config

@@ -18,6 +18,16 @@ Steps, in HF's order:
 5. WordPiece: greedy longest-match-first, continuations prefixed with ``##``; a word with no
    match, or longer than 100 characters, becomes ``[UNK]``.
 
+A model may instead be trained with **MediaPipe's rules** (``MEDIAPIPE_OPTIONS``), the ones
+MediaPipe's ``TextClassifier`` applies on a phone or in a browser (``BertPreprocessorCalculator``),
+so that a MediaPipe file tokenizes exactly as its training did: ASCII letters lowercased and
+nothing else changed (accents, zero-width and control characters stay, ``<br />`` is read as
+``< br / >``); the text ends at its first NUL (MediaPipe reads it as a C string); words split on
+ASCII whitespace (tab, newline, form feed, carriage return, space) and split off every delimiter
+MediaPipe's RE2 pattern names (ASCII symbols, Unicode punctuation in RE2's Unicode version, CJK
+ideographs); a word of more than 100 UTF-8 bytes is ``[UNK]``. Its character classes are read
+off MediaPipe itself, code point by code point (``convert/mediapipe_tokens.py``).
+
 Steps 1-4 read fixed tables (``unicode_tables.json``, written once by
 ``scripts/unicode_tables.py`` from HF's normalizer and pre-tokenizer, code point by code point),
 never the running Python's ``unicodedata``: Python 3.10, 3.11 and 3.12 ship different Unicode
@@ -50,6 +60,12 @@ def normalize_review(text: str) -> str:
     return _BR.sub(" ", text)
 
 
+def end_at_nul(text: str) -> str:
+    """MediaPipe's rules: the text as MediaPipe reads it, up to its first NUL."""
+    nul = text.find("\x00")
+    return text if nul < 0 else text[:nul]
+
+
 def _char_class(ranges) -> str:
     """A regex character class body for ``[[first, last], ...]`` code point ranges."""
     return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in ranges)
@@ -73,6 +89,11 @@ _SPACES = re.compile(f"[{_char_class(_TABLES['spaces'])}]")
 _CJK = re.compile(f"([{_char_class(_TABLES['cjk'])}])")
 _PUNCT = _char_class(_TABLES["punctuation"])
 _WORDS = re.compile(f"[{_PUNCT}]|[^{_PUNCT} ]+")
+_MP = _TABLES["mediapipe"]
+_MP_SPACES, _MP_DELIMITERS = _char_class(_MP["spaces"]), _char_class(_MP["delimiters"])
+_MP_WORDS = re.compile(f"[{_MP_DELIMITERS}]|[^{_MP_DELIMITERS}{_MP_SPACES}]+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ASCII_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
 _ASCII_SPACES = re.compile("[\t\n\r]")
 
@@ -117,12 +138,21 @@ def basic_tokenize(text: str, lowercase: bool = True, strip_accents: bool = True
     return list(_words(normalize_review(text), _normalizer(lowercase, strip_accents)))
 
 
-def _words(text: str, normalize: _Normalizer):
+def _mediapipe_normalize(text: str) -> str:
+    """MediaPipe's rules: ASCII letters lowercased (``absl::AsciiStrToLower``), every other character
+    as it is; a lone surrogate (which no runtime receives as such) becomes U+FFFD."""
+    if not text.isascii():
+        text = _SURROGATES.sub("\ufffd", text).translate(_ASCII_LOWER)
+        return text
+    return text.lower()
+
+
+def _words(text: str, normalize, pattern: re.Pattern = _WORDS):
     """Words of ``text`` in order, normalized a chunk at a time (cut at a space, so no word is split)."""
     start, n = 0, len(text)
     while start < n:
         end = n if n - start <= CHUNK_CHARS else _cut(text, start + CHUNK_CHARS)
-        yield from _WORDS.findall(normalize(text[start:end]))
+        yield from pattern.findall(normalize(text[start:end]))
         start = end
 
 
@@ -135,6 +165,7 @@ def _cut(text: str, at: int) -> int:
 CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space before them
 DEFAULT_OPTIONS = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
 BYTE_OPTIONS = {"kind": "bytes"}   # UTF-8 bytes as they are: no vocabulary, no normalisation
+MEDIAPIPE_OPTIONS = {"kind": "wordpiece", "rules": "mediapipe"}   # WordPiece as MediaPipe's TextClassifier splits
 KINDS = ("wordpiece", "bytes")
 
 
@@ -142,12 +173,13 @@ def check_options(options: dict | None) -> dict:
     """Recorded tokenizer options, complete; a ValueError names what this tokenizer cannot do."""
     if options is None:
         return dict(DEFAULT_OPTIONS)
-    if isinstance(options, dict) and options == BYTE_OPTIONS:
-        return dict(BYTE_OPTIONS)
+    if isinstance(options, dict) and options in (BYTE_OPTIONS, MEDIAPIPE_OPTIONS):
+        return dict(options)
     if not isinstance(options, dict) or options.get("kind") != "wordpiece" or options.get("html") != "br-to-space" \
             or not all(isinstance(options.get(k), bool) for k in ("lowercase", "strip_accents")):
-        raise ValueError(f"tokenizer options {options!r} are not ones this tokenizer implements (bytes, or wordpiece "
-                         "with html br-to-space, lowercase and strip_accents true or false); upgrade sparse-edge")
+        raise ValueError(f"tokenizer options {options!r} are not ones this tokenizer implements (bytes, wordpiece "
+                         "with rules mediapipe, or wordpiece with html br-to-space, lowercase and strip_accents true "
+                         "or false); upgrade sparse-edge")
     return dict(options)
 
 
@@ -186,7 +218,8 @@ class WordPieceTokenizer:
         [2, 5, 6, 7, 8, 3]
     """
 
-    def __init__(self, vocab: list[str] | dict[str, int], lowercase: bool = True, strip_accents: bool = True):
+    def __init__(self, vocab: list[str] | dict[str, int], lowercase: bool = True, strip_accents: bool = True,
+                 rules: str = "bert"):
         if not isinstance(vocab, dict):
             vocab = {token: i for i, token in enumerate(vocab)}
         missing = [t for t in SPECIAL_TOKENS if t not in vocab]
@@ -199,14 +232,28 @@ class WordPieceTokenizer:
         self.inverse = {i: t for t, i in vocab.items()}
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (vocab[t] for t in SPECIAL_TOKENS)
         self._cache: dict[str, list[int]] = {}
-        self.lowercase, self.strip_accents = bool(lowercase), bool(strip_accents)
-        self._normalize = _normalizer(self.lowercase, self.strip_accents)
+        if rules not in ("bert", "mediapipe"):
+            raise ValueError(f"unknown WordPiece rules {rules!r}; use bert or mediapipe")
+        self.rules = rules
+        if rules == "mediapipe":   # ASCII lowercasing only, accents kept, the text cut at a NUL, no HTML step
+            self.lowercase, self.strip_accents = True, False
+            self._prepare, self._normalize, self._pattern = end_at_nul, _mediapipe_normalize, _MP_WORDS
+        else:
+            self.lowercase, self.strip_accents = bool(lowercase), bool(strip_accents)
+            self._prepare, self._normalize = normalize_review, _normalizer(self.lowercase, self.strip_accents)
+            self._pattern = _WORDS
 
     @property
     def options(self) -> dict:
         """What a model folder and a ``.tflite`` record, so the device tokenizes as training did."""
+        if self.rules == "mediapipe":
+            return dict(MEDIAPIPE_OPTIONS)
         return {"kind": "wordpiece", "lowercase": self.lowercase, "strip_accents": self.strip_accents,
                 "html": "br-to-space"}
+
+    def words(self, text: str) -> list[str]:
+        """Steps 1-4 under this tokenizer's rules: the words WordPiece then splits."""
+        return list(_words(self._prepare(text), self._normalize, self._pattern))
 
     @classmethod
     def from_file(cls, path: str | Path, options: dict | None = None) -> "WordPieceTokenizer":
@@ -217,7 +264,10 @@ class WordPieceTokenizer:
         """A vocabulary's text and recorded ``options`` (None: BERT uncased, what every model before
         the options existed used); options this tokenizer does not implement are a ValueError."""
         options = check_options(options)
-        return cls(text.rstrip("\n").split("\n"), options["lowercase"], options["strip_accents"])
+        vocab = text.rstrip("\n").split("\n")
+        if options == MEDIAPIPE_OPTIONS:
+            return cls(vocab, rules="mediapipe")
+        return cls(vocab, options["lowercase"], options["strip_accents"])
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -227,7 +277,8 @@ class WordPieceTokenizer:
         if cached is not None:
             return cached
         ids, start, n = [], 0, len(word)
-        if n > MAX_CHARS_PER_WORD:
+        if n > MAX_CHARS_PER_WORD or (self.rules == "mediapipe" and n > MAX_CHARS_PER_WORD // 4
+                                      and len(word.encode("utf-8")) > MAX_CHARS_PER_WORD):   # bytes there
             ids = [self.unk_id]
         while start < n and ids != [self.unk_id]:
             end = n
@@ -250,7 +301,7 @@ class WordPieceTokenizer:
         """WordPiece ids of ``text``, without [CLS]/[SEP]; with ``limit``, stops once it has more
         than ``limit`` ids (a 5 MB text costs what its first words cost)."""
         ids = []
-        for word in _words(normalize_review(text), self._normalize):
+        for word in _words(self._prepare(text), self._normalize, self._pattern):
             ids.extend(self._word_ids(word))
             if limit is not None and len(ids) > limit:
                 break
@@ -303,9 +354,6 @@ class WordPieceTokenizer:
             glued = not text or word in CLOSING or word == "'" or text.endswith(("'", "("))
             text += word if glued else " " + word
         return text
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class ByteTokenizer:

@@ -101,7 +101,8 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     out.path.mkdir(parents=True, exist_ok=True)
     save_keras_atomic(ensemble, out.model_path)
     write_text_atomic(out.vocab_path, vocab)
-    out.write_config(ENSEMBLE if average == "probabilities" else CLASSIFIER, ensemble.config, folders[0].labels)
+    out.write_config(ENSEMBLE if average == "probabilities" else CLASSIFIER, ensemble.config, folders[0].labels,
+                     tokenizer=tokenizer.options)
     write_json_atomic(out.train_config_path, first_train.to_dict())
     _write_log(folders, out.log_path)
     out.write_metrics(metrics)
@@ -121,6 +122,9 @@ def _check_members(folders: list[ModelFolder], loaded: list) -> None:
         if folder.vocab_text() != vocab:
             raise ValueError(f"{folder.vocab_path} differs from {folders[0].vocab_path}; "
                              "members must be trained with the same vocab.txt (--vocab)")
+        if folder.tokenizer_options != folders[0].tokenizer_options:
+            raise ValueError(f"{folder.path} tokenizes with {folder.tokenizer_options} but {folders[0].path} with "
+                             f"{folders[0].tokenizer_options}; members must be trained with the same tokenizer")
         if (train_config.val_fraction, train_config.validation_seed) != (first_train.val_fraction,
                                                                            first_train.validation_seed):
             raise ValueError(f"{folder.path} used another validation split (val_fraction, seed) than "

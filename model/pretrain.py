@@ -148,16 +148,22 @@ def transfer_encoder(source: _SparseTransformer, target: SparseTransformerClassi
         b.set_weights(a.get_weights())
 
 
-def transfer_from_classifier(folder, target: SparseTransformerClassifier, tokenizer_options: dict) -> dict:
+def transfer_from_classifier(folder, target: SparseTransformerClassifier, tokenizer_options: dict,
+                             vocab_text: str | None = None) -> dict:
     """Start ``target`` from a trained classifier of the same shape (a second cycle of training).
 
     Every weight is copied, the head included: the new run is a warm restart (its learning rate
     rises and decays again, Loshchilov & Hutter 2017) of the run in ``folder``. The tokenizer and the
-    model's sizes must match. Returns what was copied; its training time counts toward this run's.
+    model's sizes must match; WordPiece rules may differ when the vocabulary (``vocab_text``) is the same
+    (a model moved to MediaPipe's rules: every id still names the same piece). Returns what was copied;
+    its training time counts toward this run's.
     """
-    if folder.tokenizer_options != tokenizer_options:   # checked before the model is read
+    if folder.tokenizer_options != tokenizer_options and not (   # checked before the model is read
+            vocab_text is not None and folder.tokenizer_options["kind"] == tokenizer_options["kind"] == "wordpiece"
+            and folder.vocab_text() == vocab_text):
         raise ValueError(f"{folder.path} was trained with tokenizer {folder.tokenizer_options} but this run uses "
-                         f"{tokenizer_options}; use the same tokenizer settings in both configs")
+                         f"{tokenizer_options}; use the same tokenizer settings (or, for WordPiece rules, the "
+                         "same vocab.txt) in both configs")
     source = folder.load_keras()
     s, t = source.config.to_dict(), target.config.to_dict()
     for field in sorted(set(s) | set(t)):
@@ -166,7 +172,7 @@ def transfer_from_classifier(folder, target: SparseTransformerClassifier, tokeni
                              f"{t.get(field)!r}; use the same model config in both")
     target.set_weights(source.get_weights())
     metrics = folder.metrics()
-    return {"init_from": str(folder.path), "init_kind": "classifier",
+    return {"init_from": str(folder.path), "init_kind": "classifier", "init_tokenizer": folder.tokenizer_options,
             "pretrain_seconds": metrics.get("train_seconds"), "init_val_accuracy": metrics.get("val_accuracy")}
 
 

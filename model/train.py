@@ -268,7 +268,8 @@ def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
 
         source = ModelFolder(config.init_from)
         if source.exists() and source.kind == CLASSIFIER:
-            state["pretrain"] = transfer_from_classifier(source, trainer.model, run.tokenizer.options)
+            state["pretrain"] = transfer_from_classifier(source, trainer.model, run.tokenizer.options,
+                                                         folder.vocab_text() if folder.vocab_path.exists() else None)
         else:
             state["pretrain"] = transfer_from_language_model(config.init_from, trainer.model, folder.vocab_path)
         for variable, average in zip(trainer.model.trainable_variables,
@@ -392,7 +393,7 @@ def _report(run: _Run, state: dict, started: float, strategy: str, replicas: int
 
 def _tokenizer(config: TrainConfig, folder: ModelFolder, source, train_all, vocab_path: str | None):
     """Bytes, or WordPiece from ``vocab_path``, the folder's vocab.txt or one learned on the training texts."""
-    from edge_runtime.tokenizer import DEFAULT_OPTIONS, ByteTokenizer, WordPieceTokenizer
+    from edge_runtime.tokenizer import DEFAULT_OPTIONS, MEDIAPIPE_OPTIONS, ByteTokenizer, WordPieceTokenizer
     from model.vocab import learn_vocab
 
     if config.tokenizer == "bytes":
@@ -407,7 +408,9 @@ def _tokenizer(config: TrainConfig, folder: ModelFolder, source, train_all, voca
         if config.train_limit is None and source.has_unlabelled:
             texts = texts + source.load("unsupervised").texts
         learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file, lowercase=config.lowercase,
-                    strip_accents=config.strip_accents)
+                    strip_accents=config.strip_accents, rules="mediapipe" if config.tokenizer == "mediapipe" else "bert")
+    if config.tokenizer == "mediapipe":
+        return WordPieceTokenizer.from_file(vocab_file, MEDIAPIPE_OPTIONS)
     return WordPieceTokenizer.from_file(vocab_file, {**DEFAULT_OPTIONS, "lowercase": config.lowercase,
                                                      "strip_accents": config.strip_accents})
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from model.config import TransformerConfig
 from model.strict import strict_from_dict
 
-TOKENIZERS = ("wordpiece", "bytes")   # edge_runtime.tokenizer: WordPieceTokenizer, ByteTokenizer
+TOKENIZERS = ("wordpiece", "bytes", "mediapipe")   # edge_runtime.tokenizer: WordPieceTokenizer (BERT's rules or
+                                                   # MediaPipe's), ByteTokenizer
 
 
 @dataclass
@@ -82,7 +83,8 @@ class TrainConfig:
     split_seed: int | None = None   # the validation split's seed (None: ``seed``); ensemble members share it
     jit_compile: bool = True
     checkpoint_minutes: float = 15.0   # a checkpoint at least this often inside an epoch, and after each one
-    tokenizer: str = "wordpiece"    # "wordpiece" (a vocabulary learned or given) or "bytes" (UTF-8 bytes, no vocabulary)
+    tokenizer: str = "wordpiece"    # "wordpiece" (a vocabulary learned or given), "mediapipe" (the same with MediaPipe's
+                                    # rules: what its TextClassifier reproduces) or "bytes" (UTF-8 bytes, no vocabulary)
     vocab_size: int = 12000         # learned from train + unsupervised when no vocab is given
     lowercase: bool = True          # the tokenizer's options (recorded in the model folder and every .tflite)
     strip_accents: bool = True

@@ -167,7 +167,7 @@ def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | 
     # -- write the folder, then report on test once ---------------------------------------------
     save_keras_atomic(model, out.model_path)
     write_text_atomic(out.vocab_path, base.vocab_text())
-    out.write_config(HYBRID, c, base.labels)
+    out.write_config(HYBRID, c, base.labels, tokenizer=base.tokenizer_options)   # the base's rules, not the default
     write_json_atomic(out.train_config_path, dataclasses.replace(base_config, hybrid=settings).to_dict())
     test = load_imdb("test", data_dir, manual_dir, limit=base_config.test_limit)
     test_seqs = truncate(tokenize_cached(test, tokenizer, cache / "test.npz", progress), c.max_length)

@@ -14,16 +14,26 @@ from edge_runtime.tokenizer import SPECIAL_TOKENS, WordPieceTokenizer, normalize
 
 
 def learn_vocab(texts: Iterable[str], vocab_size: int, out_path: str | Path,
-                min_frequency: int = 2, lowercase: bool = True, strip_accents: bool = True) -> WordPieceTokenizer:
-    """Train a WordPiece vocabulary (BERT uncased by default; case and accents kept if asked) and
-    write it as ``vocab.txt`` (atomically)."""
+                min_frequency: int = 2, lowercase: bool = True, strip_accents: bool = True,
+                rules: str = "bert") -> WordPieceTokenizer:
+    """Train a WordPiece vocabulary (BERT uncased by default; case and accents kept if asked; with
+    ``rules="mediapipe"``, on the words MediaPipe's rules split) and write it as ``vocab.txt`` (atomically)."""
     if not 1000 <= vocab_size <= 100_000:
         raise ValueError(f"vocab_size must be between 1000 and 100000, got {vocab_size}")
     from tokenizers import BertWordPieceTokenizer
 
     trainer = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents,
                                      lowercase=lowercase)
-    trainer.train_from_iterator((normalize_review(t) for t in texts), vocab_size=vocab_size,
+    if rules == "mediapipe":   # the words come from edge_runtime's rules; HF only counts and merges them
+        from tokenizers import normalizers, pre_tokenizers
+
+        trainer._tokenizer.normalizer = normalizers.Sequence([])
+        trainer._tokenizer.pre_tokenizer = pre_tokenizers.Split("\n", behavior="removed")
+        splitter = WordPieceTokenizer(list(SPECIAL_TOKENS), rules="mediapipe")
+        texts = ("\n".join(w for w in splitter.words(t) if "\n" not in w) for t in texts)
+    else:
+        texts = (normalize_review(t) for t in texts)
+    trainer.train_from_iterator(texts, vocab_size=vocab_size,
                                 min_frequency=min_frequency, special_tokens=list(SPECIAL_TOKENS),
                                 limit_alphabet=1000, wordpieces_prefix="##", show_progress=False)
     vocab = sorted(trainer.get_vocab().items(), key=lambda item: item[1])
@@ -35,4 +45,4 @@ def learn_vocab(texts: Iterable[str], vocab_size: int, out_path: str | Path,
         f.write("\n".join(tokens) + "\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, out_path)
-    return WordPieceTokenizer(tokens, lowercase, strip_accents)
+    return WordPieceTokenizer(tokens, lowercase, strip_accents, rules)

@@ -123,6 +123,8 @@ def main() -> None:
                            "mapped": [[cp, text] for cp, text in sorted(mapped[name].items())]}
                     for name in OPTIONS},
     }
+    if OUT.exists():   # MediaPipe's rules come from MediaPipe (scripts/mediapipe_tables.py), not from HF
+        tables["mediapipe"] = json.loads(OUT.read_text(encoding="ascii"))["mediapipe"]
     fd, tmp = tempfile.mkstemp(dir=OUT.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(tables, f, ensure_ascii=True, separators=(",", ":"))

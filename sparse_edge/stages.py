@@ -50,6 +50,7 @@ def vocab_stage(run: Run):
     config = run.train_config
     settings = {"size": run.vocabulary_size, "unsupervised": run.preset.vocab_unsupervised,
                 "lowercase": config.lowercase, "strip_accents": config.strip_accents,
+                **({"tokenizer": "mediapipe"} if config.tokenizer == "mediapipe" else {}),   # older records: none
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
 
@@ -73,7 +74,8 @@ def vocab_stage(run: Run):
         if run.preset.vocab_unsupervised:
             texts = texts + run.source.load("unsupervised").texts
         tokenizer = learn_vocab(texts[: config.vocab_limit], run.vocabulary_size, run.folder.vocab_path,
-                                lowercase=config.lowercase, strip_accents=config.strip_accents)
+                                lowercase=config.lowercase, strip_accents=config.strip_accents,
+                                rules="mediapipe" if config.tokenizer == "mediapipe" else "bert")
         return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
 
     return settings, work, [VOCAB], ["data"]

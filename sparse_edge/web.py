@@ -58,16 +58,15 @@ def vendor_tasks_text(destination: Path = VENDOR) -> Path:
 
 
 def model_info(path: Path, data: bytes) -> dict:
-    """What the page shows and checks: the file's name, size, labels, and whether it has MediaPipe metadata."""
-    from edge_runtime.bundle import MEDIAPIPE, BundleError, read_bundle
+    """What the page shows and checks: the file's name, size, labels, and whether it has MediaPipe metadata
+    (any MediaPipe text classifier runs, this project's or not; its labels are shown if it is one of ours)."""
+    from edge_runtime.bundle import BundleError, read_bundle
 
     try:
-        bundle = read_bundle(data, str(path))
-        labels, mediapipe = bundle.labels, bundle.config.signatures.target == MEDIAPIPE
+        labels = read_bundle(data, str(path)).labels
     except BundleError:
-        labels, mediapipe = [], False
-    return {"name": path.name, "size_bytes": len(data), "labels": labels,
-            "mediapipe": mediapipe and b"TFLITE_METADATA" in data}
+        labels = []
+    return {"name": path.name, "size_bytes": len(data), "labels": labels, "mediapipe": b"TFLITE_METADATA" in data}
 
 
 class PageHandler(SimpleHTTPRequestHandler):

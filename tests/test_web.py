@@ -89,3 +89,37 @@ def test_a_file_without_mediapipe_metadata_gets_a_message_in_the_page(browser):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def in_page_probe(browser, url: str):
+    """texts -> the ids the page's MediaPipe fed a probe file (``convert/mediapipe_tokens.py``)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from convert.mediapipe_tokens import ids_of_scores
+
+    browser.get(url)
+    WebDriverWait(browser, 120).until(lambda b: b.execute_script("return !!window.sparseEdge"))
+
+    def probe(texts):
+        rows = []
+        for i in range(0, len(texts), 200):
+            rows += browser.execute_script("return window.sparseEdge.scores(arguments[0])", texts[i:i + 200])
+        return ids_of_scores(rows)
+    return probe
+
+
+@pytest.mark.slow
+def test_the_page_splits_every_code_point_as_mediapipes_python_release_of_its_version(browser, tmp_path):
+    """Every code point through MediaPipe in the browser (a probe file in the page): as the committed table,
+    but for the 14 Unicode 16 punctuation marks its RE2 reads as letters (tests/test_mediapipe_tokens.py)."""
+    from convert.mediapipe_tokens import classes, probe_file, scan_vocabulary
+    from tests.test_mediapipe_tokens import expected_classes
+
+    server, url = serve(probe_file(scan_vocabulary(), tmp_path / "probe.tflite"))
+    try:
+        measured = classes(probe=in_page_probe(browser, url))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert measured == expected_classes(elsewhere=True)
+

@@ -261,7 +261,8 @@ def pi_check(path: str = "artifacts/bench/pi-check.json", rerun: str = "PI_OUT=a
              "|---|---|---|" + "---|" * len(r["model_sha256"])]
     for arch, a in r["arches"].items():
         cells = [f"{'same labels' if row['same_labels'] else '**labels differ**'}, max \|Δp\| {row['max_abs_prob_diff']:.1e}"
-                 + (f" (≤ {row['tolerance']:.0e})" if "tolerance" in row else "") for row in a["variants"].values()]
+                 + (f" (≤ {row['tolerance']:.0e})" if "tolerance" in row else "") if row else "not run"
+                 for row in (a["variants"].get(v) for v in r["model_sha256"])]
         lines.append(f"| {arch} ({a['machine']}, Python {a['python']}) | {a['backend']}, {install.get(arch, '')} | "
                      f"{a['numpy']} | " + " | ".join(cells) + " |")
     lines += ["", f"TensorFlow imported in the roots: {any(a['tensorflow_imported'] for a in r['arches'].values())}. "

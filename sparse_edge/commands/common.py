@@ -95,10 +95,13 @@ def source_options(default: str | None):
 def tokenizer_options(fn):
     """``--tokenizer``, ``--keep-case`` and ``--keep-accents``: the tokenizer of a new model."""
     for option in reversed([
-        click.option("--tokenizer", "tokenizer_kind", type=click.Choice(["wordpiece", "bytes"]), default=None,
-                     help="wordpiece: a vocabulary learned from the training texts [default]; bytes: UTF-8 "
-                          "bytes as they are, 261 ids, no vocabulary, any language (the two options below "
-                          "do not apply)."),
+        click.option("--tokenizer", "tokenizer_kind", type=click.Choice(["wordpiece", "mediapipe", "bytes"]),
+                     default=None,
+                     help="wordpiece: a vocabulary learned from the training texts, BERT's rules [default]; "
+                          "mediapipe: the same with MediaPipe's rules (ASCII lowercased, accents and control "
+                          "characters kept, <br /> read as < br / >), the only one `convert --target mediapipe` "
+                          "accepts; bytes: UTF-8 bytes as they are, 261 ids, no vocabulary, any language (the two "
+                          "options below apply to wordpiece only)."),
         click.option("--keep-case", is_flag=True, default=None,
                      help="Do not lowercase texts (the vocabulary and model then tell 'Apple' from 'apple')."),
         click.option("--keep-accents", is_flag=True, default=None,

@@ -49,8 +49,9 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
     """
     import dataclasses
 
-    if tokenizer_kind == "bytes" and (keep_case or keep_accents):
-        usage("--keep-case and --keep-accents are WordPiece options; --tokenizer bytes reads every byte as it is")
+    if tokenizer_kind in ("bytes", "mediapipe") and (keep_case or keep_accents):
+        usage(f"--keep-case and --keep-accents are options of BERT's WordPiece rules; --tokenizer {tokenizer_kind} "
+              "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
     with_tensorflow("sparse-edge train")
     from model.data import DatasetMissing
     from model.train_config import TrainConfig

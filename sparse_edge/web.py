@@ -10,6 +10,7 @@ server is the standard library's, bound to 127.0.0.1, and serves only the page's
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -21,11 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 TASKS_TEXT = "@mediapipe/tasks-text"
-TASKS_TEXT_VERSION = "0.10.21"   # the release of the mediapipe Python package that writes the files' metadata
+# the release of the mediapipe Python package that writes the files' metadata; SPARSE_EDGE_TASKS_TEXT picks another
+# (1.0.1, the newest on npm, was measured to split every code point as 0.10.21: tests/test_web.py)
+PINNED_TASKS_TEXT = "0.10.21"
+TASKS_TEXT_VERSION = os.environ.get("SPARSE_EDGE_TASKS_TEXT", PINNED_TASKS_TEXT)
 VENDOR = WEB / "vendor" / "tasks-text"
 VENDORED = ("text_bundle.mjs", "wasm/text_wasm_internal.js", "wasm/text_wasm_internal.wasm",
             "wasm/text_wasm_nosimd_internal.js", "wasm/text_wasm_nosimd_internal.wasm")
-DEFAULT_MODEL = ROOT / "artifacts" / "imdb-classifier" / "mediapipe" / "dynamic.tflite"
+DEFAULT_MODEL = ROOT / "artifacts" / "imdb-classifier-mediapipe" / "mediapipe" / "dynamic.tflite"
 
 
 class WebSetupError(RuntimeError):
@@ -34,7 +38,9 @@ class WebSetupError(RuntimeError):
 
 def vendor_tasks_text(destination: Path = VENDOR) -> Path:
     """Copy ``@mediapipe/tasks-text`` (its ES module and WebAssembly) from the npm registry into ``destination``."""
-    if all((destination / name).exists() for name in VENDORED):
+    version_file = destination / "VERSION"
+    vendored = version_file.read_text().strip() if version_file.exists() else PINNED_TASKS_TEXT   # older copies
+    if all((destination / name).exists() for name in VENDORED) and vendored == TASKS_TEXT_VERSION:
         return destination
     npm = shutil.which("npm")
     if npm is None:
@@ -52,6 +58,7 @@ def vendor_tasks_text(destination: Path = VENDOR) -> Path:
             members = [m for m in tar.getmembers() if m.isfile() and m.name.removeprefix("package/") in VENDORED]
             tar.extractall(work, members=members, filter="data")
         destination.parent.mkdir(parents=True, exist_ok=True)
+        (staging / "VERSION").write_text(TASKS_TEXT_VERSION + "\n")
         shutil.rmtree(destination, ignore_errors=True)
         shutil.copytree(staging, destination)
     return destination

@@ -87,19 +87,43 @@ def test_the_kernel_spread_was_measured_on_the_shipped_files():
             f"{variant}.tflite changed after the kernel spread was measured: rerun `sparse-edge bench kernels`"
 
 
-def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_as_shipped():
+def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_in_the_newest_mediapipe():
+    """Every shipped MediaPipe file, through the newest mediapipe: 99.9% of the 25,000 test labels and every
+    hostile text's label equal to edge_runtime's (the file measured is the file shipped)."""
     import hashlib
 
     from convert.mediapipe_parity import GOAL
+    from tests.test_mediapipe_tokens import NEWEST
 
-    report = json.loads((SHIPPED / "mediapipe" / "parity-25000.json").read_text())
-    assert report["n"] == 25_000 and set(report["variants"]) == {"float32", "dynamic"} and report["goal"] == GOAL
+    folder = SHIPPED.parent / "imdb-classifier-mediapipe" / "mediapipe"
+    report = json.loads((folder / "parity.json").read_text())
+    shipped = {p.stem for p in folder.glob("*.tflite")}
+    assert report["n"] == 25_000 and set(report["variants"]) == shipped and report["goal"] == GOAL
+    assert report["mediapipe"] == NEWEST
     for variant, row in report["variants"].items():
         assert abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"], variant
         assert row["agreement"] >= GOAL["min_agreement"], variant
-        shipped = hashlib.sha256((SHIPPED / "mediapipe" / f"{variant}.tflite").read_bytes()).hexdigest()
-        assert row["sha256"] == shipped, f"mediapipe/{variant}.tflite changed after its parity was measured"
+        assert row["hostile_labels_that_differ"] == [] and row["hostile_texts"] >= 50, variant
+        digest = hashlib.sha256((folder / f"{variant}.tflite").read_bytes()).hexdigest()
+        assert row["sha256"] == digest, f"mediapipe/{variant}.tflite changed after its parity was measured"
     assert report["passed"]
+
+
+def test_the_raspberry_pi_check_covered_500_reviews_on_every_variant_arm64_and_the_quantized_ones_armhf():
+    """scripts/pi-check's committed record: the shipped files (by SHA-256), at least 500 test reviews, labels equal to
+    x86-64's everywhere and probabilities within the kernels' spread, in roots without TensorFlow."""
+    import hashlib
+
+    record = json.loads((SHIPPED.parent / "bench" / "pi-check.json").read_text())
+    assert record["reviews"] >= 500 + 8 and record["passed"]   # 500 reviews and the 8 odd strings
+    assert set(record["arches"]["arm64"]["variants"]) == set(names(EDGE))
+    assert {"dynamic", "int8"} <= set(record["arches"]["armhf"]["variants"])
+    for arch, entry in record["arches"].items():
+        assert not entry["tensorflow_imported"], arch
+        for variant, row in entry["variants"].items():
+            assert row["same_labels"] and row["max_abs_prob_diff"] <= row["tolerance"], (arch, variant)
+    for variant, digest in record["model_sha256"].items():
+        assert hashlib.sha256((SHIPPED / "tflite" / f"{variant}.tflite").read_bytes()).hexdigest() == digest, variant
 
 
 def test_recheck_of_the_shipped_parity_report_keeps_every_number_and_the_verdict(tmp_path):

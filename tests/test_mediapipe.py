@@ -16,8 +16,9 @@ from edge_runtime import TextClassifier
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "artifacts" / "imdb-classifier"
-FILES = {v: SHIPPED / "mediapipe" / f"{v}.tflite" for v in ("float32", "dynamic")}
+SHIPPED = REPO / "artifacts" / "imdb-classifier-mediapipe"   # the hybrid trained with MediaPipe's tokenizer rules
+FILES = {v: SHIPPED / "mediapipe" / f"{v}.tflite" for v in ("dynamic",)}
+HOSTILE = json.loads((REPO / "convert" / "hostile_texts.json").read_text())["texts"]
 CLEAN = ["A wonderful, moving film. The cast is superb.", "Dull, predictable and far too long.",
          "Some good moments, but the plot falls apart in the second half.", "i loved it"]
 
@@ -40,17 +41,17 @@ def mediapipe_scores(python, path, texts):
     return np.array([json.loads(line)["scores"] for line in result.stdout.splitlines()])
 
 
-@pytest.mark.parametrize("variant, tolerance", [("float32", 1e-5), ("dynamic", 1e-4)])
-def test_mediapipe_loads_the_shipped_file_and_gives_edge_runtimes_probabilities(mediapipe, variant, tolerance):
+@pytest.mark.parametrize("variant, tolerance", [("dynamic", 1e-4)])
+def test_mediapipe_gives_the_shipped_files_edge_runtime_probabilities_on_hostile_texts_too(mediapipe, variant,
+                                                                                         tolerance):
+    """The model was trained with MediaPipe's tokenizer rules, so accents, zero-width and control
+    characters, NUL, <br />, emoji, CJK and cut long texts all get edge_runtime's probabilities."""
     ours = TextClassifier(FILES[variant])
-    assert ours.mediapipe and ours.labels == ["negative", "positive"]
-    theirs = mediapipe_scores(mediapipe, FILES[variant], CLEAN)
-    expected = np.array([ours.classify(t).probabilities for t in CLEAN])
+    assert ours.mediapipe and ours.labels == ["negative", "positive"] and ours.tokenizer.rules == "mediapipe"
+    texts = CLEAN + HOSTILE
+    theirs = mediapipe_scores(mediapipe, FILES[variant], texts)
+    expected = np.array([ours.classify(t).probabilities for t in texts])
     np.testing.assert_allclose(theirs, expected, atol=tolerance)
-    # what the tokenizers do differently (the parity report measures its cost): MediaPipe reads
-    # "<br />" as four tokens where ours reads a space
-    text = "A wonderful film.<br /><br />The cast is superb."
-    assert abs(mediapipe_scores(mediapipe, FILES[variant], [text])[0, 1] - ours.classify(text).probabilities[1]) > 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +148,12 @@ def test_the_file_has_one_signature_with_berts_three_int32_inputs_and_only_built
 def test_mediapipe_parity_compares_both_runtimes_on_the_folders_test_split(mediapipe, tmp_path):
     from convert.mediapipe_parity import run_mediapipe_parity
 
-    report = run_mediapipe_parity(SHIPPED, ["float32"], limit=12, progress=False, out_dir=tmp_path)
-    row = report["variants"]["float32"]
-    assert report["n"] == 12 and row["length"] == TextClassifier(FILES["float32"]).lengths[0]
-    assert 0.5 <= row["agreement"] <= 1 and row["max_abs_prob_diff"] < 0.5
-    assert row["met"] == (abs(row["delta_accuracy_pp"]) <= 0.3 and row["agreement"] >= 0.99)
-    assert "| float32 | " in (tmp_path / "parity.md").read_text()
+    report = run_mediapipe_parity(SHIPPED, ["dynamic"], limit=12, progress=False, out_dir=tmp_path)
+    row = report["variants"]["dynamic"]
+    assert report["n"] == 12 and row["length"] == TextClassifier(FILES["dynamic"]).lengths[0]
+    assert row["agreement"] == 1 and row["max_abs_prob_diff"] < 1e-3
+    assert row["hostile_texts"] == len(HOSTILE) and row["hostile_labels_that_differ"] == [] and row["met"]
+    assert "| dynamic | " in (tmp_path / "parity.md").read_text()
 
 
 @pytest.mark.parametrize("length, message", [

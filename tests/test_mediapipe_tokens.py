@@ -14,7 +14,7 @@ import pytest
 from edge_runtime.tokenizer import MEDIAPIPE_OPTIONS, TABLES, WordPieceTokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-HOSTILE = json.loads((REPO / "tests" / "data" / "hostile_texts.json").read_text())["texts"]
+HOSTILE = json.loads((REPO / "convert" / "hostile_texts.json").read_text())["texts"]
 NEWEST = "1.2.3"   # the newest mediapipe on PyPI (2026-12-04); the metadata is written by 0.10.21
 
 

@@ -87,12 +87,13 @@ def test_every_code_point_is_split_by_mediapipe_as_the_committed_table_says(medi
 @pytest.mark.imdb
 @pytest.mark.parametrize("version", [None, NEWEST])
 def test_mediapipe_feeds_the_edge_tokenizers_ids_on_hostile_texts_and_reviews(mediapipe_newest, vocab, version):
-    """Id for id at the shipped MediaPipe file's length: hostile texts and 2,000 IMDB test reviews, in the
-    release that writes the metadata and in the newest."""
+    """Id for id at the shipped MediaPipe file's length (896): hostile texts and 2,000 IMDB test reviews, in
+    the release that writes the metadata and in the newest."""
     from convert.mediapipe_tokens import probe_ids
     from model.data import load_imdb
 
-    length = 832
+    shipped = REPO / "artifacts" / "imdb-classifier-mediapipe" / "mediapipe" / "conversion.json"
+    length = json.loads(shipped.read_text())["length"]["length"]
     texts = HOSTILE + load_imdb("test", limit=2000).texts
     expected = [WordPieceTokenizer(vocab, rules="mediapipe").encode(t, length).ids.tolist() for t in texts]
     got = probe_ids(texts, vocab, version, length=length)

@@ -30,6 +30,7 @@ from model.saved import ModelFolder
 GOAL = {"max_abs_delta_pp": 0.3, "min_agreement": 0.999, "hostile_labels_that_differ": 0}
 SCRIPT = Path(__file__).with_name("mediapipe_metadata.py")
 HOSTILE = Path(__file__).with_name("hostile_texts.json")
+WEB = "web"   # ``mediapipe="web"``: the files run in the web page (sparse-edge web) instead of a Python release
 
 
 def mediapipe_probabilities(path: Path, texts: list[str], n_labels: int, progress: bool = True,
@@ -72,7 +73,8 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                          files_dir: str | Path | None = None) -> dict:
     """Compare MediaPipe with edge_runtime on the folder's test split; write ``parity.json`` and ``parity.md``
     beside the MediaPipe files (or in ``out_dir``). ``mediapipe``: the release whose TextClassifier runs
-    (default the one that wrote the metadata; another one gets its own environment). ``files_dir``: where
+    (default the one that wrote the metadata; another one gets its own environment; ``"web"``: the web page,
+    ``@mediapipe/tasks-text`` in headless Chromium). ``files_dir``: where
     the MediaPipe files are, if not ``MODEL_DIR/mediapipe`` (a ``convert --target mediapipe --out``)."""
     from convert.mediapipe_export import MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
     from model.sources import data_for_folder
@@ -86,7 +88,13 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                          f"`sparse-edge convert {folder.path} --target mediapipe` first")
     test = data_for_folder(folder, data_dir, manual_dir).load("test", limit=limit)
     labels = folder.labels
-    report = {"n": len(test), "labels": labels, "mediapipe": mediapipe or MEDIAPIPE_VERSION,
+    if mediapipe == WEB:
+        from sparse_edge.web import TASKS_TEXT, TASKS_TEXT_VERSION
+
+        runtime = f"{TASKS_TEXT} {TASKS_TEXT_VERSION} in headless Chromium"
+    else:
+        runtime = mediapipe or MEDIAPIPE_VERSION
+    report = {"n": len(test), "labels": labels, "mediapipe": runtime,
               "metadata_written_by": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
               "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
                          + (f" --mediapipe {mediapipe}" if mediapipe else "")
@@ -98,7 +106,10 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
         started = time.time()
         hostile = json.loads(HOSTILE.read_text(encoding="utf-8"))["texts"]
         ours_all = edge_probabilities(path, test.texts + hostile, progress)
-        theirs_all = mediapipe_probabilities(path, test.texts + hostile, len(labels), progress, mediapipe)
+        if mediapipe == WEB:   # @mediapipe/tasks-text in the page, in headless Chromium
+            theirs_all = page_scores(path, test.texts + hostile, progress)
+        else:
+            theirs_all = mediapipe_probabilities(path, test.texts + hostile, len(labels), progress, mediapipe)
         n = len(test)
         ours, theirs = ours_all[:n], theirs_all[:n]
         differ = np.flatnonzero(ours_all[n:].argmax(1) != theirs_all[n:].argmax(1))
@@ -124,7 +135,8 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
 
 
 def parity_markdown(report: dict) -> str:
-    lines = [f"# MediaPipe TextClassifier (mediapipe {report['mediapipe']}) against edge_runtime, "
+    runtime = f"mediapipe {report['mediapipe']}" if report["mediapipe"][:1].isdigit() else report["mediapipe"]
+    lines = [f"# MediaPipe TextClassifier ({runtime}) against edge_runtime, "
              f"{report['n']:,} test texts", "",
              "The same file through both runtimes, each with its own tokenizer (edge_runtime's with the rules the "
              "model was trained with). Reproduce: "
@@ -145,3 +157,48 @@ def parity_markdown(report: dict) -> str:
               + (", and no hostile text (convert/hostile_texts.json) labelled otherwise." if "hostile_labels_that_differ"
                  in goal else ".")]
     return "\n".join(lines) + "\n"
+
+def page_scores(model: Path, texts: list[str], progress: bool = True, batch: int = 50):
+    """Every label's score for each text, (texts, labels), from MediaPipe in the page in headless Chromium
+    (Debian's chromium and chromium-driver, driven by Selenium; ``window.sparseEdge.scores``)."""
+    import shutil
+    import tempfile
+    import threading
+
+    from tqdm import tqdm
+
+    from sparse_edge.web import WebSetupError, make_server
+
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError as error:
+        raise WebSetupError("the page runs in headless Chromium through Selenium, which is not installed: "
+                            "pip install selenium (the dev extra has it)") from error
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        raise WebSetupError("the page needs a headless browser: install Debian's chromium and chromium-driver "
+                            "(apt-get install chromium chromium-driver)")
+    server = make_server(model, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    try:
+        driver.set_script_timeout(600)
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
+        WebDriverWait(driver, 120).until(lambda d: d.execute_script("return !!window.sparseEdge"))
+        rows = []
+        for start in tqdm(range(0, len(texts), batch), desc=f"tasks-text {model.stem}", unit="batch",
+                          disable=not progress, leave=False):
+            rows += driver.execute_script("return window.sparseEdge.scores(arguments[0])", texts[start:start + batch])
+        return np.array(rows, np.float32)
+    finally:
+        driver.quit()
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(profile, ignore_errors=True)
+

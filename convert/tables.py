@@ -51,11 +51,15 @@ def mediapipe_parity() -> str:
     and the hostile texts through the newest mediapipe (artifacts/imdb-classifier-mediapipe/mediapipe/parity.json)."""
     from convert.mediapipe_parity import parity_markdown
 
-    report = load_artifact("artifacts/imdb-classifier-mediapipe/mediapipe/parity.json")
-    table = parity_markdown(report).split("\n", 2)[2].strip()   # no title
-    verdict = "met" if report["passed"] else "**not met**"
-    return (f"{report['n']:,} IMDB test reviews and the hostile texts through mediapipe {report['mediapipe']}'s "
-            f"TextClassifier (files written by {report['metadata_written_by']}): the goal is {verdict}.\n\n{table}\n\n"
-            "All of them through both runtimes took " + " and ".join(
-                f"{row['seconds'] / 60:.0f} minutes ({variant})" for variant, row in report["variants"].items())
-            + " here.")
+    blocks = []
+    for name in ("parity.json", "web/parity.json"):
+        report = load_artifact(f"artifacts/imdb-classifier-mediapipe/mediapipe/{name}")
+        table = parity_markdown(report).split("\n", 2)[2].strip()   # no title
+        runtime = (f"mediapipe {report['mediapipe']}'s TextClassifier" if report["mediapipe"][:1].isdigit()
+                   else f"the web page ({report['mediapipe']})")
+        blocks.append(f"{report['n']:,} IMDB test reviews and the hostile texts through {runtime}, files written by "
+                      f"mediapipe {report['metadata_written_by']}: the goal is "
+                      f"{'met' if report['passed'] else '**not met**'}; both runtimes took " + " and ".join(
+                          f"{row['seconds'] / 60:.0f} minutes ({variant})" for variant, row in report["variants"].items())
+                      + f" here.\n\n{table}")
+    return "\n\n".join(blocks)

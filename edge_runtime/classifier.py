@@ -32,7 +32,7 @@ from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, MEDIAPIPE, MEDIAPIPE_CLASSIFIER, BundleError, read_bundle, read_model_file
 from edge_runtime.tokenizer import DEFAULT_OPTIONS, load_tokenizer
 
-TOKENIZER = DEFAULT_OPTIONS   # the tokenizer options of every shipped model (others: tokenizer.check_options)
+TOKENIZER = DEFAULT_OPTIONS   # BERT's rules: the shipped models' but the MediaPipe one's (others: tokenizer.check_options)
 
 
 # Reviews per invoke in classify_batch / classify_stream. On the 2-core x86 host that measured it

@@ -118,3 +118,4 @@ def make_server(model: Path, port: int, host: str = "127.0.0.1") -> ThreadingHTT
     vendor_tasks_text()
     data = read_model_file(model)
     return ThreadingHTTPServer((host, port), partial(PageHandler, model=data, info=model_info(model, data)))
+

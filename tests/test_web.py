@@ -146,3 +146,18 @@ def test_the_page_gives_edge_runtimes_labels_on_the_hostile_texts(page, browser)
                                                             if a.argmax() != b.argmax()]
     np.testing.assert_allclose(shown, expected, atol=1e-3)
 
+
+@pytest.mark.slow
+def test_parity_runs_the_mediapipe_files_in_the_page_when_asked(tmp_path):
+    """``sparse-edge parity --target mediapipe --mediapipe web``: the test split and the hostile texts through
+    tasks-text in headless Chromium, judged like a Python release."""
+    from convert.mediapipe_parity import run_mediapipe_parity
+    from sparse_edge.web import TASKS_TEXT_VERSION
+
+    report = run_mediapipe_parity(MODEL.parents[1], ["dynamic"], limit=8, progress=False, out_dir=tmp_path,
+                                  mediapipe="web")
+    row = report["variants"]["dynamic"]
+    assert report["mediapipe"] == f"@mediapipe/tasks-text {TASKS_TEXT_VERSION} in headless Chromium"
+    assert report["n"] == 8 and row["agreement"] == 1 and row["hostile_labels_that_differ"] == [] and row["met"]
+    assert row["max_abs_prob_diff"] < 1e-3 and "headless Chromium" in (tmp_path / "parity.md").read_text()
+

@@ -81,7 +81,8 @@ def convert(model_dir, variants, target, length, longest, out_dir, calibration_r
               "edge_runtime and compare them (MODEL_DIR/mediapipe/parity.json, parity.md).")
 @click.option("--mediapipe", "mediapipe_version", metavar="VERSION",
               help="--target mediapipe: the mediapipe release whose TextClassifier runs the files, installed into "
-              ".venv-mediapipe-VERSION when missing [default: 0.10.21, the one that writes the metadata].")
+              ".venv-mediapipe-VERSION when missing [default: 0.10.21, the one that writes the metadata]; web: the "
+              "web page's @mediapipe/tasks-text in headless Chromium.")
 @click.option("--tflite-dir", type=click.Path(exists=True, file_okay=False),
               help="Where the .tflite files are [default: MODEL_DIR/tflite; --target mediapipe: MODEL_DIR/mediapipe].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -102,12 +103,13 @@ def parity(model_dir, split, variants, limit, recheck, target, mediapipe_version
     from convert import targets
     from convert.mediapipe_export import MediaPipeMissing
     from model.data import DatasetMissing
+    from sparse_edge.web import WebSetupError
 
     try:
         data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
         report = targets.parity(model_dir, target, variants, split, limit, recheck, mediapipe_version, tflite_dir,
                                 out_dir, data_dir, manual_dir, data, progress=not quiet)
-    except (ValueError, DatasetMissing, MediaPipeMissing) as error:
+    except (ValueError, DatasetMissing, MediaPipeMissing, WebSetupError) as error:
         usage(str(error))
     summary, failure = targets.parity_summary(report)
     click.echo(json.dumps(summary, indent=2))

@@ -47,7 +47,7 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer
     Without the dataset (and without network) it stops at once and says how to provide IMDB.
     """
     if tokenizer_kind in ("bytes", "mediapipe") and (keep_case or keep_accents):
-        usage(f"--keep-case and --keep-accents are options of BERT's WordPiece rules; --tokenizer {tokenizer_kind} "
+        usage(f"--keep-case and --keep-accents are WordPiece options of BERT's rules; --tokenizer {tokenizer_kind} "
               "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
     with_tensorflow("sparse-edge pipeline")
     from model.data import DatasetMissing

@@ -50,7 +50,7 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
     import dataclasses
 
     if tokenizer_kind in ("bytes", "mediapipe") and (keep_case or keep_accents):
-        usage(f"--keep-case and --keep-accents are options of BERT's WordPiece rules; --tokenizer {tokenizer_kind} "
+        usage(f"--keep-case and --keep-accents are WordPiece options of BERT's rules; --tokenizer {tokenizer_kind} "
               "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
     with_tensorflow("sparse-edge train")
     from model.data import DatasetMissing

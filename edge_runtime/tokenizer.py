@@ -141,10 +141,9 @@ def basic_tokenize(text: str, lowercase: bool = True, strip_accents: bool = True
 def _mediapipe_normalize(text: str) -> str:
     """MediaPipe's rules: ASCII letters lowercased (``absl::AsciiStrToLower``), every other character
     as it is; a lone surrogate (which no runtime receives as such) becomes U+FFFD."""
-    if not text.isascii():
-        text = _SURROGATES.sub("\ufffd", text).translate(_ASCII_LOWER)
-        return text
-    return text.lower()
+    if text.isascii():
+        return text.lower()
+    return _SURROGATES.sub("\ufffd", text).translate(_ASCII_LOWER)
 
 
 def _words(text: str, normalize, pattern: re.Pattern = _WORDS):

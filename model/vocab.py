@@ -30,7 +30,7 @@ def learn_vocab(texts: Iterable[str], vocab_size: int, out_path: str | Path,
         trainer._tokenizer.normalizer = normalizers.Sequence([])
         trainer._tokenizer.pre_tokenizer = pre_tokenizers.Split("\n", behavior="removed")
         splitter = WordPieceTokenizer(list(SPECIAL_TOKENS), rules="mediapipe")
-        texts = ("\n".join(w for w in splitter.words(t) if "\n" not in w) for t in texts)
+        texts = ("\n".join(splitter.words(t)) for t in texts)   # "\n" is a space there: never in a word
     else:
         texts = (normalize_review(t) for t in texts)
     trainer.train_from_iterator(texts, vocab_size=vocab_size,

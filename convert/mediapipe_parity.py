@@ -158,12 +158,15 @@ def parity_markdown(report: dict) -> str:
                  in goal else ".")]
     return "\n".join(lines) + "\n"
 
-def page_scores(model: Path, texts: list[str], progress: bool = True, batch: int = 50):
+def page_scores(model: Path, texts: list[str], progress: bool = True, batch: int = 50, pages: int | None = None):
     """Every label's score for each text, (texts, labels), from MediaPipe in the page in headless Chromium
-    (Debian's chromium and chromium-driver, driven by Selenium; ``window.sparseEdge.scores``)."""
+    (Debian's chromium and chromium-driver, driven by Selenium; ``window.sparseEdge.scores``). ``pages``
+    browsers share the batches (default one a core: the page's WebAssembly runs on one)."""
+    import os
     import shutil
     import tempfile
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
@@ -179,26 +182,48 @@ def page_scores(model: Path, texts: list[str], progress: bool = True, batch: int
     if not (chromium and driver_path):
         raise WebSetupError("the page needs a headless browser: install Debian's chromium and chromium-driver "
                             "(apt-get install chromium chromium-driver)")
+    starts = list(range(0, len(texts), batch))
+    pages = max(1, min(pages or os.cpu_count() or 1, len(starts)))
     server = make_server(model, 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    drivers, profiles = [], []
+
+    def open_page():
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        profiles.append(tempfile.mkdtemp(prefix="chromium-"))
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profiles[-1]}"):
+            options.add_argument(flag)
+        drivers.append(webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options))
+        drivers[-1].set_script_timeout(600)
+        drivers[-1].get(f"http://127.0.0.1:{server.server_address[1]}/")
+        WebDriverWait(drivers[-1], 120).until(lambda d: d.execute_script("return !!window.sparseEdge"))
+        return drivers[-1]
+
     try:
-        driver.set_script_timeout(600)
-        driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
-        WebDriverWait(driver, 120).until(lambda d: d.execute_script("return !!window.sparseEdge"))
-        rows = []
-        for start in tqdm(range(0, len(texts), batch), desc=f"tasks-text {model.stem}", unit="batch",
-                          disable=not progress, leave=False):
-            rows += driver.execute_script("return window.sparseEdge.scores(arguments[0])", texts[start:start + batch])
-        return np.array(rows, np.float32)
+        free = [open_page() for _ in range(pages)]
+        lock, rows = threading.Lock(), {}
+        bar = tqdm(total=len(starts), desc=f"tasks-text {model.stem}", unit="batch", disable=not progress, leave=False)
+
+        def score(start):
+            with lock:
+                driver = free.pop()
+            try:
+                rows[start] = driver.execute_script("return window.sparseEdge.scores(arguments[0])",
+                                                    texts[start:start + batch])
+            finally:
+                with lock:
+                    free.append(driver)
+                    bar.update()
+
+        with ThreadPoolExecutor(pages) as pool:
+            list(pool.map(score, starts))   # list(): a page's error is raised here
+        bar.close()
+        return np.array([row for start in starts for row in rows[start]], np.float32)
     finally:
-        driver.quit()
+        for driver in drivers:
+            driver.quit()
         server.shutdown()
         server.server_close()
-        shutil.rmtree(profile, ignore_errors=True)
-
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)

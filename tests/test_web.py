@@ -161,3 +161,19 @@ def test_parity_runs_the_mediapipe_files_in_the_page_when_asked(tmp_path):
     assert report["n"] == 8 and row["agreement"] == 1 and row["hostile_labels_that_differ"] == [] and row["met"]
     assert row["max_abs_prob_diff"] < 1e-3 and "headless Chromium" in (tmp_path / "parity.md").read_text()
 
+
+@pytest.mark.slow
+def test_pages_in_parallel_give_every_text_its_own_scores_in_order():
+    """``page_scores`` shares the batches among browsers: the rows come back in the texts' order, equal to one
+    page's and to edge_runtime's for the same texts."""
+    import numpy as np
+
+    from convert.mediapipe_parity import edge_probabilities, page_scores
+
+    texts = [f"{word} film, {n} stars" for n, word in enumerate(["A dreadful", "A wonderful", "An awful",
+                                                                  "A brilliant", "A boring", "A moving", "Dull"])]
+    one = page_scores(MODEL, texts, progress=False, batch=2, pages=1)
+    two = page_scores(MODEL, texts, progress=False, batch=2, pages=2)
+    assert one.shape == (len(texts), 2) and np.array_equal(one, two)
+    assert len({tuple(row) for row in one}) > 1     # the texts got scores of their own
+    np.testing.assert_allclose(two, edge_probabilities(MODEL, texts, progress=False), atol=1e-3)

@@ -56,23 +56,43 @@ def sparse_attention_bias(key_valid: tf.Tensor, layout: BlockLayout, block_size:
     return key_bias, causal_bias
 
 
-def global_query_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor):
-    """The g·bs global queries attend to all n keys: (B, H, g*bs, dh). Cost g·bs·n, linear in n."""
+def relative_buckets(query_positions: np.ndarray, key_positions: np.ndarray, reach: int) -> np.ndarray:
+    """Which learned bias each (query, key) pair gets: its distance, clipped to ``reach`` either way.
+
+    Distances -reach+1 .. reach-1 each have their own bias (buckets 1 .. 2·reach-1); every key
+    farther away (a global "sink" block, a strided block) shares bucket 0 (before) or 2·reach
+    (after). The rule depends on the distance only, never on where the text starts, so the same
+    weights read any length and a decoder with a rolling cache reproduces it exactly.
+    """
+    distance = np.asarray(query_positions)[..., :, None] - np.asarray(key_positions)[..., None, :]
+    return (np.clip(-distance, -reach, reach) + reach).astype(np.int32)
+
+
+def global_query_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor,
+                           position_bias: tf.Tensor | None = None):
+    """The g·bs global queries attend to all n keys: (B, H, g*bs, dh). Cost g·bs·n, linear in n.
+
+    ``position_bias``: (H, g*bs, n) added to the scores, or None.
+    """
     dh = q.shape[-1]
     scores = tf.matmul(q * (1.0 / math.sqrt(dh)), k, transpose_b=True)        # (B, H, g*bs, n)
     scores = scores + ((1.0 - key_valid) * MASK_VALUE)[:, None, None, :]
+    if position_bias is not None:
+        scores = scores + position_bias[None]
     weights = tf.nn.softmax(scores, axis=-1)
     return tf.matmul(weights, v), weights
 
 
 def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_bias: tf.Tensor,
-                             causal_bias: tf.Tensor | None, layout: BlockLayout, block_size: int):
+                             causal_bias: tf.Tensor | None, layout: BlockLayout, block_size: int,
+                             position_bias: tf.Tensor | None = None):
     """Each gathered query block attends to the k key blocks its row of the layout lists.
 
     Args:
         q: (B, H, r*bs, dh), the queries of the r = nb - g gathered rows.
         k, v: (B, H, n, dh), all keys and values.
         key_bias, causal_bias: from ``sparse_attention_bias``.
+        position_bias: (H, r, bs, k*bs) learned relative-position biases, or None.
     Returns:
         (B, H, r*bs, dh) and the weights (B, H, r, bs, k*bs).
     """
@@ -89,6 +109,9 @@ def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_bias:
     scores = tf.matmul(q, gathered(k), transpose_b=True) + key_bias           # (B*H, r, bs, k*bs)
     if causal_bias is not None:
         scores = scores + causal_bias
+    if position_bias is not None:
+        scores = tf.reshape(tf.reshape(scores, [-1, num_heads, rows, bs, kb * bs]) + position_bias[None],
+                            [-1, rows, bs, kb * bs])
     weights = tf.nn.softmax(scores, axis=-1)                                   # (B*H, r, bs, k*bs)
     out = tf.matmul(weights, gathered(v))                                      # (B*H, r, bs, dh)
     out = tf.reshape(out, [-1, num_heads, rows * bs, dh])                      # (B, H, r*bs, dh)
@@ -97,12 +120,13 @@ def gathered_block_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_bias:
 
 def block_sparse_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: tf.Tensor,
                            layout: BlockLayout, block_size: int, causal: bool,
-                           return_weights: bool = False):
+                           return_weights: bool = False, position_bias=None):
     """Softmax attention restricted to ``layout``, without ever forming the n x n scores.
 
     Args:
         q, k, v: (B, H, n, dh), n = layout.num_blocks * block_size.
         key_valid: (B, n) float32, 1 for real tokens, 0 for padding.
+        position_bias: None, or (global (H, g*bs, n) or None, gathered (H, r, bs, k*bs)).
         return_weights: also return {"global": (B, H, g*bs, n) or None,
             "gathered": (B, H, nb - g, bs, k*bs)}.
     Returns:
@@ -110,10 +134,12 @@ def block_sparse_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, key_valid: 
     """
     num_heads, g_tokens = q.shape[1], layout.global_rows * block_size
     key_bias, causal_bias = sparse_attention_bias(key_valid, layout, block_size, causal, num_heads)
-    out, weights = gathered_block_attention(q[:, :, g_tokens:], k, v, key_bias, causal_bias, layout, block_size)
+    global_bias, gathered_bias = position_bias or (None, None)
+    out, weights = gathered_block_attention(q[:, :, g_tokens:], k, v, key_bias, causal_bias, layout, block_size,
+                                            gathered_bias)
     global_weights = None
     if g_tokens:
-        global_out, global_weights = global_query_attention(q[:, :, :g_tokens], k, v, key_valid)
+        global_out, global_weights = global_query_attention(q[:, :, :g_tokens], k, v, key_valid, global_bias)
         out = tf.concat([global_out, out], axis=2)                             # (B, H, n, dh)
     if return_weights:
         return out, {"global": global_weights, "gathered": weights}
@@ -128,6 +154,9 @@ class SparseSelfAttention(keras.layers.Layer):
         d_model: width of the input and output.
         num_heads: heads; ``d_model`` must divide evenly.
         pattern: an ``AttentionPattern`` or its dict.
+        relative: add a learned bias per head for each distance up to ``window`` blocks
+            (``relative_buckets``): the positions of a model that reads any length, and whose
+            decoder keeps a cache of fixed size. False: positions come from the embedding.
 
     Call args:
         x: (B, n, d_model) float; n must be known when the graph is traced.
@@ -139,13 +168,19 @@ class SparseSelfAttention(keras.layers.Layer):
         TensorShape([2, 20, 32])
     """
 
-    def __init__(self, d_model: int, num_heads: int, pattern, **kwargs):
+    def __init__(self, d_model: int, num_heads: int, pattern, relative: bool = False, **kwargs):
         super().__init__(**kwargs)
         if d_model % num_heads:
             raise ValueError(f"d_model {d_model} is not divisible by num_heads {num_heads}")
         self.d_model = d_model
         self.num_heads = num_heads
         self.pattern = pattern if isinstance(pattern, AttentionPattern) else AttentionPattern.from_dict(pattern)
+        self.relative = relative
+
+    @property
+    def reach(self) -> int:
+        """Tokens of distance that have a bias of their own: the window, ``window`` blocks."""
+        return self.pattern.window * self.pattern.block_size
 
     def build(self, input_shape):
         dense = lambda name: keras.layers.Dense(self.d_model, name=name)  # noqa: E731
@@ -153,7 +188,23 @@ class SparseSelfAttention(keras.layers.Layer):
             dense("query"), dense("key"), dense("value"), dense("output"))
         for layer in (self.query, self.key, self.value, self.output_dense):
             layer.build((None, None, self.d_model))
+        if self.relative:
+            self.distance_bias = self.add_weight(name="distance_bias", shape=(self.num_heads, 2 * self.reach + 1),
+                                                 initializer="zeros")
         self.built = True
+
+    def position_bias(self, layout: BlockLayout):
+        """The relative biases of ``layout``'s score tensors: (global (H, g*bs, n) or None, (H, r, bs, k*bs))."""
+        bs = self.pattern.block_size
+        key_blocks = layout.gather_index[:, :, None] * bs + np.arange(bs)              # (r, k, bs)
+        queries = layout.query_blocks[:, None] * bs + np.arange(bs)                     # (r, bs)
+        gathered = relative_buckets(queries, key_blocks.reshape(len(queries), -1), self.reach)   # (r, bs, k*bs)
+        gathered = tf.gather(self.distance_bias, gathered, axis=1)                     # (H, r, bs, k*bs)
+        g_tokens = layout.global_rows * bs
+        if not g_tokens:
+            return None, gathered
+        globals_ = relative_buckets(np.arange(g_tokens), np.arange(layout.num_blocks * bs), self.reach)
+        return tf.gather(self.distance_bias, globals_, axis=1), gathered
 
     def layout_for(self, n: int) -> BlockLayout:
         """The block layout used for an n-token input."""
@@ -178,7 +229,8 @@ class SparseSelfAttention(keras.layers.Layer):
             return tf.transpose(t, [0, 2, 1, 3])                               # (B, H, n, dh)
 
         result = block_sparse_attention(heads(self.query(x)), heads(self.key(x)), heads(self.value(x)),
-                                        valid, layout, bs, self.pattern.causal, return_weights)
+                                        valid, layout, bs, self.pattern.causal, return_weights,
+                                        self.position_bias(layout) if self.relative else None)
         out, weights = result if return_weights else (result, None)
         out = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [-1, n_pad, self.d_model])  # (B, n, d)
         out = self.output_dense(out[:, :n]) * valid[:, :n, None]
@@ -186,5 +238,6 @@ class SparseSelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(d_model=self.d_model, num_heads=self.num_heads, pattern=self.pattern.to_dict())
+        config.update(d_model=self.d_model, num_heads=self.num_heads, pattern=self.pattern.to_dict(),
+                      relative=self.relative)
         return config

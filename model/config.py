@@ -15,7 +15,9 @@ from model.strict import strict_from_dict
 
 POOLING = ("mean", "mean_max")
 LONG_INPUT_FACTOR = 4   # a model that reads any length is converted to take inputs 4x its training cut
-POSITIONAL = ("learned", "sinusoidal", "conv")   # conv: relative, any length (TokenAndPositionEmbedding)
+# conv: relative, any length (TokenAndPositionEmbedding); relative: a learned bias per distance in the
+# attention (SparseSelfAttention), any length, and a decoder cache of fixed size
+POSITIONAL = ("learned", "sinusoidal", "conv", "relative")
 
 
 @dataclass
@@ -82,7 +84,7 @@ class TransformerConfig:
     def reads_any_length(self) -> bool:
         """Whether the weights fit any input length: positions from a convolution over neighbours, not a
         table of ``max_length`` rows, so a document longer than the training cut can be read whole."""
-        return self.positional == "conv"
+        return self.positional in ("conv", "relative")
 
     def device_lengths(self, longest: int | None = None) -> list[int]:
         """The input lengths a ``.tflite`` file takes: the buckets, then (a model that reads any length)

@@ -61,6 +61,9 @@ class LMConfig:
     text_limit: int | None = None  # use only the first N training texts (tests)
     sampled_softmax: int = 0       # 0: full softmax in training; S: S sampled tokens per step
     pack: bool = False             # training windows cut from all reviews laid end to end (no padding)
+    whole_reviews: bool = False    # one row per review from its start (cut every max_length), batched by length
+    batch_tokens: int = 0          # whole_reviews: about this many tokens a batch (batch_size is then unused)
+    checkpoint_minutes: float = 10.0   # a resumable checkpoint at least this often (rerun the command to resume)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -71,6 +74,12 @@ class LMConfig:
         for name in ("steps", "batch_size", "val_reviews", "eval_every"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.whole_reviews and (self.pack or not isinstance(self.batch_tokens, int)
+                                   or self.batch_tokens < self.model.max_length):
+            raise ValueError("whole_reviews needs pack=false and batch_tokens of at least max_length "
+                             f"({self.model.max_length}), got pack={self.pack}, batch_tokens={self.batch_tokens!r}")
+        if not self.checkpoint_minutes > 0:
+            raise ValueError(f"checkpoint_minutes must be positive, got {self.checkpoint_minutes!r}")
         if not isinstance(self.sampled_softmax, int) or not 0 <= self.sampled_softmax < self.model.vocab_size:
             raise ValueError(f"sampled_softmax must be 0 (full softmax) or a number of sampled tokens below "
                              f"vocab_size {self.model.vocab_size}, got {self.sampled_softmax!r}")
@@ -195,12 +204,22 @@ class LMTrainer:
         self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
         return loss
 
-    def step(self, batch: np.ndarray) -> float:
-        """One update on ``batch`` (B, context + 1); returns its training loss."""
+    def step(self, batch: np.ndarray, number: int | None = None) -> float:
+        """One update on ``batch`` (B, context + 1); returns its training loss.
+
+        ``number``: the step's number, which then alone decides its sampled tokens (a resumed run
+        draws what an uninterrupted one would); None draws from the trainer's own stream.
+        """
         size = self.config.sampled_softmax
-        sampled = (self._rng.choice(len(self._proposal), size, p=self._proposal) if size
+        rng = self._rng if number is None else np.random.default_rng([self.config.seed, number])
+        sampled = (rng.choice(len(self._proposal), size, p=self._proposal) if size
                    else np.zeros(1)).astype(np.int32)
         return float(self._step(batch, sampled))
+
+    def losses_of(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, n) loss of each predicted token of ``batch`` (B, n + 1), full softmax, and (B, n) weights."""
+        losses, weights = self._loss(batch)
+        return np.asarray(losses), np.asarray(weights)
 
     def total_loss(self, rows: np.ndarray) -> tuple[float, int]:
         """Summed loss (nats) and number of predicted tokens over ``rows``."""
@@ -216,23 +235,114 @@ class LMTrainer:
         return total, count
 
 
+POSITION_BINS = ((0, 64), (64, 256), (256, 1024), (1024, None))   # where a predicted token sits in its review
+
+
+def review_rows(sequences: list[np.ndarray], context: int) -> list[np.ndarray]:
+    """Each review from its start in rows of at most ``context + 1`` tokens, unpadded.
+
+    A review longer than the context goes on in a second row that starts where the first one's
+    predictions ended (the second row does not see the first; it is a minority of reviews).
+    """
+    rows = []
+    for seq in sequences:
+        for start in range(0, max(1, len(seq) - 1), context):
+            chunk = np.asarray(seq[start:start + context + 1], np.int32)
+            if len(chunk) >= 2:
+                rows.append(chunk)
+    return rows
+
+
+def epoch_batches(rows: list[np.ndarray], lengths: list[int], batch_tokens: int, seed: int,
+                  epoch: int) -> list[np.ndarray]:
+    """One epoch's batches as arrays of row indices, each batch from one length bucket, in a seeded order.
+
+    The order depends on (seed, epoch) only, so a resumed run finds the same batches again; every
+    epoch has the same number of batches (a bucket's last partial batch waits for another epoch).
+    """
+    from edge_runtime.lengths import bucket_index
+
+    rng = np.random.default_rng([seed, epoch])
+    which = bucket_index(lengths, [len(r) - 1 for r in rows])
+    batches = []
+    for b, length in enumerate(lengths):
+        members = rng.permutation(np.flatnonzero(which == b))
+        size = max(1, batch_tokens // length)
+        batches += [members[i:i + size] for i in range(0, len(members) - size + 1, size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def padded(rows: list[np.ndarray], length: int, pad_id: int) -> np.ndarray:
+    """(len(rows), length + 1) int32: rows of at most length + 1 tokens, padded at the end."""
+    out = np.full((len(rows), length + 1), pad_id, np.int32)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row[: length + 1]
+    return out
+
+
+def position_losses(trainer: "LMTrainer", sequences: list[np.ndarray], lengths: list[int],
+                    batch_tokens: int) -> dict:
+    """Summed loss and token count per ``POSITION_BINS`` bin over whole reviews (every token but the first).
+
+    Each review is read from its start at the smallest of ``lengths`` that holds it; a model that
+    reads any length is given lengths up to its longest review, so no token loses its context.
+    """
+    from edge_runtime.lengths import bucket_index
+
+    which = bucket_index(lengths, [len(s) - 1 for s in sequences])
+    sums, counts = np.zeros(len(POSITION_BINS)), np.zeros(len(POSITION_BINS), np.int64)
+    edges = [low for low, _ in POSITION_BINS[1:]]
+    for b, length in enumerate(lengths):
+        members = np.flatnonzero(which == b)
+        size = max(1, batch_tokens // length)
+        for start in range(0, len(members), size):
+            batch = padded([sequences[i] for i in members[start:start + size]], length, trainer.config.model.pad_id)
+            losses, weights = trainer.losses_of(batch)
+            position = np.searchsorted(edges, np.arange(1, length + 1), side="right")    # bin of each target
+            for k in range(len(POSITION_BINS)):
+                sums[k] += float(np.sum(losses[:, position == k]))
+                counts[k] += int(np.sum(weights[:, position == k]))
+    return {"sums": sums, "counts": counts}
+
+
+def position_table(measured: dict) -> dict:
+    """{bin name: {tokens, loss, perplexity}} from ``position_losses``."""
+    table = {}
+    for (low, high), total, count in zip(POSITION_BINS, measured["sums"], measured["counts"]):
+        name = f"{low}-{high - 1}" if high else f"{low}+"
+        table[name] = {"tokens": int(count), "loss_nats": float(total / count) if count else None,
+                       "perplexity": float(math.exp(total / count)) if count else None}
+    return table
+
+
 def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: str | None = None,
              cache_dir: str | None = None, progress: bool = True) -> dict:
-    """Train, evaluate on held-out reviews, save ``model.keras``, configs, vocab, log and metrics."""
+    """Train, evaluate on held-out reviews, save ``model.keras``, configs, vocab, log and metrics.
+
+    Rerunning the same command on the same ``out_dir`` resumes from the last checkpoint (written at
+    least every ``checkpoint_minutes`` and at every evaluation); another config there is refused.
+    """
+    import json
     import shutil
 
     from tqdm import tqdm
 
     from edge_runtime.tokenizer import WordPieceTokenizer, normalize_review
+    from model.checkpoint import load_checkpoint, save_checkpoint
     from model.data import load_imdb, tokenize_cached
 
     folder = ModelFolder(out_dir)
     out = folder.path
     out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
     tokenizer = WordPieceTokenizer.from_file(vocab_path)
     if len(tokenizer) != config.model.vocab_size:
         config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
+    resume = folder.checkpoint_dir.exists()
+    if resume and (not folder.train_config_path.exists()
+                   or json.loads(folder.train_config_path.read_text()) != config.to_dict()):
+        raise ValueError(f"{out} holds a language-model run with another configuration; rerun it with its own "
+                         f"config ({folder.train_config_path}) to resume, or choose another --out")
+    write_json_atomic(folder.train_config_path, config.to_dict())
     shutil.copyfile(vocab_path, folder.vocab_path)
     cache = Path(cache_dir) if cache_dir else folder.cache_dir
     unlabelled = load_imdb("unsupervised", data_dir, limit=config.text_limit)
@@ -246,51 +356,96 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
     sequences += tokenize_cached(train, tokenizer, cache / "train.npz", progress)
     context = config.model.max_length
     train_sequences = [s for i, s in enumerate(sequences) if i >= len(unlabelled) or trained[i]]
-    if config.pack:
-        train_sequences = [train_sequences[i] for i in np.random.default_rng(config.seed).permutation(
-            len(train_sequences))]   # neighbours in a window: unrelated reviews, not one movie's
-        train_rows = packed_windows(train_sequences, context)
-    else:
-        train_rows = windows(train_sequences, context, tokenizer.pad_id)
-    val_rows = windows([sequences[i] for i in held_out], context, tokenizer.pad_id)
+    val_sequences = [sequences[i] for i in held_out]
     val_chars = sum(len(" ".join(normalize_review(t).split())) for t in val_texts)
+    if config.whole_reviews:
+        rows = review_rows(train_sequences, context)
+        lengths = config.model.bucket_lengths
+        targets = np.concatenate([r[1:] for r in rows])
+        longest = max(len(s) for s in val_sequences) - 1
+        val_lengths = (config.model.device_lengths(max(longest, context)) if config.model.reads_any_length
+                       else lengths)
+        val_sequences = val_sequences if config.model.reads_any_length else review_rows(val_sequences, context)
+    else:
+        if config.pack:
+            train_sequences = [train_sequences[i] for i in np.random.default_rng(config.seed).permutation(
+                len(train_sequences))]   # neighbours in a window: unrelated reviews, not one movie's
+            rows = packed_windows(train_sequences, context)
+        else:
+            rows = windows(train_sequences, context, tokenizer.pad_id)
+        targets = rows[:, 1:]
+        val_sequences, val_lengths = review_rows(val_sequences, context), [context]
+    eval_tokens = max(config.batch_tokens, config.batch_size * context)
 
-    targets = train_rows[:, 1:]
     trainer = LMTrainer(config, np.bincount(targets[targets != tokenizer.pad_id], minlength=len(tokenizer)))
+    state = {"step": 0, "seconds": 0.0, "best_val_loss": None, "runs": []}
+    if resume:
+        state = load_checkpoint(folder.checkpoint_dir, trainer.model, trainer.optimizer.variables)
+    else:
+        with open(folder.log_path, "w", newline="") as f:
+            csv.writer(f).writerow(["step", "train_loss", "val_loss", "val_perplexity", "seconds"])
+    run = {"machine": describe_machine(), "from_step": state["step"], "seconds": 0.0}
+    state["runs"].append(run)
+    started, last_checkpoint = time.time() - state["seconds"], time.time()
+
+    def checkpoint() -> None:
+        state["seconds"] = round(time.time() - started, 1)
+        run["to_step"], run["seconds"] = state["step"], round(state["seconds"] - sum(
+            r["seconds"] for r in state["runs"][:-1]), 1)
+        save_checkpoint(folder.checkpoint_dir, trainer.model.variables, trainer.optimizer.variables, state)
+
     rng = np.random.default_rng(config.seed)
-    log_path = folder.log_path
-    with open(log_path, "w", newline="") as f:
-        csv.writer(f).writerow(["step", "train_loss", "val_loss", "val_perplexity", "seconds"])
-    best, running = math.inf, []
-    bar = tqdm(range(1, config.steps + 1), desc="lm", unit="step", disable=not progress)
+    plan, plan_epoch, running = [], -1, []
+    per_epoch = len(epoch_batches(rows, lengths, config.batch_tokens, config.seed, 0)) if config.whole_reviews else 0
+    bar = tqdm(range(state["step"] + 1, config.steps + 1), desc="lm", unit="step", disable=not progress,
+               initial=state["step"], total=config.steps)
     for step in bar:
-        batch = train_rows[rng.integers(0, len(train_rows), config.batch_size)]
-        running.append(trainer.step(batch))
+        if config.whole_reviews:
+            if plan_epoch != (step - 1) // per_epoch:   # the batches depend on (seed, epoch) only: a resume finds them
+                plan_epoch = (step - 1) // per_epoch
+                plan = epoch_batches(rows, lengths, config.batch_tokens, config.seed, plan_epoch)
+            batch_rows = plan[(step - 1) % per_epoch]
+            length = int(lengths[int(np.searchsorted(lengths, max(len(rows[i]) - 1 for i in batch_rows)))])
+            batch = padded([rows[i] for i in batch_rows], length, tokenizer.pad_id)
+        else:
+            batch = rows[rng.integers(0, len(rows), config.batch_size)]
+        running.append(trainer.step(batch, step))
+        state["step"] = step
         bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
         if step % config.eval_every == 0 or step == config.steps:
-            total, count = trainer.total_loss(val_rows)
-            val_loss = total / max(count, 1)
-            with open(log_path, "a", newline="") as f:
+            measured = position_losses(trainer, val_sequences, val_lengths, eval_tokens)
+            val_loss = float(measured["sums"].sum() / max(measured["counts"].sum(), 1))
+            with open(folder.log_path, "a", newline="") as f:
                 csv.writer(f).writerow([step, round(float(np.mean(running[-config.eval_every:])), 4),
-                                        round(val_loss, 4), round(math.exp(val_loss), 2), round(time.time() - started, 1)])
-            if val_loss < best:
-                best = val_loss
+                                        round(val_loss, 4), round(math.exp(val_loss), 2),
+                                        round(time.time() - started, 1)])
+            if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
+                state["best_val_loss"] = val_loss
                 save_keras_atomic(trainer.model, folder.model_path)
-    total, count = None, None
-    best_model = folder.load_keras()
-    trainer.model = best_model
-    total, count = trainer.total_loss(val_rows)
+            checkpoint()
+            last_checkpoint = time.time()
+        elif time.time() - last_checkpoint > 60 * config.checkpoint_minutes:
+            checkpoint()
+            last_checkpoint = time.time()
+    checkpoint()
+    trainer.model = folder.load_keras()
+    measured = position_losses(trainer, val_sequences, val_lengths, eval_tokens)
+    total, count = float(measured["sums"].sum()), int(measured["counts"].sum())
     metrics = {
         "split": f"{len(held_out)} held-out unlabelled reviews (never trained on)",
         "val_tokens": count, "val_characters": val_chars,
         "val_loss_nats_per_token": total / count, "val_perplexity": math.exp(total / count),
         "val_bits_per_character": total / math.log(2) / val_chars,
-        "train_windows": int(len(train_rows)), "steps": config.steps,
-        "train_seconds": round(time.time() - started, 1),
+        "val_by_position": position_table(measured),
+        "val_reading": ("each held-out review whole, from its start" if config.model.reads_any_length
+                        else f"each held-out review from its start in windows of {context} tokens"),
+        "train_rows": int(len(rows)), "train_tokens": int(len(targets) if targets.ndim == 1 else targets.size),
+        "steps": config.steps,
+        "train_seconds": state["seconds"],
+        "runs": state["runs"],
         "machine": describe_machine(),
         "tokenizer": "WordPiece (edge_runtime/tokenizer.py), the classifier's vocab.txt",
     }
     folder.write_config(LANGUAGE_MODEL, config.model, labels=[])
-    write_json_atomic(folder.train_config_path, config.to_dict())
     folder.write_metrics(metrics)
     return metrics

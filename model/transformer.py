@@ -55,6 +55,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         if self.positional == "learned":
             self.positions = self.add_weight(name="positions", shape=(self.max_length // self.patch, self.d_model),
                                              initializer=keras.initializers.RandomNormal(stddev=0.02))
+        elif self.positional == "relative":   # positions live in the attention's distance biases
+            self.positions = None
         elif self.positional == "conv":
             # one learned filter per feature over the CONV_WIDTH neighbours (a convolutional position
             # embedding, as in wav2vec 2.0 and CPVT): relative order, for any length
@@ -66,12 +68,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, token_ids):
         n = token_ids.shape[1]
-        if n is not None and n > self.max_length and self.positional != "conv":   # conv: any length
+        if n is not None and n > self.max_length and self.positional not in ("conv", "relative"):   # any length
             raise ValueError(f"input has {n} tokens but the model's max_length is {self.max_length}; "
                              "truncate the input")
         x = tf.gather(self.tokens, token_ids)                                  # (B, n, d/p)
         if self.patch > 1:
             x = tf.reshape(x, [-1, n // self.patch, self.d_model])             # (B, n/p, d)
+        if self.positional == "relative":
+            return x
         if self.positional == "conv":
             return x + self.neighbours(x)
         # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
@@ -139,10 +143,11 @@ class EncoderBlock(keras.layers.Layer):
     """Pre-LayerNorm block: x + attn(LN(x)), then x + ffn(LN(x)), with dropout on each branch."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, pattern, dropout: float = 0.0,
-                 **kwargs):
+                 relative: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.d_model, self.num_heads, self.d_ff, self.dropout = d_model, num_heads, d_ff, dropout
-        self.attention = SparseSelfAttention(d_model, num_heads, pattern, name="attention")
+        self.relative = relative
+        self.attention = SparseSelfAttention(d_model, num_heads, pattern, relative=relative, name="attention")
         self.pattern = self.attention.pattern
 
     def build(self, input_shape=None):
@@ -161,7 +166,7 @@ class EncoderBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(d_model=self.d_model, num_heads=self.num_heads, d_ff=self.d_ff,
-                      pattern=self.pattern.to_dict(), dropout=self.dropout)
+                      pattern=self.pattern.to_dict(), dropout=self.dropout, relative=self.relative)
         return config
 
 
@@ -174,7 +179,8 @@ class _SparseTransformer(keras.Model):
         c = self.config
         self.embedding = TokenAndPositionEmbedding(c.vocab_size, c.max_length, c.d_model, c.positional,
                                                    c.patch, name="embedding")
-        self.blocks = [EncoderBlock(c.d_model, c.num_heads, c.d_ff, c.pattern, c.dropout, name=f"block_{i}")
+        self.blocks = [EncoderBlock(c.d_model, c.num_heads, c.d_ff, c.pattern, c.dropout,
+                                    relative=c.positional == "relative", name=f"block_{i}")
                        for i in range(c.num_layers)]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
         self.embed_drop = keras.layers.Dropout(c.dropout)

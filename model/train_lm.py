@@ -235,6 +235,33 @@ class LMTrainer:
         return total, count
 
 
+@dataclass
+class LMData:
+    """The token ids a language model trains on and is judged on (and a counting baseline too)."""
+    train_sequences: list[np.ndarray]   # unsupervised reviews not held out, then the train split
+    val_sequences: list[np.ndarray]     # the held-out unsupervised reviews, whole
+    val_characters: int                 # their characters (normalised, single-spaced): bits per character
+    held_out: np.ndarray                # their indices in the unsupervised split
+
+
+def lm_data(config: LMConfig, tokenizer, data_dir: str | None, cache: Path, progress: bool = True) -> LMData:
+    """IMDB's unsupervised and train reviews as token ids; ``val_reviews`` unsupervised ones held out (seeded)."""
+    from edge_runtime.tokenizer import normalize_review
+    from model.data import load_imdb, tokenize_cached
+
+    unlabelled = load_imdb("unsupervised", data_dir, limit=config.text_limit)
+    train = load_imdb("train", data_dir, limit=config.text_limit)
+    order = np.random.default_rng(config.seed).permutation(len(unlabelled))
+    held_out = np.sort(order[: config.val_reviews])
+    trained = np.ones(len(unlabelled), bool)
+    trained[held_out] = False
+    sequences = tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
+    sequences += tokenize_cached(train, tokenizer, cache / "train.npz", progress)
+    val_chars = sum(len(" ".join(normalize_review(unlabelled.texts[i]).split())) for i in held_out)
+    return LMData([s for i, s in enumerate(sequences) if i >= len(unlabelled) or trained[i]],
+                  [sequences[i] for i in held_out], val_chars, held_out)
+
+
 POSITION_BINS = ((0, 64), (64, 256), (256, 1024), (1024, None))   # where a predicted token sits in its review
 
 
@@ -327,9 +354,8 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
 
     from tqdm import tqdm
 
-    from edge_runtime.tokenizer import WordPieceTokenizer, normalize_review
+    from edge_runtime.tokenizer import WordPieceTokenizer
     from model.checkpoint import load_checkpoint, save_checkpoint
-    from model.data import load_imdb, tokenize_cached
 
     folder = ModelFolder(out_dir)
     out = folder.path
@@ -344,20 +370,10 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
                          f"config ({folder.train_config_path}) to resume, or choose another --out")
     write_json_atomic(folder.train_config_path, config.to_dict())
     shutil.copyfile(vocab_path, folder.vocab_path)
-    cache = Path(cache_dir) if cache_dir else folder.cache_dir
-    unlabelled = load_imdb("unsupervised", data_dir, limit=config.text_limit)
-    train = load_imdb("train", data_dir, limit=config.text_limit)
-    order = np.random.default_rng(config.seed).permutation(len(unlabelled))
-    held_out = np.sort(order[: config.val_reviews])
-    trained = np.ones(len(unlabelled), bool)
-    trained[held_out] = False
-    val_texts = [unlabelled.texts[i] for i in held_out]
-    sequences = tokenize_cached(unlabelled, tokenizer, cache / "unsupervised.npz", progress)
-    sequences += tokenize_cached(train, tokenizer, cache / "train.npz", progress)
+    data = lm_data(config, tokenizer, data_dir, Path(cache_dir) if cache_dir else folder.cache_dir, progress)
+    held_out, train_sequences, val_sequences, val_chars = (data.held_out, data.train_sequences, data.val_sequences,
+                                                           data.val_characters)
     context = config.model.max_length
-    train_sequences = [s for i, s in enumerate(sequences) if i >= len(unlabelled) or trained[i]]
-    val_sequences = [sequences[i] for i in held_out]
-    val_chars = sum(len(" ".join(normalize_review(t).split())) for t in val_texts)
     if config.whole_reviews:
         rows = review_rows(train_sequences, context)
         lengths = config.model.bucket_lengths

@@ -152,3 +152,56 @@ def _debian_small() -> str:
             f"teacher alone {teacher['accuracy']:.2%} ({teacher['macro_f1']:.3f}), TF-IDF + logistic regression "
             f"{baseline['test']['accuracy']:.2%} ({baseline['test']['macro_f1']:.3f}). "
             f"Files: `{DEBIAN}/small/`.")
+
+
+# -- the counting baseline of a language model ------------------------------------------------------------
+
+LM_ORDERS = (2, 3, 4, 5)
+
+
+def run_lm_baseline(model_dir: str, json_path: str, orders=LM_ORDERS, data_dir: str | None = None,
+                    progress: bool = True, cache_dir: str = "runs/cache/lm-tokens") -> dict:
+    """Interpolated modified Kneser-Ney n-grams (``sparse_edge/bench/kneser_ney.py``) on a language model's
+    own tokens: counted on its training reviews, scored on its held-out reviews (every token after each
+    review's [CLS], as the model is scored), perplexity and bits per character for each order."""
+    import json
+    import math
+    from pathlib import Path
+
+    from model.files import write_json_atomic
+    from model.machine import describe_machine
+    from model.saved import ModelFolder
+    from model.train_lm import LMConfig, lm_data
+    from sparse_edge.bench.kneser_ney import KneserNey
+
+    folder = ModelFolder(model_dir)
+    folder.require(ModelFolder.TRAIN_CONFIG, ModelFolder.VOCAB,
+                   hint="train a language model first (`sparse-edge train-lm --out DIR`)")
+    config = LMConfig.from_dict(json.loads(folder.train_config_path.read_text()))
+    tokenizer = folder.tokenizer()
+    data = lm_data(config, tokenizer, data_dir, Path(cache_dir), progress)
+    rows = {}
+    for order in orders:
+        started = time.time()
+        lm = KneserNey(data.train_sequences, order, len(tokenizer))
+        total = -sum(float(lm.log_probs(s).sum()) for s in data.val_sequences)
+        count = sum(len(s) - 1 for s in data.val_sequences)
+        rows[str(order)] = {"perplexity": math.exp(total / count), "loss_nats_per_token": total / count,
+                            "bits_per_character": total / math.log(2) / data.val_characters,
+                            "discounts": [round(float(d), 4) for d in lm.levels[-1].discounts[1:]],
+                            "seconds": round(time.time() - started, 1)}
+        if progress:
+            print(f"order {order}: perplexity {rows[str(order)]['perplexity']:.1f} "
+                  f"({rows[str(order)]['seconds']:.0f} s)")
+        del lm
+    best = min(rows, key=lambda k: rows[k]["perplexity"])
+    report = {"model": "interpolated modified Kneser-Ney (Chen & Goodman), review-initial n-grams at raw counts",
+              "orders": rows, "best_order": int(best), "best_perplexity": rows[best]["perplexity"],
+              "train_reviews": len(data.train_sequences),
+              "train_tokens": int(sum(len(s) for s in data.train_sequences)),
+              "val_reviews": len(data.val_sequences), "val_tokens": count,
+              "val_characters": data.val_characters, "model_dir": str(folder.path),
+              "machine": describe_machine(),
+              "command": f"sparse-edge bench baseline --lm --model-dir {folder.path} --json {json_path}"}
+    write_json_atomic(json_path, report)
+    return report

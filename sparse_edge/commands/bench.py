@@ -167,18 +167,37 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
 
 @bench.command("baseline")
 @click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A trained classifier folder; the baseline uses its data and split (data.json).")
+              help="A trained classifier folder; the baseline uses its data and split (data.json). With --lm: a "
+                   "language-model folder (its train_config.json and vocab.txt).")
 @json_option("baseline")
 @click.option("--quiet", is_flag=True, help="Do not print each regularisation strength's validation accuracy.")
 @click.option("--byte-ngrams", type=click.IntRange(1), metavar="N",
               help="Byte 1-5-grams of each text's first N UTF-8 bytes instead of word 1-2-grams (the counting "
                    "baseline of a byte-level model).")
+@click.option("--lm", is_flag=True,
+              help="The counting baseline of a language model: interpolated modified Kneser-Ney n-grams counted on "
+                   "its training reviews' word pieces, perplexity and bits per character on its held-out reviews.")
+@click.option("--orders", default="2,3,4,5", show_default=True, callback=_csv(int),
+              help="With --lm: the n-gram orders to count, comma-separated (1 to 5).")
 @data_options
-def baseline(model_dir, json_path, quiet, byte_ngrams, data_dir, manual_dir):
+def baseline(model_dir, json_path, quiet, byte_ngrams, lm, orders, data_dir, manual_dir):
     """TF-IDF + logistic regression on the model folder's own train/validation/test split:
-    accuracy, macro-F1 and per-label scores on the same test rows as the Transformer."""
-    from sparse_edge.bench.baseline import run_baseline
+    accuracy, macro-F1 and per-label scores on the same test rows as the Transformer.
+    With --lm, Kneser-Ney n-grams on a language model's own tokens instead."""
+    from sparse_edge.bench.baseline import run_baseline, run_lm_baseline
 
+    if lm:
+        if byte_ngrams:
+            usage("--byte-ngrams is for classifiers; leave it out with --lm")
+        if not orders or any(not 1 <= n <= 5 for n in orders):
+            usage(f"--orders must be numbers from 1 to 5, got {','.join(map(str, orders))}")
+        try:
+            report = run_lm_baseline(model_dir, json_path, orders, data_dir, progress=not quiet)
+        except ValueError as error:
+            usage(str(error))
+        click.echo(f"Kneser-Ney: best order {report['best_order']}, perplexity {report['best_perplexity']:.1f} on "
+                   f"{report['val_tokens']:,} held-out tokens; {json_path}")
+        return
     try:
         report = run_baseline(model_dir, json_path, data_dir, manual_dir, progress=not quiet, byte_ngrams=byte_ngrams)
     except ValueError as error:

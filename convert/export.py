@@ -22,7 +22,8 @@ from model.saved import ModelFolder
 
 
 def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
-                  signatures: Signatures = EDGE_CLASSIFIER, float_nodes: list[str] = ()) -> BundleConfig:
+                  signatures: Signatures = EDGE_CLASSIFIER, float_nodes: list[str] = (),
+                  decoder: dict | None = None) -> BundleConfig:
     """What the device needs to run one file, and what it came from: the one builder of a bundle's
     config for all three targets (edge classifier files, MediaPipe files, language-model files)."""
     import keras
@@ -40,7 +41,7 @@ def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
         quantization={"variant": variant, "float_nodes": list(float_nodes),
                       "calibration": "training reviews (train split minus validation), seeded" if calibrated else None},
         versions={"sparse_edge": _version("sparse-edge"), "tensorflow": tf.__version__, "keras": keras.__version__},
-        source_metrics={k: metrics[k] for k in keys if k in metrics} or None)
+        source_metrics={k: metrics[k] for k in keys if k in metrics} or None, decoder=decoder)
 
 
 def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None,

@@ -89,6 +89,7 @@ class BundleConfig:
     versions: dict = field(default_factory=dict)
     source_metrics: dict | None = None   # the Keras model's test metrics
     format: str = FORMAT
+    decoder: dict | None = None          # a language model's cached decoder: signature keys, cache shapes
 
     @property
     def max_length(self) -> int:
@@ -117,7 +118,7 @@ class BundleConfig:
                 "lengths": list(self.lengths), "tokenizer": dict(self.tokenizer), "model": dict(self.model),
                 "signatures": {**signatures, "inputs": list(self.signatures.inputs)},
                 "quantization": dict(self.quantization), "versions": dict(self.versions),
-                "source_metrics": self.source_metrics}
+                "source_metrics": self.source_metrics, **({"decoder": self.decoder} if self.decoder else {})}
 
     @classmethod
     def from_dict(cls, config: dict, source: str = "model") -> "BundleConfig":
@@ -168,9 +169,16 @@ class BundleConfig:
             raise BundleError(f"{source} was converted for tokenizer options {tokenizer}, which this runtime "
                               "does not implement; upgrade sparse-edge or convert again") from None
         quantization = config.get("quantization") or {}
+        decoder = config.get("decoder")
+        if decoder is not None and (kind != LANGUAGE_MODEL or not isinstance(decoder, dict) or not all(
+                isinstance(decoder.get(k), str) for k in ("prefill", "decode"))
+                or not _positive_int(decoder.get("prefill_length"))
+                or not isinstance(decoder.get("cache"), dict)):
+            fail(f"has a \"decoder\" that is not a language model's prefill, decode, prefill_length and cache "
+                 f"(got {decoder!r})")
         return cls(kind, config.get("architecture", kind), str(config.get("variant", "")), tuple(sorted(lengths)),
                    tokenizer, model, signatures, quantization if isinstance(quantization, dict) else {},
-                   config.get("versions") or {}, config.get("source_metrics"), config["format"])
+                   config.get("versions") or {}, config.get("source_metrics"), config["format"], decoder)
 
 
 def _positive_int(value) -> bool:

@@ -1,5 +1,7 @@
 """The cached decoder computes what the full model computes, with a cache that never grows."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,67 @@ def test_the_decoder_refuses_patterns_whose_cache_would_grow():
     model.config.pattern = type(model.config.pattern)("strided", block_size=8, causal=True)
     with pytest.raises(ValueError, match="causal local or global"):
         CachedDecoder(model)
+
+
+@pytest.fixture(scope="module")
+def cached_lm(tmp_path_factory):
+    """A tiny language model with relative positions and sinks, trained a little, and its .tflite files."""
+    from convert.lm import convert_lm_dir
+    from model.config import TransformerConfig
+    from model.patterns import AttentionPattern
+    from model.train_lm import LMConfig, train_lm
+
+    folder = tmp_path_factory.mktemp("cached-lm")
+    model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,
+                              dropout=0.0, positional="relative",
+                              pattern=AttentionPattern("global", block_size=8, window=2, num_global=1, causal=True))
+    config = LMConfig(model=model, steps=150, batch_tokens=1024, val_reviews=10, eval_every=150, text_limit=300,
+                      sampled_softmax=256, whole_reviews=True, jit_compile=False)
+    vocab = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier" / "vocab.txt"
+    train_lm(config, folder, str(vocab), progress=False)
+    return folder, convert_lm_dir(folder, ["float32", "dynamic"])
+
+
+PROMPTS = ["", "This movie was", "I expected nothing and", "The acting, the music and the story " * 12,
+           "Worst film ever. " * 40]
+
+
+@pytest.mark.imdb
+def test_greedy_tokens_from_the_cache_equal_the_window_everywhere(cached_lm):
+    from edge_runtime.generator import TextGenerator
+    from model.generate import keras_generate_ids
+    from model.saved import ModelFolder
+
+    folder, files = cached_lm
+    generator = TextGenerator(files["float32"])
+    assert generator.decoder["prefill_length"] == 64 and generator.cache_bytes() == 4 * (2 * 2 * 2 * 24 * 16 + 24)
+    model, tokenizer = ModelFolder(folder).load_keras(), ModelFolder(folder).tokenizer()
+    for prompt in PROMPTS:   # an empty prompt, short ones, and two longer than the prefill and the cache
+        n = len(generator.prompt_ids(prompt))
+        new = min(40, 64 - n) if n < 64 else 40
+        cached = generator.generate(prompt, new, temperature=0, repetition_penalty=1, cached=True).token_ids
+        assert len(cached) > 0
+        if n + new <= 64:   # the window and the cache see the same text
+            window = generator.generate(prompt, new, temperature=0, repetition_penalty=1, cached=False).token_ids
+            assert cached == window, prompt
+            keras_window = keras_generate_ids(model, tokenizer, prompt, new, temperature=0, repetition_penalty=1)
+            assert keras_window[: len(cached)] == cached, prompt
+        keras_cached = keras_generate_ids(model, tokenizer, prompt, new, temperature=0, repetition_penalty=1,
+                                          cached=True, prefill_length=64)
+        assert keras_cached[: len(cached)] == cached, prompt
+
+
+@pytest.mark.imdb
+def test_cached_logits_match_the_window_in_every_variant(cached_lm):
+    from edge_runtime.generator import TextGenerator
+
+    _, files = cached_lm
+    for variant, path in files.items():
+        generator = TextGenerator(path)
+        ids = generator.prompt_ids("A quiet, beautiful film about two brothers and a farm")
+        window, cached = generator.model(cached=False), generator.model(cached=True)
+        a, b = window.start(ids), cached.start(ids)
+        worst = np.abs(a - b).max()
+        for token in ids[1:20]:
+            worst = max(worst, np.abs(window.advance(token) - cached.advance(token)).max())
+        assert worst < 1e-3, (variant, worst)

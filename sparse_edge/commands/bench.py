@@ -206,6 +206,36 @@ def baseline(model_dir, json_path, quiet, byte_ngrams, lm, orders, data_dir, man
                f"on {report['test']['n']:,} test rows (C={report['C']}); {json_path}")
 
 
+@bench.command("decode")
+@click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A converted language-model folder (tflite/<variant>.tflite with prefill and decode signatures).")
+@click.option("--variants", default="float32,dynamic", show_default=True, callback=_csv(str),
+              help="Which of the folder's .tflite files to time, comma-separated.")
+@click.option("--positions", default="64,1024,4096,16384", show_default=True, callback=_csv(int),
+              help="Positions in the text where tokens per second are measured (the text grows to the last).")
+@click.option("--prompt-tokens", default=256, show_default=True, type=click.IntRange(1),
+              help="Prompt length whose prefill is the first-token latency.")
+@json_option("decode")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def decode(model_dir, variants, positions, prompt_tokens, json_path, quiet):
+    """Tokens per second of the cached decoder at growing positions, first-token latency, peak memory,
+    against recomputing the whole window for every token; one thread, each file in its own process."""
+    from sparse_edge.bench.decode import run_decode_benchmark
+
+    if not positions or min(positions) < 2:
+        usage("--positions must be positions of at least 2, comma-separated")
+    try:
+        report = run_decode_benchmark(model_dir, variants, sorted(positions), prompt_tokens, json_path,
+                                      progress=not quiet)
+    except (ValueError, RuntimeError) as error:
+        usage(str(error))
+    for name, row in report["variants"].items():
+        speeds = ", ".join(f"{p}: {v['tokens_per_s']:.0f}" for p, v in row["decode"].items())
+        click.echo(f"{name:8s} tokens/s at {speeds}; first token {row['prefill_ms']:.1f} ms; "
+                   f"{row['speedup_vs_recompute']:.1f}x recomputing; peak {row['peak_rss_mb']:.0f} MB")
+    click.echo(f"goals met: {report['goals_met']}; {json_path}")
+
+
 @bench.command("long")
 @click.option("--model-dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="A converted byte-level model folder (tflite/<variant>.tflite), for example artifacts/lra-text/model.")

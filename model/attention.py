@@ -193,18 +193,34 @@ class SparseSelfAttention(keras.layers.Layer):
                                                  initializer="zeros")
         self.built = True
 
-    def position_bias(self, layout: BlockLayout):
-        """The relative biases of ``layout``'s score tensors: (global (H, g*bs, n) or None, (H, r, bs, k*bs))."""
+    def position_bias(self, layout: BlockLayout, zero):
+        """The relative biases of ``layout``'s score tensors: (global (H, g*bs, n) or None, (H, r, bs, k*bs)).
+
+        The distances are computed in the graph from two small position tables (r x bs queries,
+        r x k·bs keys) plus ``zero``, an int32 0 computed from the input: without it the converter
+        would fold the whole (H, r, bs, k*bs) bias into the file as a constant, megabytes per length.
+        A causal model's triangle comes from the same distances (a later key is masked), so no
+        (r, bs, k*bs) causal constant is stored either.
+        """
         bs = self.pattern.block_size
-        key_blocks = layout.gather_index[:, :, None] * bs + np.arange(bs)              # (r, k, bs)
+        keys = (layout.gather_index[:, :, None] * bs + np.arange(bs)).reshape(len(layout.gather_index), -1)
         queries = layout.query_blocks[:, None] * bs + np.arange(bs)                     # (r, bs)
-        gathered = relative_buckets(queries, key_blocks.reshape(len(queries), -1), self.reach)   # (r, bs, k*bs)
-        gathered = tf.gather(self.distance_bias, gathered, axis=1)                     # (H, r, bs, k*bs)
+        buckets = self._buckets(queries, keys, zero)                                    # (r, bs, k*bs)
+        gathered = tf.gather(self.distance_bias, buckets, axis=1)                       # (H, r, bs, k*bs)
+        if self.pattern.causal:   # a later key has a negative distance: its bucket is above ``reach``
+            gathered = gathered + tf.where(buckets > self.reach, MASK_VALUE, 0.0)
         g_tokens = layout.global_rows * bs
         if not g_tokens:
             return None, gathered
-        globals_ = relative_buckets(np.arange(g_tokens), np.arange(layout.num_blocks * bs), self.reach)
-        return tf.gather(self.distance_bias, globals_, axis=1), gathered
+        everything = np.arange(layout.num_blocks * bs)[None, :]
+        buckets = self._buckets(np.arange(g_tokens)[None, :], everything, zero)[0]      # (g*bs, n)
+        return tf.gather(self.distance_bias, buckets, axis=1), gathered
+
+    def _buckets(self, queries: np.ndarray, keys: np.ndarray, zero):
+        """``relative_buckets`` in the graph: queries (r, q) and keys (r, k) positions -> (r, q, k) int32."""
+        keys = tf.constant(keys.astype(np.int32)) + zero                                 # (r, k)
+        queries = tf.constant(queries.astype(np.int32)) + zero                           # (r, q)
+        return tf.clip_by_value(keys[:, None, :] - queries[:, :, None], -self.reach, self.reach) + self.reach
 
     def layout_for(self, n: int) -> BlockLayout:
         """The block layout used for an n-token input."""
@@ -228,9 +244,12 @@ class SparseSelfAttention(keras.layers.Layer):
             t = tf.reshape(t, [-1, n_pad, h, self.d_model // h])               # (B, n, H, dh)
             return tf.transpose(t, [0, 2, 1, 3])                               # (B, H, n, dh)
 
-        result = block_sparse_attention(heads(self.query(x)), heads(self.key(x)), heads(self.value(x)),
-                                        valid, layout, bs, self.pattern.causal, return_weights,
-                                        self.position_bias(layout) if self.relative else None)
+        bias = None
+        if self.relative:   # an int32 0 that depends on the input, so the converter cannot fold the biases
+            # (min(|x|, 0) is 0 for any number; the converter folds x * 0 but not this)
+            bias = self.position_bias(layout, tf.cast(tf.minimum(tf.abs(x[0, 0, 0]), 0.0), tf.int32))
+        result = block_sparse_attention(heads(self.query(x)), heads(self.key(x)), heads(self.value(x)), valid,
+                                        layout, bs, self.pattern.causal and not self.relative, return_weights, bias)
         out, weights = result if return_weights else (result, None)
         out = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [-1, n_pad, self.d_model])  # (B, n, d)
         out = self.output_dense(out[:, :n]) * valid[:, :n, None]

@@ -73,18 +73,18 @@ def convert_language_model(model, variant: str = REFERENCE) -> bytes:
         keys = ["next_token"]
         if decoder is not None:
             shapes = decoder.cache_shapes()
-            cache_specs = [tf.TensorSpec(shapes["keys"], tf.float32, name="keys"),
-                           tf.TensorSpec(shapes["values"], tf.float32, name="values"),
-                           tf.TensorSpec(shapes["positions"], tf.int32, name="positions")]
+            names_ = list(shapes)
+            cache_specs = [tf.TensorSpec(shape, tf.int32 if name == "positions" else tf.float32, name=name)
+                           for name, shape in shapes.items()]
 
             def named(logits, cache):
-                return {"logits": logits, "keys": cache[0], "values": cache[1], "positions": cache[2]}
+                return {"logits": logits, **cache}
 
             archive.add_endpoint("prefill", tf.function(lambda ids, length: named(*decoder.prefill(ids, length))),
                                  input_signature=[tf.TensorSpec([1, prefill_length(model)], tf.int32, name="token_ids"),
                                                   tf.TensorSpec([1], tf.int32, name="length")])
-            archive.add_endpoint("decode", tf.function(
-                lambda token, position, k, v, p: named(*decoder.step(token, position, k, v, p))),
+            archive.add_endpoint("decode", tf.function(lambda token, position, *cache: named(*decoder.step(
+                token, position, dict(zip(names_, cache))))),
                 input_signature=[tf.TensorSpec([1], tf.int32, name="token"),
                                  tf.TensorSpec([1], tf.int32, name="position"), *cache_specs])
             keys += ["prefill", "decode"]

@@ -125,8 +125,8 @@ class Recompute:
 class Cached:
     """Next-token logits from a cache of fixed size: ``prefill`` the prompt once, then ``decode`` one token.
 
-    ``prefill(ids (1, P), length (1,))`` and ``decode(token (1,), position (1,), keys, values, positions)``
-    both return (logits (V,), cache); a prompt longer than P continues one token at a time.
+    ``prefill(ids (1, P), length (1,))`` and ``decode(token (1,), position (1,), cache)`` both return
+    (logits (V,), cache), the cache a dict of arrays; a prompt longer than P continues one token at a time.
     """
 
     def __init__(self, prefill: Callable, decode: Callable, prefill_length: int, pad_id: int):
@@ -146,7 +146,7 @@ class Cached:
         return logits
 
     def advance(self, token: int) -> np.ndarray:
-        logits, self.cache = self.decode(np.array([token], np.int32), np.array([self.position], np.int32), *self.cache)
+        logits, self.cache = self.decode(np.array([token], np.int32), np.array([self.position], np.int32), self.cache)
         self.position += 1
         return logits
 
@@ -215,8 +215,10 @@ class TextGenerator:
         out = self._runner(token_ids=window, position=np.array([position], dtype=np.int32))
         return out["logits"][0]
 
-    def _cached(self, out: dict):
-        return out["logits"][0], (out["keys"], out["values"], out["positions"])
+    @staticmethod
+    def _cached(out: dict):
+        logits = out.pop("logits")
+        return logits[0], out
 
     def model(self, cached: bool | None = None):
         """A fresh ``Cached`` (the file's decoder; the default when it has one) or ``Recompute``."""
@@ -227,8 +229,8 @@ class TextGenerator:
         if not cached:
             return Recompute(self.next_logits, self.context, self.tokenizer.pad_id)
         return Cached(lambda ids, length: self._cached(self._prefill(token_ids=ids, length=length)),
-                      lambda token, position, keys, values, positions: self._cached(self._decode(
-                          token=token, position=position, keys=keys, values=values, positions=positions)),
+                      lambda token, position, cache: self._cached(self._decode(token=token, position=position,
+                                                                               **cache)),
                       self.decoder["prefill_length"], self.tokenizer.pad_id)
 
     def cache_bytes(self) -> int:

@@ -18,8 +18,12 @@ so the decoder computes exactly what the full model computes at every length, pa
 length too.
 
 Shapes: L layers, H heads, S = sinks + ring slots, dh head width, d model width, V vocabulary.
-The cache is three tensors: ``keys`` and ``values`` (L, H, S, dh) float32 and ``positions`` (S,)
-int32, -1 for an empty slot. Every op is a TFLite builtin (one-hot writes instead of scatters).
+The cache is a dict of tensors, one pair per layer: ``keys_<l>`` (H, S, dh) and ``values_<l>``
+(H, dh, S), float32, and ``positions`` (S,) int32, -1 for an empty slot. A step writes one slot of
+each with a slice update (TFLite's DYNAMIC_UPDATE_SLICE) and reads each layer's cache once; values
+are stored transposed so that both products read their cache as it lies (measured: a step that
+stacked one (L, H, S, dh) tensor and wrote it with one-hot arithmetic spent most of its time
+copying the cache). Every op is a TFLite builtin.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import math
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 from model.attention import MASK_VALUE
 
@@ -40,7 +45,7 @@ class CachedDecoder:
     Example:
         >>> decoder = CachedDecoder(model)                            # doctest: +SKIP
         >>> logits, cache = decoder.prefill(ids, length)              # ids (1, P), length (1,)
-        >>> logits, cache = decoder.step(token, position, *cache)     # token, position (1,)
+        >>> logits, cache = decoder.step(token, position, cache)      # token, position (1,)
     """
 
     def __init__(self, model):
@@ -58,13 +63,16 @@ class CachedDecoder:
         self.reach = self.ring              # distances with a bias of their own (SparseSelfAttention.reach)
 
     def cache_shapes(self) -> dict:
+        """{name: shape} of the cache tensors, in the order of the device signature's inputs."""
         c = self.config
-        kv = (c.num_layers, c.num_heads, self.slots, c.d_head)
-        return {"keys": kv, "values": kv, "positions": (self.slots,)}
+        shapes = {f"keys_{layer}": (c.num_heads, self.slots, c.d_head) for layer in range(c.num_layers)}
+        shapes.update({f"values_{layer}": (c.num_heads, c.d_head, self.slots) for layer in range(c.num_layers)})
+        shapes["positions"] = (self.slots,)
+        return shapes
 
-    def empty_cache(self):
-        shapes = self.cache_shapes()
-        return (tf.zeros(shapes["keys"]), tf.zeros(shapes["values"]), -tf.ones(shapes["positions"], tf.int32))
+    def empty_cache(self) -> dict:
+        return {name: (-tf.ones(shape, tf.int32) if name == "positions" else tf.zeros(shape))
+                for name, shape in self.cache_shapes().items()}
 
     def visible(self, positions, position):
         """(S,) bool: which cached positions the query at ``position`` (scalar) may attend."""
@@ -75,34 +83,34 @@ class CachedDecoder:
         """The slot a token at ``position`` is written to: its own sink slot, or the ring's oldest."""
         return tf.where(position < self.sinks, position, self.sinks + (position - self.sinks) % self.ring)
 
-    def step(self, token, position, keys, values, positions):
+    def step(self, token, position, cache: dict):
         """One token (1,) at ``position`` (1,) -> next-token logits (1, V) and the updated cache."""
         c = self.config
         h, dh = c.num_heads, c.d_head
         p = position[0]
-        write = tf.one_hot(self.slot_of(p), self.slots)                               # (S,)
-        positions = tf.where(write > 0, p, positions)                                 # (S,)
+        slot = self.slot_of(p)
+        zero = tf.zeros([], tf.int32)
+        positions = dynamic_update_slice(cache["positions"], position, tf.reshape(slot, [1]))   # (S,)
         hidden = tf.gather(self.model.embedding.tokens, token)                        # (1, d)
         bias_index = tf.clip_by_value(positions - p, -self.reach, self.reach) + self.reach   # (S,)
         mask = tf.where(self.visible(positions, p), 0.0, MASK_VALUE)                  # (S,)
-        new_keys, new_values = [], []
+        out_cache = {"positions": positions}
         for layer, block in enumerate(self.model.blocks):
             attention = block.attention
             x = block.norm1(hidden)                                                   # (1, d)
             q = tf.reshape(attention.query(x), [h, 1, dh])
             k = tf.reshape(attention.key(x), [h, 1, dh])
-            v = tf.reshape(attention.value(x), [h, 1, dh])
-            layer_keys = keys[layer] * (1.0 - write[None, :, None]) + k * write[None, :, None]       # (H, S, dh)
-            layer_values = values[layer] * (1.0 - write[None, :, None]) + v * write[None, :, None]
-            scores = tf.matmul(q * (1.0 / math.sqrt(dh)), layer_keys, transpose_b=True)[:, 0]     # (H, S)
+            v = tf.reshape(attention.value(x), [h, dh, 1])
+            keys = dynamic_update_slice(cache[f"keys_{layer}"], k, tf.stack([zero, slot, zero]))       # (H, S, dh)
+            values = dynamic_update_slice(cache[f"values_{layer}"], v, tf.stack([zero, zero, slot]))   # (H, dh, S)
+            scores = tf.matmul(q * (1.0 / math.sqrt(dh)), keys, transpose_b=True)[:, 0]       # (H, S)
             scores = scores + mask[None] + tf.gather(attention.distance_bias, bias_index, axis=1)
-            out = tf.matmul(tf.nn.softmax(scores, axis=-1)[:, None], layer_values)               # (H, 1, dh)
+            out = tf.matmul(tf.nn.softmax(scores, axis=-1)[:, None], values, transpose_b=True)   # (H, 1, dh)
             hidden = hidden + attention.output_dense(tf.reshape(out, [1, h * dh]))
             hidden = hidden + block.ffn(block.norm2(hidden))
-            new_keys.append(layer_keys)
-            new_values.append(layer_values)
+            out_cache[f"keys_{layer}"], out_cache[f"values_{layer}"] = keys, values
         logits = self.model.embedding.logits(self.model.final_norm(hidden))           # (1, V)
-        return logits, (tf.stack(new_keys), tf.stack(new_values), positions)
+        return logits, out_cache
 
     def prefill(self, token_ids, length):
         """A prompt (1, P) padded after its ``length`` (1,) real ids -> the logits after its last id (1, V) and
@@ -115,28 +123,26 @@ class CachedDecoder:
         ids = tf.where(mask > 0, token_ids, c.pad_id)
         # which prompt position each slot holds: sinks their own; ring slot r the newest position
         # p <= last with p >= sinks and (p - sinks) % ring == r
-        sink_positions = tf.range(self.sinks)
-        ring = tf.range(self.ring)
-        ring_positions = last - (last - self.sinks - ring) % self.ring
-        slot_positions = tf.concat([sink_positions, ring_positions], axis=0)          # (S,)
+        ring_positions = last - (last - self.sinks - tf.range(self.ring)) % self.ring
+        slot_positions = tf.concat([tf.range(self.sinks), ring_positions], axis=0)    # (S,)
         valid = (slot_positions <= last) & (slot_positions >= 0) & (
             (tf.range(self.slots) < self.sinks) | (slot_positions >= self.sinks))
         take = tf.clip_by_value(slot_positions, 0, n - 1)
-        keep = tf.cast(valid, tf.float32)[None, :, None]
+        keep = tf.cast(valid, tf.float32)
         hidden = self.model.embedding(ids)
-        keys, values = [], []
-        for block in self.model.blocks:
+        cache = {}
+        for layer, block in enumerate(self.model.blocks):
             x = block.norm1(hidden)[0]                                                  # (P, d)
-            for projection, out in ((block.attention.key, keys), (block.attention.value, values)):
-                t = tf.transpose(tf.reshape(projection(x), [n, h, dh]), [1, 0, 2])     # (H, P, dh)
-                out.append(tf.gather(t, take, axis=1) * keep)                           # (H, S, dh)
+            keys = tf.transpose(tf.reshape(block.attention.key(x), [n, h, dh]), [1, 0, 2])      # (H, P, dh)
+            values = tf.transpose(tf.reshape(block.attention.value(x), [n, h, dh]), [1, 2, 0])  # (H, dh, P)
+            cache[f"keys_{layer}"] = tf.gather(keys, take, axis=1) * keep[None, :, None]        # (H, S, dh)
+            cache[f"values_{layer}"] = tf.gather(values, take, axis=2) * keep[None, None, :]    # (H, dh, S)
             hidden = block(hidden, mask)
+        cache["positions"] = tf.where(valid, slot_positions, -1)
         final = tf.gather(self.model.final_norm(hidden)[0], length - 1)                # (1, d)
-        logits = self.model.embedding.logits(final)
-        return logits, (tf.stack(keys), tf.stack(values), tf.where(valid, slot_positions, -1))
+        return self.model.embedding.logits(final), cache
 
 
-def numpy_cache_bytes(decoder: CachedDecoder) -> int:
-    """Bytes of float32 keys and values a decoder keeps, whatever the length of the text."""
-    shapes = decoder.cache_shapes()
-    return int(4 * (2 * np.prod(shapes["keys"]) + np.prod(shapes["positions"])))
+def cache_bytes(shapes: dict) -> int:
+    """Bytes of the cache (float32 keys and values, int32 positions), whatever the length of the text."""
+    return int(sum(4 * np.prod(shape) for shape in shapes.values()))

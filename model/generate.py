@@ -30,8 +30,8 @@ def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50,
             return logits.numpy()[0], cache
 
         logits_of = Cached(lambda ids, length: numpy_out(*prefill(tf.constant(ids), tf.constant(length))),
-                           lambda token, position, *cache: numpy_out(*step(tf.constant(token), tf.constant(position),
-                                                                           *cache)),
+                           lambda token, position, cache: numpy_out(*step(tf.constant(token), tf.constant(position),
+                                                                          cache)),
                            min(prefill_length, model.config.max_length), t.pad_id)
     else:
         window = tf.function(lambda ids, position: model.next_token_logits(ids, position))

@@ -40,16 +40,17 @@ def test_prefill_then_steps_give_the_full_models_logits_past_the_training_length
     padded[0, :prompt] = ids[0, :prompt]
     logits, cache = decoder.prefill(tf.constant(padded), tf.constant([prompt]))
     worst = np.abs(np.asarray(logits)[0] - full[prompt - 1]).max()
-    shapes = [tuple(t.shape) for t in cache]
+    shapes = {name: tuple(t.shape) for name, t in cache.items()}
     for t in range(prompt, 150):
-        logits, cache = decoder.step(tf.constant(ids[0, t:t + 1]), tf.constant([t]), *cache)
+        logits, cache = decoder.step(tf.constant(ids[0, t:t + 1]), tf.constant([t]), cache)
         worst = max(worst, np.abs(np.asarray(logits)[0] - full[t]).max())
-        assert [tuple(x.shape) for x in cache] == shapes            # the cache never grows
+        assert {name: tuple(x.shape) for name, x in cache.items()} == shapes      # the cache never grows
     assert worst < 1e-5
     sinks = 8 * num_global if pattern == "global" else 0
-    assert shapes[0] == (2, 2, sinks + 16, 8) and shapes[2] == (sinks + 16,)
+    assert shapes == {"keys_0": (2, sinks + 16, 8), "keys_1": (2, sinks + 16, 8), "values_0": (2, 8, sinks + 16),
+                      "values_1": (2, 8, sinks + 16), "positions": (sinks + 16,)}
     # the last slots hold the newest tokens and the sinks the first ones
-    positions = np.asarray(cache[2])
+    positions = np.asarray(cache["positions"])
     assert sorted(positions.tolist()) == list(range(sinks)) + list(range(150 - 16, 150))
 
 
@@ -94,6 +95,7 @@ def test_greedy_tokens_from_the_cache_equal_the_window_everywhere(cached_lm):
     folder, files = cached_lm
     generator = TextGenerator(files["float32"])
     assert generator.decoder["prefill_length"] == 64 and generator.cache_bytes() == 4 * (2 * 2 * 2 * 24 * 16 + 24)
+    assert sorted(generator.decoder["cache"]) == ["keys_0", "keys_1", "positions", "values_0", "values_1"]
     model, tokenizer = ModelFolder(folder).load_keras(), ModelFolder(folder).tokenizer()
     for prompt in PROMPTS:   # an empty prompt, short ones, and two longer than the prefill and the cache
         n = len(generator.prompt_ids(prompt))

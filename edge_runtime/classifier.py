@@ -91,10 +91,9 @@ class TextClassifier:
         self.path = Path(path)
         from edge_runtime import signature
 
-        key = signature.pinned_key(public_key)
-        if key is not None:   # before anything of the file is read
-            signature.verify(self.path, key)
-        bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
+        # read once: the bytes whose signature is checked are the bytes that run
+        data = signature.verified(self.path, signature.pinned_key(public_key))
+        bundle = read_bundle(data, str(self.path), verify=verify)
         self.config, self.labels = bundle.config, bundle.labels
         if self.config.kind != CLASSIFIER:
             raise BundleError(f"{self.path} is a {self.config.kind.replace('_', ' ')}, not a classifier; "

@@ -28,7 +28,7 @@ import numpy as np
 
 from edge_runtime.backends import interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
-from edge_runtime.bundle import LANGUAGE_MODEL, LANGUAGE_MODEL_SIGNATURE, BundleError, read_bundle, read_model_file
+from edge_runtime.bundle import LANGUAGE_MODEL, LANGUAGE_MODEL_SIGNATURE, BundleError, read_bundle
 from edge_runtime.classifier import TOKENIZER
 from edge_runtime.tokenizer import load_tokenizer
 
@@ -127,10 +127,18 @@ class Cached:
 
     ``prefill(ids (1, P), length (1,))`` and ``decode(token (1,), position (1,), cache)`` both return
     (logits (V,), cache), the cache a dict of arrays; a prompt longer than P continues one token at a time.
+
+    ``horizon``: how far back a token's influence reaches. A query sees the sinks and at most
+    ``ring - 1`` tokens back, and each of the L layers reaches that far again, so after n prompt
+    tokens the cache depends on the sinks and the last ``ring + (L - 1) * (ring - 1)`` tokens only;
+    the tokens between are skipped (their positions still count), and any prompt costs at most
+    ``P + horizon`` steps, exactly as if every token had been fed.
     """
 
-    def __init__(self, prefill: Callable, decode: Callable, prefill_length: int, pad_id: int):
+    def __init__(self, prefill: Callable, decode: Callable, prefill_length: int, pad_id: int,
+                 horizon: int | None = None):
         self.prefill, self.decode, self.prefill_length, self.pad_id = prefill, decode, prefill_length, pad_id
+        self.horizon = horizon
         self.position, self.cache = 0, None
 
     slid = False   # nothing is ever cut: the cache keeps the sinks and the window of the newest tokens
@@ -141,7 +149,11 @@ class Cached:
         padded[0, : len(first)] = first
         logits, self.cache = self.prefill(padded, np.array([len(first)], np.int32))
         self.position = len(first)
-        for token in prompt_ids[self.prefill_length:]:
+        rest = prompt_ids[self.prefill_length:]
+        if self.horizon is not None and len(rest) > self.horizon:   # what lies before cannot reach the end
+            self.position += len(rest) - self.horizon
+            rest = rest[-self.horizon:]
+        for token in rest:
             logits = self.advance(token)
         return logits
 
@@ -149,6 +161,11 @@ class Cached:
         logits, self.cache = self.decode(np.array([token], np.int32), np.array([self.position], np.int32), self.cache)
         self.position += 1
         return logits
+
+
+def cache_horizon(ring: int, layers: int) -> int:
+    """Tokens before the end of a text that can still change the cache (``Cached``)."""
+    return ring + (layers - 1) * (ring - 1)
 
 
 def decode_ids(model, prompt_ids: list[int], context: int, banned: list[int], stop_id: int, max_new_tokens: int,
@@ -175,9 +192,15 @@ def decode_ids(model, prompt_ids: list[int], context: int, banned: list[int], st
 class TextGenerator:
     """A bundled sparse-edge language model; ``generate`` returns text, ``stream`` yields it piece by piece."""
 
-    def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True):
+    def __init__(self, path: str | Path, num_threads: int = 1, backend: str = "auto", verify: bool = True,
+                 public_key: str | Path | None = None):
+        from edge_runtime import signature
+
         self.path = Path(path)
-        bundle = read_bundle(read_model_file(self.path), str(self.path), verify=verify)
+        # read once: the bytes whose signature is checked (a pinned key: ``public_key`` or
+        # $SPARSE_EDGE_PUBLIC_KEY) are the bytes that run
+        data = signature.verified(self.path, signature.pinned_key(public_key))
+        bundle = read_bundle(data, str(self.path), verify=verify)
         self.config = bundle.config
         if self.config.kind != LANGUAGE_MODEL:
             raise BundleError(f"{self.path} is a {self.config.kind}, not a language model; "
@@ -231,7 +254,8 @@ class TextGenerator:
         return Cached(lambda ids, length: self._cached(self._prefill(token_ids=ids, length=length)),
                       lambda token, position, cache: self._cached(self._decode(token=token, position=position,
                                                                                **cache)),
-                      self.decoder["prefill_length"], self.tokenizer.pad_id)
+                      self.decoder["prefill_length"], self.tokenizer.pad_id,
+                      cache_horizon(self.decoder["ring"], self.config.model["num_layers"]))
 
     def cache_bytes(self) -> int:
         """Bytes the cache holds (0 without a decoder): the same at every length of text."""

@@ -15,8 +15,15 @@ dependencies are only needed where a signature is made or checked (``pip install
     sparse-edge sign MODEL.tflite --key keys/private.pem    # writes MODEL.tflite.sig
     python -m edge_runtime MODEL.tflite "text" --public-key keys/public.pem
 
-``SPARSE_EDGE_PUBLIC_KEY`` pins the key for every command and for :class:`TextClassifier`
-(``public_key=``), so a device can be set up once to run only files signed by its owner.
+``SPARSE_EDGE_PUBLIC_KEY`` pins the key for every command, for :class:`TextClassifier` and for
+:class:`TextGenerator` (``public_key=``), so a device can be set up once to run only files signed
+by its owner.
+
+What a signature binds: the file's bytes (their SHA-256) and the file's name at signing time
+(``int8.tflite``): a signed file renamed, even with its ``.sig``, is refused. What is checked is
+what runs: the file is read once, the signature is checked against those bytes, and the
+interpreter is built from the same bytes (``load``), so a file swapped on disk after the check
+never runs.
 """
 
 from __future__ import annotations
@@ -43,8 +50,20 @@ def signature_path(model: str | Path) -> Path:
 
 
 def pinned_key(public_key: str | Path | None = None) -> Path | None:
-    """The public key to check against: the one given, else ``$SPARSE_EDGE_PUBLIC_KEY``, else none."""
-    chosen = public_key or os.environ.get(PUBLIC_KEY_ENV) or None
+    """The public key to check against: the one given, else ``$SPARSE_EDGE_PUBLIC_KEY``, else none.
+
+    An empty one (``--public-key ''``, or the variable set to nothing) is an error, not "no key":
+    a pin that pins nothing would run any file.
+    """
+    if public_key is not None and str(public_key).strip() == "":
+        raise BundleError("--public-key is empty; give the path of the public.pem that `sparse-edge sign --new-key` "
+                          "wrote, or leave the option out to run unsigned files")
+    if public_key is not None:
+        return Path(public_key)
+    chosen = os.environ.get(PUBLIC_KEY_ENV)
+    if chosen is not None and chosen.strip() == "":
+        raise BundleError(f"{PUBLIC_KEY_ENV} is set but empty; set it to the path of public.pem, or unset it "
+                          "to run unsigned files")
     return Path(chosen) if chosen else None
 
 
@@ -56,9 +75,27 @@ def _model_signing():
     return signing, verifying
 
 
-def verify(model: str | Path, public_key: str | Path) -> None:
-    """Refuse ``model`` (a :class:`BundleError` naming the file and the fix) unless its signature
-    was made by the private key of ``public_key``, over exactly these bytes."""
+def _signed_manifest(signature: Path, public_key: Path):
+    """The manifest ``signature`` signs, once its signature is checked against ``public_key``."""
+    _, verifying = _model_signing()
+    try:
+        config = verifying.Config().use_elliptic_key_verifier(public_key=public_key)
+    except Exception as error:  # noqa: BLE001 - a PEM that is no elliptic-curve public key fails here
+        raise BundleError(f"public key {public_key} is not a PEM elliptic-curve public key "
+                          f"({str(error).splitlines()[0] if str(error) else type(error).__name__}); give the "
+                          "public.pem that `sparse-edge sign --new-key` wrote") from None
+    try:   # model-signing 1.1.1 (pinned): its verifier checks a signature and returns what it signed
+        read = verifying.sigstore_pb.Signature.read if not config._uses_sigstore else verifying.sigstore.Signature.read
+        return config._verifier.verify(read(signature))
+    except Exception:  # noqa: BLE001 - unreadable, or signed by another key: the same answer
+        return None
+
+
+def verify_bytes(data: bytes, model: str | Path, public_key: str | Path) -> None:
+    """Refuse (a :class:`BundleError` naming the file and the fix) unless ``data``, the bytes about to be run,
+    are the bytes that the private key of ``public_key`` signed under ``model``'s file name."""
+    import hashlib
+
     model, public_key = Path(model), Path(public_key)
     signature = signature_path(model)
     if not public_key.is_file():
@@ -67,13 +104,32 @@ def verify(model: str | Path, public_key: str | Path) -> None:
     if not signature.is_file():
         raise BundleError(f"{model} has no signature ({signature} is missing); sign it with "
                           f"`sparse-edge sign {model} --key PRIVATE.pem`, or run it without a pinned key")
-    _, verifying = _model_signing()
-    try:
-        verifying.Config().use_elliptic_key_verifier(public_key=public_key).verify(model, signature)
-    except Exception as error:  # noqa: BLE001 - model-signing raises ValueError and others; all mean "no"
-        reason = str(error).split(":")[0] if str(error) else type(error).__name__
-        raise BundleError(f"{model} does not match its signature under {public_key} ({reason}): it was changed "
-                          "after signing or signed with another key; refused") from None
+    manifest = _signed_manifest(signature, public_key)
+    if manifest is None:
+        raise BundleError(f"{signature} is not a signature made by the key of {public_key}: the file was signed "
+                          "with another key, or its signature was changed; refused")
+    if manifest.model_name != model.name:
+        raise BundleError(f"{model} was signed as {manifest.model_name!r}: a signature binds the file's name too; "
+                          f"give the file its signed name, or sign it again as {model.name}")
+    digests = [(rd.identifier, rd.digest.algorithm, rd.digest.digest_value) for rd in manifest.resource_descriptors()]
+    if digests != [(".", "sha256", hashlib.sha256(data).digest())]:
+        raise BundleError(f"{model} does not match its signature under {public_key}: it was changed after signing "
+                          "or signed with another key; refused")
+
+
+def verified(model: str | Path, public_key: str | Path | None) -> bytes:
+    """The bytes of ``model``, read once and, with a key, checked against its signature: what to run."""
+    from edge_runtime.bundle import read_model_file
+
+    data = read_model_file(model)
+    if public_key is not None:
+        verify_bytes(data, model, public_key)
+    return data
+
+
+def verify(model: str | Path, public_key: str | Path) -> None:
+    """Refuse ``model`` unless its signature under ``public_key`` matches the file as it is now."""
+    verified(model, public_key)
 
 
 def sign(model: str | Path, private_key: str | Path) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_runtime.generator import SAMPLING, Cached, Recompute, decode_ids
+from edge_runtime.generator import SAMPLING, Cached, Recompute, cache_horizon, decode_ids
 
 
 def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50,
@@ -32,7 +32,8 @@ def keras_generate_ids(model, tokenizer, prompt: str, max_new_tokens: int = 50,
         logits_of = Cached(lambda ids, length: numpy_out(*prefill(tf.constant(ids), tf.constant(length))),
                            lambda token, position, cache: numpy_out(*step(tf.constant(token), tf.constant(position),
                                                                           cache)),
-                           min(prefill_length, model.config.max_length), t.pad_id)
+                           min(prefill_length, model.config.max_length), t.pad_id,
+                           cache_horizon(decoder.ring, model.config.num_layers))
     else:
         window = tf.function(lambda ids, position: model.next_token_logits(ids, position))
         logits_of = Recompute(lambda ids, position: window(tf.constant(ids),

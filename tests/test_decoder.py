@@ -126,3 +126,23 @@ def test_cached_logits_match_the_window_in_every_variant(cached_lm):
         for token in ids[1:20]:
             worst = max(worst, np.abs(window.advance(token) - cached.advance(token)).max())
         assert worst < 1e-3, (variant, worst)
+
+
+@pytest.mark.imdb
+def test_a_prompt_of_a_megabyte_costs_a_bounded_number_of_steps_and_skipping_its_middle_changes_nothing(cached_lm):
+    import time
+
+    from edge_runtime.generator import TextGenerator, cache_horizon
+
+    _, files = cached_lm
+    generator = TextGenerator(files["float32"])
+    horizon = cache_horizon(generator.decoder["ring"], 2)
+    ids = generator.prompt_ids("The plot is thin but the actors are wonderful and the music stays with you. " * 20)
+    assert len(ids) > 64 + horizon + 50
+    every = generator.model(cached=True)
+    every.horizon = None                                  # feed every token
+    a, b = every.start(ids), generator.model(cached=True).start(ids)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    start = time.perf_counter()
+    result = generator.generate("word " * 200_000, 5, temperature=0)   # 1 MB of prompt
+    assert len(result.token_ids) == 5 and not result.slid and time.perf_counter() - start < 60

@@ -114,3 +114,87 @@ def test_the_install_sizes_with_and_without_verification_are_measured_and_the_pl
     assert sizes["edge"] <= 175 and sizes["edge-verify"] > sizes["edge"] and report["passed"]
     stated = (REPO / "docs" / "edge.md").read_text()
     assert f"{sizes['edge']:.0f} MB with\n`.[edge]`" in stated and f"{sizes['edge-verify']:.0f} MB with `.[edge-verify]`" in stated
+
+
+def test_a_file_swapped_after_its_check_never_runs(signed, tmp_path):
+    """The attack of issue 39: rename an unsigned file over the model while it is being loaded. The bytes
+    checked are the bytes run, so every load either refuses or runs the signed file."""
+    import hashlib
+    import os
+    import threading
+
+    model, public, _ = signed
+    signed_bytes = model.read_bytes()
+    unsigned = tmp_path / "unsigned.tflite"
+    shutil.copyfile(model, unsigned)
+    tamper_and_reseal(unsigned)
+    unsigned_bytes = unsigned.read_bytes()
+    expected = hashlib.sha256(read_bundle(signed_bytes, "signed").flatbuffer).hexdigest()
+    stop, swaps = threading.Event(), [0]
+
+    def swap():   # put the unsigned file and the signed one back in place, over and over, atomically
+        staged = tmp_path / "staged.tflite"
+        while not stop.is_set():
+            for data in (unsigned_bytes, signed_bytes):
+                staged.write_bytes(data)
+                os.replace(staged, model)
+                swaps[0] += 1
+
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    loaded = refused = 0
+    try:
+        for _ in range(150):
+            try:
+                classifier = TextClassifier(model, public_key=public)
+            except BundleError:
+                refused += 1
+                continue
+            loaded += 1
+            assert hashlib.sha256(classifier._flatbuffer).hexdigest() == expected
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert swaps[0] > 150 and loaded > 0 and refused > 0, (swaps[0], loaded, refused)
+
+
+def test_an_empty_pin_is_an_error_not_no_pin(signed, monkeypatch):
+    model, _, _ = signed
+    with pytest.raises(BundleError, match="--public-key is empty"):
+        TextClassifier(model, public_key="")
+    monkeypatch.setenv("SPARSE_EDGE_PUBLIC_KEY", "")
+    with pytest.raises(BundleError, match="SPARSE_EDGE_PUBLIC_KEY is set but empty"):
+        TextClassifier(model)
+    for command in ([sys.executable, "-m", "edge_runtime", str(model), "A fine film."],
+                    [sys.executable, "-m", "edge_runtime", str(model), "A fine film.", "--public-key", ""]):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and "empty" in result.stderr, result.stderr
+
+
+def test_a_signature_binds_the_name_and_a_bad_key_file_says_so(signed, tmp_path):
+    model, public, _ = signed
+    renamed = tmp_path / "other.tflite"
+    shutil.copyfile(model, renamed)
+    shutil.copyfile(signature_path(model), signature_path(renamed))
+    with pytest.raises(BundleError, match="was signed as 'int8.tflite'"):
+        TextClassifier(renamed, public_key=public)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key at all\n")
+    with pytest.raises(BundleError, match="is not a PEM elliptic-curve public key"):
+        TextClassifier(model, public_key=garbage)
+
+
+def test_the_generator_honours_the_pinned_key(tmp_path, monkeypatch):
+    from edge_runtime.generator import TextGenerator
+
+    lm = tmp_path / "dynamic.tflite"
+    shutil.copyfile(REPO / "artifacts" / "imdb-lm" / "tflite" / "dynamic.tflite", lm)
+    private, public = new_key_pair(tmp_path / "keys")
+    monkeypatch.setenv("SPARSE_EDGE_PUBLIC_KEY", str(public))
+    with pytest.raises(BundleError, match="has no signature"):
+        TextGenerator(lm)
+    sign(lm, private)
+    assert TextGenerator(lm).generate("A fine", 3, temperature=0).token_ids
+    tamper_and_reseal(lm)
+    result = subprocess.run([SPARSE_EDGE, "generate", str(lm), "A fine"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "does not match its signature" in result.stderr, result.stderr

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from edge_runtime.cli import PUBLIC_KEY_OPTION
 from edge_runtime.generator import SAMPLING
 from sparse_edge.commands.common import data_options, quiet_option, usage, with_tensorflow
 
@@ -41,44 +42,60 @@ def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir
     click.echo(json.dumps({k: metrics[k] for k in ("val_perplexity", "val_bits_per_character", "train_seconds")}, indent=2))
 
 
+MAX_PROMPT_CHARACTERS = 100_000   # a review is a few thousand; beyond this a prompt is a mistake
+
+
 @click.command("generate")
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("prompt")
-@click.option("--max-new-tokens", default=50, show_default=True, type=click.IntRange(0, 512))
-@click.option("--temperature", default=SAMPLING["temperature"], show_default=True, type=click.FloatRange(0),
+@click.option("--max-new-tokens", default=50, show_default=True, type=int, help="At most this many tokens (0 to 512).")
+@click.option("--temperature", default=SAMPLING["temperature"], show_default=True, type=float,
               help="Higher is more random; 0 picks the most likely token (greedy).")
-@click.option("--top-k", default=SAMPLING["top_k"], show_default=True, type=click.IntRange(0),
-              help="Sample among the k most likely tokens (0: all).")
-@click.option("--top-p", default=SAMPLING["top_p"], show_default=True, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--top-k", default=SAMPLING["top_k"], show_default=True, type=int,
+              help="Sample among the k most likely tokens (0, or k at least the vocabulary: all).")
+@click.option("--top-p", default=SAMPLING["top_p"], show_default=True, type=float,
               help="Nucleus sampling: among the most likely tokens whose probabilities add up to p.")
 @click.option("--repetition-penalty", default=SAMPLING["repetition_penalty"], show_default=True,
-              type=click.FloatRange(1), help="Make tokens already in the text less likely (1: off).")
+              type=float, help="Make tokens already in the text less likely (1: off).")
 @click.option("--greedy", is_flag=True, help="Always the most likely token, no penalty (repeats itself soon).")
 @click.option("--seed", type=int, help="Seed for sampling (repeatable output).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end instead of streaming.")
-def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, greedy, seed, as_json):
+@PUBLIC_KEY_OPTION
+def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, greedy, seed, as_json,
+             public_key):
     """Continue PROMPT with MODEL: a language-model .tflite (edge runtime, no TensorFlow) or folder (Keras).
 
-    Tokens appear as they are produced. A prompt longer than the model's context window is
-    cut to its end (sliding window) and a note says so.
+    Tokens appear as they are produced. A file with a cached decoder reads the whole text however
+    long it grows; with a file that recomputes its window, a text longer than the window is cut to
+    its end (sliding window) and a note says so.
     """
     from pathlib import Path
+
+    from edge_runtime.generator import check_sampling
 
     if greedy:
         temperature, top_k, top_p, repetition_penalty = 0.0, 0, 1.0, 1.0
     sampling = dict(temperature=temperature, top_k=top_k, seed=seed, top_p=top_p, repetition_penalty=repetition_penalty)
+    try:
+        check_sampling(max_new_tokens, temperature, top_k, top_p, repetition_penalty)
+    except ValueError as error:
+        usage(str(error).replace("max_new_tokens", "--max-new-tokens").replace("top_k", "--top-k")
+              .replace("top_p", "--top-p").replace("repetition_penalty", "--repetition-penalty")
+              .replace("temperature", "--temperature"))
     if not prompt.strip():
         usage("the prompt is empty; give a few words to continue")
+    if len(prompt) > MAX_PROMPT_CHARACTERS:
+        usage(f"the prompt has {len(prompt):,} characters; give at most {MAX_PROMPT_CHARACTERS:,}")
     if Path(model).is_file():
         from edge_runtime.backends import BackendMissing
         from edge_runtime.bundle import BundleError
         from edge_runtime.generator import TextGenerator
 
         try:
-            generator = TextGenerator(model)
+            generator = TextGenerator(model, public_key=public_key)
         except (BundleError, BackendMissing) as error:
             usage(str(error))
-        if len(generator.prompt_ids(prompt)) > generator.context:
+        if not generator.decoder and len(generator.prompt_ids(prompt)) > generator.context:
             click.echo(f"note: the prompt is longer than the {generator.context}-token context; only its end is used",
                        err=True)
         if as_json:
@@ -90,6 +107,8 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetitio
             click.echo(piece, nl=False)   # each piece appears as soon as its token is chosen
         click.echo()
         return
+    if public_key is not None:
+        usage("--public-key is for a .tflite file (a model folder is not signed)")
     with_tensorflow("generating with a Keras model folder")
     from convert.lm import load_lm
     from model.generate import keras_generate_ids

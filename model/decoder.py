@@ -44,8 +44,10 @@ class CachedDecoder:
 
     Example:
         >>> decoder = CachedDecoder(model)                            # doctest: +SKIP
-        >>> logits, cache = decoder.prefill(ids, length)              # ids (1, P), length (1,)
-        >>> logits, cache = decoder.step(token, position, cache)      # token, position (1,)
+        >>> logits, cache = decoder.prefill(ids, length)              # doctest: +SKIP
+        >>> logits, cache = decoder.step(token, position, cache)      # doctest: +SKIP
+
+    ``ids`` (1, P) and ``length`` (1,) for the prompt, ``token`` and ``position`` (1,) for a step.
     """
 
     def __init__(self, model):

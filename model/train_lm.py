@@ -308,11 +308,11 @@ def padded(rows: list[np.ndarray], length: int, pad_id: int) -> np.ndarray:
 
 
 def position_losses(trainer: "LMTrainer", sequences: list[np.ndarray], lengths: list[int],
-                    batch_tokens: int) -> dict:
-    """Summed loss and token count per ``POSITION_BINS`` bin over whole reviews (every token but the first).
+                    batch_tokens: int, offsets: list[int] | None = None) -> dict:
+    """Summed loss and token count per ``POSITION_BINS`` bin over rows of reviews (every token but the first).
 
-    Each review is read from its start at the smallest of ``lengths`` that holds it; a model that
-    reads any length is given lengths up to its longest review, so no token loses its context.
+    Each row is read at the smallest of ``lengths`` that holds it; ``offsets`` says where each row
+    starts in its review (a review cut in windows), so the bins are positions in the review.
     """
     from edge_runtime.lengths import bucket_index
 
@@ -323,12 +323,14 @@ def position_losses(trainer: "LMTrainer", sequences: list[np.ndarray], lengths: 
         members = np.flatnonzero(which == b)
         size = max(1, batch_tokens // length)
         for start in range(0, len(members), size):
-            batch = padded([sequences[i] for i in members[start:start + size]], length, trainer.config.model.pad_id)
+            chosen = members[start:start + size]
+            batch = padded([sequences[i] for i in chosen], length, trainer.config.model.pad_id)
             losses, weights = trainer.losses_of(batch)
-            position = np.searchsorted(edges, np.arange(1, length + 1), side="right")    # bin of each target
+            shift = np.zeros((len(chosen), 1), np.int64) if offsets is None else np.array(offsets)[chosen][:, None]
+            position = np.searchsorted(edges, shift + np.arange(1, length + 1), side="right")   # each target's bin
             for k in range(len(POSITION_BINS)):
-                sums[k] += float(np.sum(losses[:, position == k]))
-                counts[k] += int(np.sum(weights[:, position == k]))
+                sums[k] += float(np.sum(losses[position == k]))
+                counts[k] += int(np.sum(weights[position == k]))
     return {"sums": sums, "counts": counts}
 
 
@@ -342,6 +344,87 @@ def position_table(measured: dict) -> dict:
     return table
 
 
+@dataclass
+class LMRows:
+    """What one run trains on and is judged on, cut for its model."""
+    rows: object                 # whole_reviews: a list of unpadded rows; else (N, context + 1) windows
+    targets: np.ndarray          # every predicted training token (its counts draw the sampled softmax)
+    lengths: list[int]           # the training length buckets (whole_reviews)
+    val_rows: list[np.ndarray]   # held-out reviews, whole or cut in windows
+    val_offsets: list[int]       # where each held-out row starts in its review
+    val_lengths: list[int]       # the lengths they are read at
+
+
+def lm_rows(config: LMConfig, data: LMData, pad_id: int) -> LMRows:
+    context, model = config.model.max_length, config.model
+    val = data.val_sequences
+    if model.reads_any_length and config.whole_reviews:   # each held-out review read whole, past max_length too
+        longest = max(len(s) for s in val) - 1
+        val_rows, val_offsets, val_lengths = val, [0] * len(val), model.device_lengths(max(longest, context))
+    else:
+        val_rows = review_rows(val, context)
+        val_offsets = [start for s in val for start in range(0, max(1, len(s) - 1), context) if len(s[start:]) >= 2]
+        val_lengths = model.bucket_lengths if config.whole_reviews else [context]
+    if config.whole_reviews:
+        rows = review_rows(data.train_sequences, context)
+        return LMRows(rows, np.concatenate([r[1:] for r in rows]), model.bucket_lengths, val_rows, val_offsets,
+                      val_lengths)
+    train = data.train_sequences
+    if config.pack:   # neighbours in a window: unrelated reviews, not one movie's
+        train = [train[i] for i in np.random.default_rng(config.seed).permutation(len(train))]
+        rows = packed_windows(train, context)
+    else:
+        rows = windows(train, context, pad_id)
+    targets = rows[:, 1:]
+    return LMRows(rows, targets[targets != pad_id], [context], val_rows, val_offsets, val_lengths)
+
+
+def _open_run(config: LMConfig, out_dir, vocab_path: str):
+    """The run's folder and tokenizer, and whether a checkpoint there is resumed (the same config only)."""
+    import json
+    import shutil
+
+    from edge_runtime.tokenizer import WordPieceTokenizer
+
+    folder = ModelFolder(out_dir)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    tokenizer = WordPieceTokenizer.from_file(vocab_path)
+    if len(tokenizer) != config.model.vocab_size:
+        config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
+    resume = folder.checkpoint_dir.exists()
+    if resume and (not folder.train_config_path.exists()
+                   or json.loads(folder.train_config_path.read_text()) != config.to_dict()):
+        raise ValueError(f"{folder.path} holds a language-model run with another configuration; rerun it with its "
+                         f"own config ({folder.train_config_path}) to resume, or choose another --out")
+    write_json_atomic(folder.train_config_path, config.to_dict())
+    shutil.copyfile(vocab_path, folder.vocab_path)
+    return folder, tokenizer, resume
+
+
+class _Batches:
+    """The batch of each step: seeded epochs of whole-review batches, or random windows."""
+
+    def __init__(self, config: LMConfig, data: LMRows, pad_id: int):
+        self.config, self.data, self.pad_id = config, data, pad_id
+        self.rng = np.random.default_rng(config.seed)
+        self.epoch, self.plan = -1, []
+        self.per_epoch = (len(epoch_batches(data.rows, data.lengths, config.batch_tokens, config.seed, 0))
+                          if config.whole_reviews else 0)
+
+    def __call__(self, step: int) -> np.ndarray:
+        from edge_runtime.lengths import input_length
+
+        c, rows = self.config, self.data.rows
+        if not c.whole_reviews:
+            return rows[self.rng.integers(0, len(rows), c.batch_size)]
+        if self.epoch != (step - 1) // self.per_epoch:   # the batches depend on (seed, epoch) only: a resume finds them
+            self.epoch = (step - 1) // self.per_epoch
+            self.plan = epoch_batches(rows, self.data.lengths, c.batch_tokens, c.seed, self.epoch)
+        chosen = self.plan[(step - 1) % self.per_epoch]
+        length = input_length(self.data.lengths, max(len(rows[i]) - 1 for i in chosen))
+        return padded([rows[i] for i in chosen], length, self.pad_id)
+
+
 def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: str | None = None,
              cache_dir: str | None = None, progress: bool = True) -> dict:
     """Train, evaluate on held-out reviews, save ``model.keras``, configs, vocab, log and metrics.
@@ -349,51 +432,15 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
     Rerunning the same command on the same ``out_dir`` resumes from the last checkpoint (written at
     least every ``checkpoint_minutes`` and at every evaluation); another config there is refused.
     """
-    import json
-    import shutil
-
     from tqdm import tqdm
 
-    from edge_runtime.tokenizer import WordPieceTokenizer
     from model.checkpoint import load_checkpoint, save_checkpoint
 
-    folder = ModelFolder(out_dir)
-    out = folder.path
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = WordPieceTokenizer.from_file(vocab_path)
-    if len(tokenizer) != config.model.vocab_size:
-        config.model = dataclasses.replace(config.model, vocab_size=len(tokenizer))
-    resume = folder.checkpoint_dir.exists()
-    if resume and (not folder.train_config_path.exists()
-                   or json.loads(folder.train_config_path.read_text()) != config.to_dict()):
-        raise ValueError(f"{out} holds a language-model run with another configuration; rerun it with its own "
-                         f"config ({folder.train_config_path}) to resume, or choose another --out")
-    write_json_atomic(folder.train_config_path, config.to_dict())
-    shutil.copyfile(vocab_path, folder.vocab_path)
+    folder, tokenizer, resume = _open_run(config, out_dir, vocab_path)
     data = lm_data(config, tokenizer, data_dir, Path(cache_dir) if cache_dir else folder.cache_dir, progress)
-    held_out, train_sequences, val_sequences, val_chars = (data.held_out, data.train_sequences, data.val_sequences,
-                                                           data.val_characters)
-    context = config.model.max_length
-    if config.whole_reviews:
-        rows = review_rows(train_sequences, context)
-        lengths = config.model.bucket_lengths
-        targets = np.concatenate([r[1:] for r in rows])
-        longest = max(len(s) for s in val_sequences) - 1
-        val_lengths = (config.model.device_lengths(max(longest, context)) if config.model.reads_any_length
-                       else lengths)
-        val_sequences = val_sequences if config.model.reads_any_length else review_rows(val_sequences, context)
-    else:
-        if config.pack:
-            train_sequences = [train_sequences[i] for i in np.random.default_rng(config.seed).permutation(
-                len(train_sequences))]   # neighbours in a window: unrelated reviews, not one movie's
-            rows = packed_windows(train_sequences, context)
-        else:
-            rows = windows(train_sequences, context, tokenizer.pad_id)
-        targets = rows[:, 1:]
-        val_sequences, val_lengths = review_rows(val_sequences, context), [context]
-    eval_tokens = max(config.batch_tokens, config.batch_size * context)
-
-    trainer = LMTrainer(config, np.bincount(targets[targets != tokenizer.pad_id], minlength=len(tokenizer)))
+    cut = lm_rows(config, data, tokenizer.pad_id)
+    eval_tokens = max(config.batch_tokens, config.batch_size * config.model.max_length)
+    trainer = LMTrainer(config, np.bincount(cut.targets, minlength=len(tokenizer)))
     state = {"step": 0, "seconds": 0.0, "best_val_loss": None, "runs": []}
     if resume:
         state = load_checkpoint(folder.checkpoint_dir, trainer.model, trainer.optimizer.variables)
@@ -410,26 +457,15 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
             r["seconds"] for r in state["runs"][:-1]), 1)
         save_checkpoint(folder.checkpoint_dir, trainer.model.variables, trainer.optimizer.variables, state)
 
-    rng = np.random.default_rng(config.seed)
-    plan, plan_epoch, running = [], -1, []
-    per_epoch = len(epoch_batches(rows, lengths, config.batch_tokens, config.seed, 0)) if config.whole_reviews else 0
+    batches, running = _Batches(config, cut, tokenizer.pad_id), []
     bar = tqdm(range(state["step"] + 1, config.steps + 1), desc="lm", unit="step", disable=not progress,
                initial=state["step"], total=config.steps)
     for step in bar:
-        if config.whole_reviews:
-            if plan_epoch != (step - 1) // per_epoch:   # the batches depend on (seed, epoch) only: a resume finds them
-                plan_epoch = (step - 1) // per_epoch
-                plan = epoch_batches(rows, lengths, config.batch_tokens, config.seed, plan_epoch)
-            batch_rows = plan[(step - 1) % per_epoch]
-            length = int(lengths[int(np.searchsorted(lengths, max(len(rows[i]) - 1 for i in batch_rows)))])
-            batch = padded([rows[i] for i in batch_rows], length, tokenizer.pad_id)
-        else:
-            batch = rows[rng.integers(0, len(rows), config.batch_size)]
-        running.append(trainer.step(batch, step))
+        running.append(trainer.step(batches(step), step))
         state["step"] = step
         bar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
         if step % config.eval_every == 0 or step == config.steps:
-            measured = position_losses(trainer, val_sequences, val_lengths, eval_tokens)
+            measured = position_losses(trainer, cut.val_rows, cut.val_lengths, eval_tokens, cut.val_offsets)
             val_loss = float(measured["sums"].sum() / max(measured["counts"].sum(), 1))
             with open(folder.log_path, "a", newline="") as f:
                 csv.writer(f).writerow([step, round(float(np.mean(running[-config.eval_every:])), 4),
@@ -438,30 +474,31 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
             if state["best_val_loss"] is None or val_loss < state["best_val_loss"]:
                 state["best_val_loss"] = val_loss
                 save_keras_atomic(trainer.model, folder.model_path)
-            checkpoint()
-            last_checkpoint = time.time()
-        elif time.time() - last_checkpoint > 60 * config.checkpoint_minutes:
+        if step % config.eval_every == 0 or time.time() - last_checkpoint > 60 * config.checkpoint_minutes:
             checkpoint()
             last_checkpoint = time.time()
     checkpoint()
     trainer.model = folder.load_keras()
-    measured = position_losses(trainer, val_sequences, val_lengths, eval_tokens)
-    total, count = float(measured["sums"].sum()), int(measured["counts"].sum())
-    metrics = {
-        "split": f"{len(held_out)} held-out unlabelled reviews (never trained on)",
-        "val_tokens": count, "val_characters": val_chars,
-        "val_loss_nats_per_token": total / count, "val_perplexity": math.exp(total / count),
-        "val_bits_per_character": total / math.log(2) / val_chars,
-        "val_by_position": position_table(measured),
-        "val_reading": ("each held-out review whole, from its start" if config.model.reads_any_length
-                        else f"each held-out review from its start in windows of {context} tokens"),
-        "train_rows": int(len(rows)), "train_tokens": int(len(targets) if targets.ndim == 1 else targets.size),
-        "steps": config.steps,
-        "train_seconds": state["seconds"],
-        "runs": state["runs"],
-        "machine": describe_machine(),
-        "tokenizer": "WordPiece (edge_runtime/tokenizer.py), the classifier's vocab.txt",
-    }
+    measured = position_losses(trainer, cut.val_rows, cut.val_lengths, eval_tokens, cut.val_offsets)
+    metrics = _metrics(config, data, cut, measured, state)
     folder.write_config(LANGUAGE_MODEL, config.model, labels=[])
     folder.write_metrics(metrics)
     return metrics
+
+
+def _metrics(config: LMConfig, data: LMData, cut: LMRows, measured: dict, state: dict) -> dict:
+    total, count = float(measured["sums"].sum()), int(measured["counts"].sum())
+    whole = config.model.reads_any_length and config.whole_reviews
+    return {
+        "split": f"{len(data.held_out)} held-out unlabelled reviews (never trained on)",
+        "val_tokens": count, "val_characters": data.val_characters,
+        "val_loss_nats_per_token": total / count, "val_perplexity": math.exp(total / count),
+        "val_bits_per_character": total / math.log(2) / data.val_characters,
+        "val_by_position": position_table(measured),
+        "val_reading": ("each held-out review whole, from its start" if whole else
+                        f"each held-out review from its start in windows of {config.model.max_length} tokens"),
+        "train_rows": int(len(cut.rows)), "train_tokens": int(len(cut.targets)),
+        "steps": config.steps, "train_seconds": state["seconds"], "runs": state["runs"],
+        "machine": describe_machine(),
+        "tokenizer": "WordPiece (edge_runtime/tokenizer.py), the classifier's vocab.txt",
+    }

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sparse_edge.bench.kneser_ney import KneserNey, discounts
+from model.kneser_ney import KneserNey, discounts
 
 
 def test_discounts_follow_chen_and_goodman():

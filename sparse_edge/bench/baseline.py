@@ -161,7 +161,7 @@ LM_ORDERS = (2, 3, 4, 5)
 
 def run_lm_baseline(model_dir: str, json_path: str, orders=LM_ORDERS, data_dir: str | None = None,
                     progress: bool = True, cache_dir: str = "runs/cache/lm-tokens") -> dict:
-    """Interpolated modified Kneser-Ney n-grams (``sparse_edge/bench/kneser_ney.py``) on a language model's
+    """Interpolated modified Kneser-Ney n-grams (``model/kneser_ney.py``) on a language model's
     own tokens: counted on its training reviews, scored on its held-out reviews (every token after each
     review's [CLS], as the model is scored), perplexity and bits per character for each order."""
     import json
@@ -172,7 +172,7 @@ def run_lm_baseline(model_dir: str, json_path: str, orders=LM_ORDERS, data_dir: 
     from model.machine import describe_machine
     from model.saved import ModelFolder
     from model.train_lm import LMConfig, lm_data
-    from sparse_edge.bench.kneser_ney import KneserNey
+    from model.kneser_ney import KneserNey
 
     folder = ModelFolder(model_dir)
     folder.require(ModelFolder.TRAIN_CONFIG, ModelFolder.VOCAB,

@@ -74,6 +74,14 @@ def parity(model_dir: str | Path, target: str = EDGE, variants: str | list[str] 
         raise ValueError("--mediapipe is for --target mediapipe")
     from convert import parity as edge_parity
 
+    if ModelFolder(model_dir).kind == LM_KIND:   # perplexity on its held-out reviews, file against Keras
+        from convert.lm_parity import run_lm_parity
+
+        if recheck or split != "test" or tflite_dir or data is not None:
+            raise ValueError("a language model's parity is its held-out perplexity; --recheck, --split, --tflite-dir "
+                             "and --data are for classifiers")
+        return run_lm_parity(model_dir, parse(variants, LANGUAGE_MODEL) if variants else None, limit, data_dir,
+                             progress=progress, out_dir=out_dir)
     if recheck:
         return edge_parity.recheck(model_dir)
     names = parse(variants, EDGE) if variants else None
@@ -83,6 +91,12 @@ def parity(model_dir: str | Path, target: str = EDGE, variants: str | list[str] 
 
 def parity_summary(report: dict) -> tuple[dict, str | None]:
     """What ``sparse-edge parity`` prints of a report, and the failure line (None: every threshold held)."""
+    if "keras" in report:   # a language model: perplexity of each file against Keras
+        failed = "; ".join(f"{v}: {', '.join(f)}" for v, f in report["failures"].items())
+        return ({"reviews": report["reviews"], "tokens": report["tokens"], "keras": report["keras"]["perplexity"],
+                 "variants": {v: {k: row[k] for k in ("perplexity", "ratio_to_keras", "size_bytes")}
+                              for v, row in report["variants"].items()}},
+                f"parity thresholds missed: {failed}" if failed else None)
     if "failures" not in report:   # MediaPipe against edge_runtime
         missed = [v for v, row in report["variants"].items() if not row["met"]]
         return ({"n": report["n"], "variants": report["variants"]},

@@ -81,15 +81,17 @@ def unregister(name: str) -> None:
 
 
 register(Variant(REFERENCE, "float32 weights and activations: the Keras model's numbers",
-                 thresholds={"min_agreement": 0.999, "max_abs_prob_diff": 1e-3},
+                 thresholds={"min_agreement": 0.999, "max_abs_prob_diff": 1e-3, "max_perplexity_ratio": 1.001},
                  targets=(EDGE, MEDIAPIPE, LANGUAGE_MODEL), default_for=(EDGE, MEDIAPIPE, LANGUAGE_MODEL)))
 register(Variant("float16", "float16 weights", optimize=True, float16_weights=True,
                  thresholds={"max_abs_delta_pp": 0.1}))
 register(Variant("dynamic", "int8 weights, float activations", optimize=True, per_tensor_scales=True,
-                 thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.99}, max_size_ratio=0.30,
-                 targets=(EDGE, MEDIAPIPE, LANGUAGE_MODEL), default_for=(EDGE, MEDIAPIPE, LANGUAGE_MODEL)))
+                 thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.99, "max_perplexity_ratio": 1.02},
+                 max_size_ratio=0.30, targets=(EDGE, MEDIAPIPE, LANGUAGE_MODEL),
+                 default_for=(EDGE, MEDIAPIPE, LANGUAGE_MODEL)))
 register(Variant("int8", "full integer, calibrated on training reviews", optimize=True, per_tensor_scales=True,
-                 calibrated=True, thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.985},
+                 calibrated=True, thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.985,
+                                              "max_perplexity_ratio": 1.05},
                  max_size_ratio=0.30, targets=(EDGE, MEDIAPIPE)))
 
 

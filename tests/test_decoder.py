@@ -146,3 +146,25 @@ def test_a_prompt_of_a_megabyte_costs_a_bounded_number_of_steps_and_skipping_its
     start = time.perf_counter()
     result = generator.generate("word " * 200_000, 5, temperature=0)   # 1 MB of prompt
     assert len(result.token_ids) == 5 and not result.slid and time.perf_counter() - start < 60
+
+
+@pytest.mark.imdb
+def test_parity_of_a_language_model_is_each_files_perplexity_against_keras(cached_lm, tmp_path):
+    import json
+    import math
+    import subprocess
+    import sys
+
+    folder, _ = cached_lm
+    sparse_edge = str(Path(sys.executable).parent / "sparse-edge")
+    result = subprocess.run([sparse_edge, "parity", str(folder), "--limit", "4", "--out", str(tmp_path), "--quiet"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "parity.json").read_text())
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert report["reviews"] == 4 and report["tokens"] > 100
+    # the Keras side reads reviews as training judged them: on all held-out reviews it is the recorded figure
+    assert metrics["val_reading"] == "each held-out review whole, from its start"
+    assert report["variants"]["float32"]["ratio_to_keras"] == pytest.approx(1.0, abs=1e-4)
+    assert 1.0 - 0.02 < report["variants"]["dynamic"]["ratio_to_keras"] < 1.02
+    assert math.isfinite(report["keras"]["perplexity"]) and report["passed"]

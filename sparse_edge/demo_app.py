@@ -125,16 +125,21 @@ def page_generate() -> None:
         except Exception as error:  # noqa: BLE001
             st.error(f"The language model is not available ({error}).")
             return
-        pieces = []
+        pieces, started = [], []
 
         def shown():   # the text appears token by token
             yield prompt + " "
+            started.append(time.perf_counter())
             for piece in model.stream(prompt, length, temperature, top_k, int(seed), top_p, penalty):
                 pieces.append(piece)
                 yield piece
 
         st.write_stream(shown())
+        seconds = time.perf_counter() - started[0]
+        memory = (f"a cache of {model.cache_bytes() / 1e6:.1f} MB, the same at any length" if model.decoder
+                  else f"no cache: every token recomputes the {model.context}-token window")
         st.caption(f"{len(pieces)} new tokens")
+        st.caption(f"{len(pieces) / max(seconds, 1e-9):.0f} tokens per second (prompt included); {memory}")
 
 
 def page_attention() -> None:

@@ -39,6 +39,8 @@ def test_generate_page_writes_the_requested_number_of_tokens():
     at.button(key="generate").click().run()
     assert not at.exception
     assert at.caption[0].value == "12 new tokens"
+    speed, memory = at.caption[1].value.split("; ")
+    assert float(speed.split()[0]) > 0 and ("cache of" in memory or "recomputes the 256-token window" in memory)
     at.text_input(key="prompt").set_value("").run()
     assert at.info and not at.exception
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -72,3 +73,34 @@ def test_choose_keeps_the_best_token_at_temperature_zero_and_samples_only_within
     picks = {choose(logits, [], [0], 1.0, 2, 1.0, 1.0, rng) for _ in range(200)}
     assert picks == {1, 3}
     assert {choose(logits, [], [], 1.0, 99, 1.0, 1.0, rng) for _ in range(400)} == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_stops_generation_at_once_keeping_what_was_made(as_json, monkeypatch, capsys):
+    """Ctrl-C arrives (as KeyboardInterrupt) after the 10th token: what was made is on standard output,
+    and the interrupt goes on to the console script's handler (one line, exit 130: tests/test_edge_signals.py)."""
+    import json
+
+    from edge_runtime.generator import Recompute
+    from sparse_edge.commands.generate import generate
+
+    made = []
+    original = Recompute.advance
+
+    def interrupted_after_ten(self, token):
+        made.append(token)
+        if len(made) == 10:
+            raise KeyboardInterrupt
+        return original(self, token)
+
+    monkeypatch.setattr(Recompute, "advance", interrupted_after_ten)
+    with pytest.raises(click.Abort) as stopped:   # click's wrapping of the KeyboardInterrupt, as the CLI sees it
+        generate.main([str(LM), "This movie was", "--max-new-tokens", "512", "--temperature", "1", "--seed", "3",
+                       *(["--json"] if as_json else [])], standalone_mode=False)
+    assert isinstance(stopped.value.__cause__, KeyboardInterrupt)
+    out = capsys.readouterr().out
+    if as_json:
+        result = json.loads(out)
+        assert result["interrupted"] and result["token_ids"] == made and not result["stopped_at_end"]
+    else:
+        assert out.startswith("This movie was ") and len(out) > len("This movie was ") + 10

@@ -98,9 +98,8 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetitio
         if not generator.decoder and len(generator.prompt_ids(prompt)) > generator.context:
             click.echo(f"note: the prompt is longer than the {generator.context}-token context; only its end is used",
                        err=True)
-        if as_json:
-            result = generator.generate(prompt, max_new_tokens, **sampling)
-            click.echo(json.dumps(result.__dict__))
+        if as_json:   # Ctrl-C prints what was made so far, "interrupted": true, and exits 130
+            _json_generation(generator, prompt, max_new_tokens, sampling)
             return
         click.echo(prompt + " ", nl=False)
         for piece in generator.stream(prompt, max_new_tokens, **sampling):
@@ -123,3 +122,27 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetitio
     ids = [i for i in ids if i != tokenizer.sep_id]
     text = tokenizer.decode(ids)
     click.echo(json.dumps({"text": text, "token_ids": ids}) if as_json else f"{prompt} {text}")
+
+
+def _json_generation(generator, prompt: str, max_new_tokens: int, sampling: dict) -> None:
+    import time
+
+    started, ids = time.perf_counter(), []
+    model, prompt_ids, tokens = generator._ids(prompt, max_new_tokens, sampling["temperature"], sampling["top_k"],
+                                                sampling["seed"], sampling["top_p"], sampling["repetition_penalty"],
+                                                None)
+
+    def result(interrupted: bool) -> str:
+        ended = bool(ids) and ids[-1] == generator.tokenizer.sep_id
+        body = ids[:-1] if ended else ids
+        return json.dumps({"text": generator.tokenizer.decode(body), "token_ids": body,
+                           "prompt_tokens": len(prompt_ids), "slid": model.slid, "stopped_at_end": ended,
+                           "interrupted": interrupted, "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+
+    try:
+        for token in tokens:
+            ids.append(token)
+    except KeyboardInterrupt:
+        click.echo(result(True))
+        raise
+    click.echo(result(False))

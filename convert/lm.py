@@ -17,7 +17,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, REFERENCE, names
+import numpy as np
+
+from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, REFERENCE, names, variant as variant_of
 from model.saved import ModelFolder
 
 LM_VARIANTS = tuple(names(LANGUAGE_MODEL_TARGET))   # convert/variants.py owns them
@@ -54,7 +56,40 @@ def load_lm(model_dir: str | Path):
     return folder.load_keras()
 
 
-def convert_language_model(model, variant: str = REFERENCE) -> bytes:
+def lm_representative(model, sequences: list, count: int = 32, steps: int = 4, seed: int = 0):
+    """The int8 calibration set of a language model: (signature, inputs) pairs from ``count`` training
+    reviews (seeded): a full window for ``next_token``, a prompt for ``prefill``, and for ``decode`` the
+    caches the Keras decoder holds after that prompt, ``steps`` tokens on."""
+    import tensorflow as tf
+
+    n, decoder = model.config.max_length, decoder_of(model)
+    order = np.random.default_rng(seed).permutation(len(sequences))
+    chosen = [np.asarray(sequences[i][:n], np.int32) for i in order if len(sequences[i]) >= 3][:count]
+    if not chosen:
+        raise ValueError("no training review of at least 3 tokens to calibrate int8 with")
+    samples = []
+    prefill = tf.function(decoder.prefill) if decoder else None
+    step = tf.function(decoder.step) if decoder else None
+    for ids in chosen:
+        window = np.zeros((1, n), np.int32)
+        window[0, : len(ids)] = ids
+        samples.append(("next_token", {"token_ids": window, "position": np.array([len(ids) - 1], np.int32)}))
+        if decoder is None:
+            continue
+        size = prefill_length(model)
+        m = min(len(ids) - 1, size)
+        prompt = np.zeros((1, size), np.int32)
+        prompt[0, :m] = ids[:m]
+        samples.append(("prefill", {"token_ids": prompt, "length": np.array([m], np.int32)}))
+        _, cache = prefill(tf.constant(prompt), tf.constant([m]))
+        for t in range(m, min(len(ids), m + steps)):
+            inputs = {"token": np.array([ids[t]], np.int32), "position": np.array([t], np.int32)}
+            samples.append(("decode", {**inputs, **{k: v.numpy() for k, v in cache.items()}}))
+            _, cache = step(tf.constant(inputs["token"]), tf.constant(inputs["position"]), cache)
+    return lambda: iter(samples)
+
+
+def convert_language_model(model, variant: str = REFERENCE, representative_dataset=None) -> bytes:
     import keras
     import tensorflow as tf
 
@@ -90,12 +125,14 @@ def convert_language_model(model, variant: str = REFERENCE) -> bytes:
             keys += ["prefill", "decode"]
         archive.write_out(saved, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=keys)
-        configure_converter(converter, variant)
+        configure_converter(converter, variant, representative_dataset)
         try:
             flatbuffer = converter.convert()
         except Exception as error:  # noqa: BLE001
             raise ConversionError(conversion_hint(error)) from error
-    return compact(flatbuffer, [])
+    # int8: the token table once, the output projection's weights (calibration gives each GATHER its own copy)
+    return compact(flatbuffer, [np.asarray(model.embedding.tokens)] if variant_of(variant).calibrated else [],
+                   tied=True)
 
 
 def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None) -> dict[str, Path]:
@@ -109,10 +146,24 @@ def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Pa
     check_writable(out)
     written = {}
     for variant in variants:
-        flatbuffer = convert_language_model(model, variant)
+        representative = None
+        if variant_of(variant).calibrated:   # int8: training reviews, never the held-out ones
+            representative = lm_representative(model, _training_sequences(folder))
+        flatbuffer = convert_language_model(model, variant, representative)
         config = bundle_config(folder, model, variant, [model.config.max_length], LANGUAGE_MODEL_SIGNATURE,
                                decoder=decoder_layout(model))
         path = folder.tflite(variant, out)
         write_atomic(path, pack_bundle(flatbuffer, config, folder.vocab_text(), []))
         written[variant] = path
     return written
+
+
+def _training_sequences(folder: ModelFolder) -> list:
+    """The language model's own training reviews as token ids (its train_config's split)."""
+    import json
+
+    from model.train_lm import LMConfig, lm_data
+
+    config = LMConfig.from_dict(json.loads(folder.train_config_path.read_text()))
+    config.text_limit = config.text_limit or 2000   # calibration needs a few dozen reviews, not all 75,000
+    return lm_data(config, folder.tokenizer(), None, Path("runs/cache/lm-calibration"), progress=False).train_sequences

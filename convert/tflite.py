@@ -124,16 +124,20 @@ def _embedding_tables(model) -> list[np.ndarray]:
     return tables
 
 
-def compact(flatbuffer: bytes, tables: list[np.ndarray]) -> bytes:
+def compact(flatbuffer: bytes, tables: list[np.ndarray], tied: bool = False) -> bytes:
     """Drop tensor names and, for int8, share one copy of each embedding table between signatures.
 
     Tensor names are for debugging only (signatures keep their own input and output names);
     with six signatures of ~250 tensors each they cost about 0.5 MB, a quarter of an int8 file.
+    ``tied``: the table is also the output projection (a language model): its GATHERs read the
+    projection's int8 weights instead of a copy of their own (``tie_gather_tables``).
     """
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    if tables:
+    if tables and tied:
+        tie_gather_tables(model, tables)
+    elif tables:
         share_gather_tables(model, tables)
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:
@@ -184,6 +188,47 @@ def share_gather_tables(model, tables: list[np.ndarray]) -> None:
                 tensor.quantization.scale = [float(scale)]
                 tensor.quantization.zeroPoint = [zero_point]
     # buffers no tensor reads any more (the per-signature copies) become empty
+    used = {tensor.buffer for subgraph in model.subgraphs for tensor in subgraph.tensors}
+    for index, buffer in enumerate(model.buffers):
+        if index not in used:
+            buffer.data = None
+
+
+def tie_gather_tables(model, tables: list[np.ndarray]) -> None:
+    """A full-integer language model whose token table is also its output projection: every GATHER of
+    the table reads the projection's int8 weights (symmetric, zero point 0), one copy in the file.
+
+    Calibration stores the GATHER's table again with an activation's scale and zero point; a GATHER
+    copies bytes, so its output takes the weights' scale instead and the rest of the graph reads it
+    through that tensor's own quantization.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    codes = {i: max(c.builtinCode, c.deprecatedBuiltinCode) for i, c in enumerate(model.operatorCodes)}
+    shapes = {tuple(t.shape) for t in tables}
+    weights = {}   # shape -> (buffer, scale) of an int8 FULLY_CONNECTED weight of a table's shape
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED:
+                w = subgraph.tensors[op.inputs[1]]
+                shape = tuple(int(d) for d in w.shape)
+                if shape in shapes and w.type == schema.TensorType.INT8 and w.quantization is not None \
+                        and len(w.quantization.scale) == 1 and list(w.quantization.zeroPoint) == [0]:
+                    weights[shape] = (w.buffer, float(w.quantization.scale[0]))
+    if not weights:   # nothing to tie to: fall back to one shared table
+        share_gather_tables(model, tables)
+        return
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if codes[op.opcodeIndex] != schema.BuiltinOperator.GATHER:
+                continue
+            table, output = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
+            shape = tuple(int(d) for d in table.shape)
+            if table.type != schema.TensorType.INT8 or shape not in weights:
+                continue
+            table.buffer, scale = weights[shape]
+            for tensor in (table, output):
+                tensor.quantization.scale, tensor.quantization.zeroPoint = [scale], [0]
     used = {tensor.buffer for subgraph in model.subgraphs for tensor in subgraph.tensors}
     for index, buffer in enumerate(model.buffers):
         if index not in used:

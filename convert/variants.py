@@ -92,7 +92,7 @@ register(Variant("dynamic", "int8 weights, float activations", optimize=True, pe
 register(Variant("int8", "full integer, calibrated on training reviews", optimize=True, per_tensor_scales=True,
                  calibrated=True, thresholds={"max_abs_delta_pp": 0.3, "min_agreement": 0.985,
                                               "max_perplexity_ratio": 1.05},
-                 max_size_ratio=0.30, targets=(EDGE, MEDIAPIPE)))
+                 max_size_ratio=0.30, targets=(EDGE, MEDIAPIPE, LANGUAGE_MODEL)))
 
 
 def variant(name: str) -> Variant:

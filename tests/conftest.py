@@ -131,6 +131,26 @@ def tiny_trained(tmp_path_factory, vocab):
     assert state() == before, f"a test wrote into the shared trained folder {folder}"
 
 
+@pytest.fixture(scope="session")
+def cached_lm(tmp_path_factory):
+    """A tiny language model with relative positions and a sink block, trained a little, and its float32,
+    dynamic and int8 files (prefill and decode signatures): (folder, {variant: path})."""
+    from convert.lm import convert_lm_dir
+    from model.config import TransformerConfig
+    from model.patterns import AttentionPattern
+    from model.train_lm import LMConfig, train_lm
+
+    folder = tmp_path_factory.mktemp("cached-lm")
+    model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,
+                              dropout=0.0, positional="relative",
+                              pattern=AttentionPattern("global", block_size=8, window=2, num_global=1, causal=True))
+    config = LMConfig(model=model, steps=150, batch_tokens=1024, val_reviews=10, eval_every=150, text_limit=300,
+                      sampled_softmax=256, whole_reviews=True, jit_compile=False)
+    vocab = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier" / "vocab.txt"
+    train_lm(config, folder, str(vocab), progress=False)
+    return folder, convert_lm_dir(folder, ["float32", "dynamic", "int8"])
+
+
 def free_port() -> int:
     import socket
 

@@ -63,25 +63,6 @@ def test_the_decoder_refuses_patterns_whose_cache_would_grow():
         CachedDecoder(model)
 
 
-@pytest.fixture(scope="module")
-def cached_lm(tmp_path_factory):
-    """A tiny language model with relative positions and sinks, trained a little, and its .tflite files."""
-    from convert.lm import convert_lm_dir
-    from model.config import TransformerConfig
-    from model.patterns import AttentionPattern
-    from model.train_lm import LMConfig, train_lm
-
-    folder = tmp_path_factory.mktemp("cached-lm")
-    model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,
-                              dropout=0.0, positional="relative",
-                              pattern=AttentionPattern("global", block_size=8, window=2, num_global=1, causal=True))
-    config = LMConfig(model=model, steps=150, batch_tokens=1024, val_reviews=10, eval_every=150, text_limit=300,
-                      sampled_softmax=256, whole_reviews=True, jit_compile=False)
-    vocab = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-classifier" / "vocab.txt"
-    train_lm(config, folder, str(vocab), progress=False)
-    return folder, convert_lm_dir(folder, ["float32", "dynamic"])
-
-
 PROMPTS = ["", "This movie was", "I expected nothing and", "The acting, the music and the story " * 12,
            "Worst film ever. " * 40]
 
@@ -114,18 +95,24 @@ def test_greedy_tokens_from_the_cache_equal_the_window_everywhere(cached_lm):
 
 @pytest.mark.imdb
 def test_cached_logits_match_the_window_in_every_variant(cached_lm):
+    """float32 and dynamic: the same numbers. int8: each signature was calibrated on its own inputs, so the
+    two paths round differently; the token they rank first is the same, and the logits stay close."""
     from edge_runtime.generator import TextGenerator
 
     _, files = cached_lm
+    worst = {}
     for variant, path in files.items():
         generator = TextGenerator(path)
         ids = generator.prompt_ids("A quiet, beautiful film about two brothers and a farm")
         window, cached = generator.model(cached=False), generator.model(cached=True)
-        a, b = window.start(ids), cached.start(ids)
-        worst = np.abs(a - b).max()
-        for token in ids[1:20]:
-            worst = max(worst, np.abs(window.advance(token) - cached.advance(token)).max())
-        assert worst < 1e-3, (variant, worst)
+        pairs = [(window.start(ids), cached.start(ids))]
+        pairs += [(window.advance(token), cached.advance(token)) for token in ids[1:20]]
+        worst[variant] = max(float(np.abs(a - b).max()) for a, b in pairs)
+        mean = np.mean([np.abs(a - b).mean() for a, b in pairs])
+        if variant == "int8":
+            assert all(int(np.argmax(a)) == int(np.argmax(b)) for a, b in pairs) and mean < 0.5, (worst, mean)
+        else:
+            assert worst[variant] < 1e-3, worst
 
 
 @pytest.mark.imdb

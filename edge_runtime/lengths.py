@@ -53,11 +53,19 @@ def input_length(lengths: list[int], n_ids: int) -> int:
     return int(lengths[int(bucket_index(lengths, n_ids))])
 
 
-def cut(ids: np.ndarray, length: int) -> np.ndarray:
-    """``ids`` cut to ``length``, keeping the final id ([SEP]); unchanged when it fits."""
+def cut(ids: np.ndarray, length: int, continues=None) -> np.ndarray:
+    """``ids`` cut to ``length``, keeping the final id ([SEP]); unchanged when it fits.
+
+    ``continues(id)``: whether an id continues the unit before it (a UTF-8 continuation byte); the
+    cut then moves back so that no unit is split (a byte model never reads half a character).
+    """
     if len(ids) <= length:
         return ids
-    return np.concatenate([ids[: length - 1], ids[-1:]])
+    keep = length - 1
+    if continues is not None:
+        while keep > 1 and continues(int(ids[keep])):
+            keep -= 1
+    return np.concatenate([ids[:keep], ids[-1:]])
 
 
 def pad_rows(sequences, length: int, pad_id: int = 0) -> tuple[np.ndarray, int]:

@@ -397,6 +397,10 @@ class ByteTokenizer:
             data = data[: limit + 1]
         return np.frombuffer(data, dtype=np.uint8).astype(np.int32) + self.OFFSET
 
+    def continues(self, token_id: int) -> bool:
+        """Whether a byte id continues a UTF-8 character (10xxxxxx): where a cut must not fall."""
+        return (token_id - self.OFFSET) & 0xC0 == 0x80 and token_id >= self.OFFSET
+
     def sequence(self, text: str) -> np.ndarray:
         """[CLS] bytes [SEP], uncut: what training caches."""
         body = self.token_ids(text)
@@ -406,13 +410,20 @@ class ByteTokenizer:
 
     def encode(self, text: str, max_length: int) -> Encoding:
         """[CLS] bytes [SEP], cut to ``max_length`` (the [SEP] is kept) and flagged if cut;
-        ``n_tokens`` counts every byte of the text (two more for [CLS] and [SEP])."""
+        ``n_tokens`` counts every byte of the text (two more for [CLS] and [SEP]).
+
+        A text of ``max_length - 2`` bytes is read whole. A longer one is cut before the character
+        that would not fit whole: a cut never splits a UTF-8 character (up to 3 bytes of room stay
+        unused), so the bytes read are always text.
+        """
+        from edge_runtime.lengths import cut
+
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]), got {max_length}")
         body = self.token_ids(text, limit=max_length - 2)
         truncated = len(body) > max_length - 2
         n_tokens = (len(self.utf8(text)) if truncated else len(body)) + 2
-        ids = np.concatenate([[self.cls_id], body[: max_length - 2], [self.sep_id]]).astype(np.int32)
+        ids = cut(np.concatenate([[self.cls_id], body, [self.sep_id]]).astype(np.int32), max_length, self.continues)
         return Encoding(ids=ids, n_tokens=n_tokens, truncated=truncated)
 
     def tokenize(self, text: str) -> list[str]:

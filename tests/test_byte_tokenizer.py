@@ -61,7 +61,7 @@ def test_encode_is_the_cut_sequence(text, max_length):
 
     whole = tok.sequence(text)
     encoding = tok.encode(text, max_length)
-    assert encoding.ids.tolist() == cut(whole, max_length).tolist()
+    assert encoding.ids.tolist() == cut(whole, max_length, tok.continues).tolist()
     assert encoding.n_tokens == len(whole) and encoding.truncated == (len(whole) > max_length)
 
 
@@ -72,3 +72,35 @@ def test_options_need_no_vocabulary_and_refuse_unknown_kinds():
         check_options({"kind": "bytes", "lowercase": True})
     with pytest.raises(ValueError, match="needs its vocab.txt"):
         load_tokenizer(None)
+
+
+def test_a_cut_never_splits_a_character_and_the_longest_whole_text_is_two_ids_short():
+    from edge_runtime.tokenizer import ByteTokenizer
+
+    tok = ByteTokenizer()
+    for text in ("映画はとても良かった。" * 50, "great 🎬🍿 film " * 60, "é" * 500, "a" * 199 + "€" * 10):
+        for n in range(2, 120):
+            encoding = tok.encode(text, n)
+            body = bytes(int(i) - tok.OFFSET for i in encoding.ids[1:-1])
+            body.decode("utf-8")                       # whole characters only
+            assert encoding.truncated == (len(text.encode()) > n - 2)
+            assert n - 2 - 3 <= len(body) <= n - 2 or not encoding.truncated
+            assert text.encode().startswith(body)
+    assert not tok.encode("x" * 98, 100).truncated and tok.encode("x" * 99, 100).truncated
+
+
+def test_the_shipped_byte_model_reads_16382_bytes_whole_and_cuts_between_characters():
+    from pathlib import Path
+
+    from edge_runtime import TextClassifier
+
+    model = Path(__file__).resolve().parents[1] / "artifacts" / "lra-text" / "model" / "tflite" / "int8.tflite"
+    classifier = TextClassifier(model)
+    assert classifier.max_length == 16_384
+    whole = classifier.classify("a" * 16_382)
+    assert not whole.truncated and whole.n_tokens == 16_384
+    assert classifier.classify("a" * 16_383).truncated
+    text = "a" + "🎬" * 5_000                                   # 20,001 bytes; 16,382 falls inside an emoji
+    encoding = classifier.tokenizer.encode(text, classifier.max_length)
+    body = bytes(int(i) - classifier.tokenizer.OFFSET for i in encoding.ids[1:-1])
+    assert body.decode("utf-8") == "a" + "🎬" * 4_095 and encoding.truncated

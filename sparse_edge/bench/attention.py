@@ -1,6 +1,6 @@
 """Attention benchmark: forward time and peak memory per pattern and sequence length.
 
-Each measurement runs in its own process so that peak memory (``ru_maxrss``) belongs to that
+Each measurement runs in its own process so that peak memory (``VmHWM``, ``bench/memory.py``) belongs to that
 measurement alone. For the ``tflite`` backend one process (with TensorFlow) converts the model
 to a dynamic-range ``.tflite``; a second process, which imports only numpy and ai-edge-litert,
 times it on one thread. The parent watches each child's memory and records ``oom`` or
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from model.machine import describe_machine
 from model.tables import load_artifact, machine_line
+from sparse_edge.bench.memory import peak_rss_mb
 
 BACKENDS = ("tensorflow", "tflite")
 # The model every measurement uses: small, so that attention is a visible share of the cost.
@@ -52,10 +53,6 @@ def bench_config(pattern: str, n: int):
     return TransformerConfig(max_length=n, pattern=AttentionPattern(pattern, **PATTERN), **MODEL)
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _time_calls(call, repeats: int, min_total_s: float = 2.0, max_repeats: int = 200) -> list[float]:
@@ -75,12 +72,12 @@ def worker_tensorflow(pattern: str, n: int, repeats: int) -> dict:
 
     from model.transformer import SparseTransformerClassifier
 
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     model = SparseTransformerClassifier(bench_config(pattern, n))
     forward = tf.function(lambda ids: model(ids, training=False))
     ids = tf.constant(np.random.default_rng(0).integers(1, 1000, size=(1, n)), tf.int32)
     times = _time_calls(lambda: forward(ids).numpy(), repeats)
-    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": _peak_rss_mb()}
+    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": peak_rss_mb()}
 
 
 def worker_convert(pattern: str, n: int, out: str) -> dict:
@@ -97,14 +94,14 @@ def worker_tflite(model_path: str, n: int, repeats: int) -> dict:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     interpreter = Interpreter(model_path=model_path, num_threads=1)
     interpreter.allocate_tensors()
     index = interpreter.get_input_details()[0]["index"]
     interpreter.set_tensor(index, np.random.default_rng(0).integers(1, 1000, size=(1, n), dtype=np.int32))
     times = _time_calls(interpreter.invoke, repeats)
     assert "tensorflow" not in sys.modules, "the TFLite measurement must not load TensorFlow"
-    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": _peak_rss_mb()}
+    return {"times_ms": times, "baseline_rss_mb": baseline, "peak_rss_mb": peak_rss_mb()}
 
 
 def _run_child(args: list[str], settings: BenchSettings, module: str = "sparse_edge.bench.attention") -> dict:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sparse_edge.bench.memory import peak_rss_mb
+
 WINDOW = 64          # decode steps whose median is a position's time
 ROUNDS = 3           # each position's steps are timed this often from the same cache; the fastest round counts
 REPEATS = 5          # prefills and full-window steps timed
@@ -36,10 +38,6 @@ GOALS = {"speedup_vs_recompute_at": 1024, "min_speedup_vs_recompute": 20.0, "max
          "min_int8_tokens_per_s": 500.0}
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker(model_path: str, positions: list[int], prompt_tokens: int) -> dict:
@@ -84,7 +82,7 @@ def worker(model_path: str, positions: list[int], prompt_tokens: int) -> dict:
     assert "tensorflow" not in sys.modules, "the device measurement must not load TensorFlow"
     return {"decode": at, "prefill_ms": float(np.median(prefill_ms)), "prompt_tokens": len(prompt),
             "recompute_ms": float(np.median(recompute_ms)), "recompute_context": generator.context,
-            "cache_bytes": generator.cache_bytes(), "peak_rss_mb": _peak_rss_mb(), "backend": generator.backend,
+            "cache_bytes": generator.cache_bytes(), "peak_rss_mb": peak_rss_mb(), "backend": generator.backend,
             "backend_version": generator.backend_version}
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from model.machine import describe_machine
 from model.tables import load_artifact, machine_line
+from sparse_edge.bench.memory import peak_rss_mb, rss_mb
 
 # What the issue promises for a byte model's int8 file on one thread.
 SPECIAL_IDS = 2   # [CLS] and [SEP] around a byte model's bytes
@@ -50,24 +51,14 @@ def documents(texts: list[str], length: int, count: int) -> list[str]:
     return out
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker_time(model_path: str, docs_path: str, repeats: int) -> dict:
     """In a fresh process: load the file, classify each document ``repeats`` times after a warm-up."""
     docs = json.loads(Path(docs_path).read_text())
-    before = _rss_mb()
+    before = rss_mb()
     from edge_runtime import TextClassifier
 
     classifier = TextClassifier(model_path, num_threads=1)
@@ -80,7 +71,7 @@ def worker_time(model_path: str, docs_path: str, repeats: int) -> dict:
             times.append(classifier.classify(doc).latency_ms)
     assert "tensorflow" not in sys.modules, "the device measurement must not load TensorFlow"
     return {"times_ms": times, "ids": ids, "signatures": sorted(lengths), "truncated": bool(result.truncated),
-            "rss_before_mb": before, "peak_rss_mb": _peak_rss_mb(), "backend": classifier.backend}
+            "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "backend": classifier.backend}
 
 
 def _child(args: list[str]) -> dict:

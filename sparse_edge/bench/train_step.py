@@ -18,7 +18,8 @@ import time
 
 from model.machine import describe_machine
 from model.tables import load_artifact, machine_line
-from sparse_edge.bench.attention import BenchSettings, _median, _peak_rss_mb, _run_child
+from sparse_edge.bench.attention import BenchSettings, _median, _run_child
+from sparse_edge.bench.memory import peak_rss_mb
 
 
 def worker(model_json: str, length: int, batch: int, repeats: int) -> dict:
@@ -29,7 +30,7 @@ def worker(model_json: str, length: int, batch: int, repeats: int) -> dict:
     from model.config import TransformerConfig
     from model.transformer import SparseTransformerClassifier
 
-    baseline = _peak_rss_mb()
+    baseline = peak_rss_mb()
     config = TransformerConfig.from_dict(dict(json.loads(model_json), max_length=length))
     model = SparseTransformerClassifier(config)
     model.build(None)
@@ -57,7 +58,7 @@ def worker(model_json: str, length: int, batch: int, repeats: int) -> dict:
         start = time.perf_counter()
         step(x, y).numpy()
         times.append(time.perf_counter() - start)
-    return {"times_s": times, "compile_s": compile_s, "peak_rss_mb": _peak_rss_mb(), "baseline_rss_mb": baseline,
+    return {"times_s": times, "compile_s": compile_s, "peak_rss_mb": peak_rss_mb(), "baseline_rss_mb": baseline,
             "parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables))}
 
 

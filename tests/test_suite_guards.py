@@ -32,6 +32,15 @@ def test_a_hanging_test_is_stopped_by_the_timeout(tmp_path):
     assert result.returncode == 1 and "Timeout" in result.stdout, result.stdout
 
 
+def test_the_suite_itself_runs_under_a_timeout(request):
+    """The test above passes --timeout itself; this one fails when pyproject.toml's own timeout is removed."""
+    import tomllib
+
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert 60 <= float(ini["timeout"]) <= 1800
+    assert float(request.config.getini("timeout")) == float(ini["timeout"])
+
+
 def test_an_expected_failure_is_not_a_skip(tmp_path):
     result = run_suite(tmp_path, "import pytest\n\n@pytest.mark.xfail(strict=True, reason='known')\n"
                                  "def test_known():\n    assert False\n")

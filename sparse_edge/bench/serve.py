@@ -172,6 +172,13 @@ def offline(model: Path, texts: list[str], batch_size: int, rounds: int = 3) -> 
 BURSTS = 3   # overload bursts against one service: its memory must not keep growing from one to the next
 
 
+def memory_bounded(bursts: list[dict]) -> bool:
+    """The overload goal: no burst had errors and the peak of every later burst is within 10% of the
+    first's (within a burst RSS rises with the connections open at once, each served by its own thread:
+    ``growth_by_clients_mb``)."""
+    return all(b["errors"] == 0 and b["peak_rss_mb"] <= 1.1 * bursts[0]["peak_rss_mb"] for b in bursts)
+
+
 def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str | None, requests: int = 20_000,
                         clients: int = 64, batch_size: int = 1, workers: int = 1, offline_reviews: int = 600,
                         overload_clients: int = 256, overload_seconds: float = 20.0, overload_queue: int = 32,
@@ -226,10 +233,7 @@ def run_serve_benchmark(model: str | Path, json_path: str | Path, data_dir: str 
         "at_least_20000_requests": load["answered"] >= 20_000,
         "throughput_at_least_80pct_of_best_offline": ratio >= 0.8,
         "overload_answers_503": overload["codes"].get("503", 0) > 0 and overload["errors"] == 0,
-        # bounded: the peak of every later burst within 10% of the first's (within a burst RSS rises with
-        # the connections open at once, each served by its own thread: growth_by_clients_mb)
-        "overload_memory_bounded": all(b["errors"] == 0 and b["peak_rss_mb"] <= 1.1 * overload["bursts"][0]["peak_rss_mb"]
-                                       for b in overload["bursts"]),
+        "overload_memory_bounded": memory_bounded(overload["bursts"]),
         "graceful_exit_0": load["exit_code_after_sigterm"] == 0 and overload["exit_code_after_sigterm"] == 0,
     }
     report = {

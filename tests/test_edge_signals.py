@@ -10,12 +10,16 @@ lines only, each one a review's result in input order (edge_runtime/stopping.py)
 import json
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.test_edge_stream import EDGE, REPO, ctrl_c_reaches_python, python_start_seconds  # noqa: F401 - a fixture
 
+# the console script, as users start it (its own Ctrl-C handling covers the imports: sparse_edge/entry.py)
+PREDICT = [str(Path(sys.executable).parent / "sparse-edge"), "predict", EDGE[-1]]
 REVIEWS = [f"Review {i}: a fine film, well acted, though the ending drags a little." for i in range(20_000)]
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 SAID = {signal.SIGINT: "error: interrupted", signal.SIGTERM: "error: terminated"}
@@ -29,10 +33,10 @@ def inputs(tmp_path_factory):
     return folder
 
 
-def start(source: str, threads: int, inputs, stdout=subprocess.PIPE) -> subprocess.Popen:
+def start(source: str, threads: int, inputs, stdout=subprocess.PIPE, command=None) -> subprocess.Popen:
     args = {"--file": ["--file", str(inputs / "reviews.txt")], "--jsonl": ["--jsonl", str(inputs / "reviews.jsonl")],
             "--lines": ["--lines"]}[source]
-    process = subprocess.Popen([*EDGE, *args, "--json", "--threads", str(threads), "--batch-size", "4"],
+    process = subprocess.Popen([*(command or EDGE), *args, "--json", "--threads", str(threads), "--batch-size", "4"],
                                stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.PIPE, cwd=REPO,
                                preexec_fn=ctrl_c_reaches_python)
     if source == "--lines":   # a few reviews now; the input stays open, as a log tail's would
@@ -79,6 +83,16 @@ def test_a_signal_while_classifying_stops_after_whole_lines(sig, source, threads
     assert json.loads(first)["line"] == 1
     rows = stop_and_check(process, sig, already=1)
     assert len(rows) < len(REVIEWS) - 1     # stopped, not finished
+
+
+@pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: s.name)
+def test_sparse_edge_predict_stops_as_the_runtime_does_while_classifying(sig, inputs):
+    """docs/edge.md promises the same stop for `sparse-edge predict`, which runs the same streaming code."""
+    process = start("--file", 1, inputs, command=PREDICT)
+    first = process.stdout.readline()
+    assert json.loads(first)["line"] == 1
+    rows = stop_and_check(process, sig, already=1)
+    assert len(rows) < len(REVIEWS) - 1
 
 
 @pytest.mark.parametrize("threads", [1, 4])

@@ -17,7 +17,7 @@ try:
 
         main(args=sys.argv[2:], prog_name="python -m edge_runtime serve")
     elif sys.argv[1:2] == ["sign"]:
-        from edge_runtime.signature import main
+        from edge_runtime.cli import sign_command as main
 
         main(args=sys.argv[2:], prog_name="python -m edge_runtime sign")
     else:

@@ -28,15 +28,11 @@ never runs.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
-import click
-
 from edge_runtime.bundle import BundleError
-from edge_runtime.cli import Command
 
 SUFFIX = ".sig"
 PUBLIC_KEY_ENV = "SPARSE_EDGE_PUBLIC_KEY"
@@ -180,42 +176,3 @@ def new_key_pair(folder: str | Path) -> tuple[Path, Path]:
     public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
     return private, public
-
-
-# -- `sparse-edge sign` (and `python -m edge_runtime sign`) ------------------------------------
-@click.command("sign", cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("models", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--key", "private_key", type=click.Path(dir_okay=False),
-              help="The private key (PEM, elliptic curve) to sign MODELS with.")
-@click.option("--new-key", "new_key", type=click.Path(file_okay=False),
-              help="Make a new key pair in this folder (private.pem, public.pem) and sign nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
-def main(models, private_key, new_key, as_json):
-    """Sign MODELS (bundled .tflite files) so that a device can check who made them.
-
-    Each MODEL gets MODEL.sig beside it, in the OpenSSF model-signing format (a Sigstore bundle,
-    signed offline with an elliptic-curve key). Devices then run a file only when its signature
-    matches their pinned public key: `python -m edge_runtime MODEL --public-key public.pem`,
-    `sparse-edge serve MODEL --public-key public.pem`, or SPARSE_EDGE_PUBLIC_KEY. The file's own
-    SHA256SUMS catch a damaged copy; only a signature catches a changed one. Needs
-    `pip install "sparse-edge[edge-verify]"`.
-
-    \b
-      sparse-edge sign --new-key keys/
-      sparse-edge sign artifacts/imdb-classifier/tflite/int8.tflite --key keys/private.pem
-    """
-    try:
-        if new_key:
-            if models or private_key:
-                raise click.UsageError("--new-key makes a key pair and signs nothing; sign with --key in a second command")
-            private, public = new_key_pair(new_key)
-            written = {"private_key": str(private), "public_key": str(public)}
-            message = f"wrote {private} (keep it secret, off the device) and {public} (copy it to the device)"
-        else:
-            if not models or not private_key:
-                raise click.UsageError("give the .tflite files to sign and --key PRIVATE.pem (or --new-key DIR to make a key pair)")
-            written = {"signatures": [str(sign(model, private_key)) for model in models]}
-            message = "\n".join(f"signed {model}: {path}" for model, path in zip(models, written["signatures"]))
-    except BundleError as error:
-        raise click.UsageError(str(error)) from None
-    click.echo(json.dumps(written) if as_json else message)

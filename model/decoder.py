@@ -143,8 +143,3 @@ class CachedDecoder:
         cache["positions"] = tf.where(valid, slot_positions, -1)
         final = tf.gather(self.model.final_norm(hidden)[0], length - 1)                # (1, d)
         return self.model.embedding.logits(final), cache
-
-
-def cache_bytes(shapes: dict) -> int:
-    """Bytes of the cache (float32 keys and values, int32 positions), whatever the length of the text."""
-    return int(sum(4 * np.prod(shape) for shape in shapes.values()))

@@ -49,7 +49,7 @@ COMMANDS = {
                  "The whole story: data (IMDB or yours), vocabulary, training, .tflite variants, parity, edge, summary."),
     "draw-results": ("sparse_edge.commands.draw", "draw_results",
                      "Plot accuracy per pattern and length, and per quantized variant, from artifacts/ JSON."),
-    "sign": ("edge_runtime.signature", "main",
+    "sign": ("edge_runtime.cli", "sign_command",
              "Sign .tflite files (OpenSSF model-signing) so devices run only yours; or make a key pair."),
     "report": ("sparse_edge.commands.report", "report", "Regenerate the README's tables from artifacts/ JSON."),
     "web": ("sparse_edge.commands.web", "web",

@@ -21,15 +21,13 @@ which token it is. Writes JSON where ``--json`` says; compare medians and ratios
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from sparse_edge.bench.memory import peak_rss_mb
+from sparse_edge.bench.memory import peak_rss_mb, run_child
 
 WINDOW = 64          # decode steps whose median is a position's time
 ROUNDS = 3           # each position's steps are timed this often from the same cache; the fastest round counts
@@ -47,7 +45,7 @@ def worker(model_path: str, positions: list[int], prompt_tokens: int) -> dict:
     generator = TextGenerator(model_path, num_threads=1)
     vocab = len(generator.tokenizer)
     rng = np.random.default_rng(0)
-    tokens = rng.integers(1000, vocab, max(positions) + 1).tolist()
+    tokens = rng.integers(1000, vocab, max(max(positions), generator.context + REPEATS) + 1).tolist()
     prompt = [generator.tokenizer.cls_id, *tokens[:prompt_tokens - 1]]
     cached = generator.model(cached=True)
     prefill_ms = []
@@ -86,13 +84,6 @@ def worker(model_path: str, positions: list[int], prompt_tokens: int) -> dict:
             "backend_version": generator.backend_version}
 
 
-def _child(args: list[str]) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "sparse_edge.bench.decode", *args], env=env,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the timing process failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def summarize(row: dict, positions: list[int]) -> dict:
@@ -118,8 +109,8 @@ def run_decode_benchmark(model_dir: str, variants: list[str], positions: list[in
             raise ValueError(f"{path} does not exist; convert the model first (`sparse-edge convert {model_dir}`)")
         if progress:
             print(f"{variant}: decoding to position {max(positions):,} ...", flush=True)
-        row = _child(["--worker", str(path), "--positions", ",".join(map(str, positions)),
-                      "--prompt-tokens", str(prompt_tokens)])
+        row = run_child("sparse_edge.bench.decode", ["--worker", str(path), "--positions",
+                                                     ",".join(map(str, positions)), "--prompt-tokens", str(prompt_tokens)])
         row.update(summarize(row, positions))
         rows[variant] = row
     goals = {

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ import numpy as np
 
 from model.machine import describe_machine
 from model.tables import load_artifact, machine_line
-from sparse_edge.bench.memory import peak_rss_mb, rss_mb
+from sparse_edge.bench.memory import peak_rss_mb, rss_mb, run_child
 
 # What the issue promises for a byte model's int8 file on one thread.
 SPECIAL_IDS = 2   # [CLS] and [SEP] around a byte model's bytes
@@ -74,13 +72,6 @@ def worker_time(model_path: str, docs_path: str, repeats: int) -> dict:
             "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "backend": classifier.backend}
 
 
-def _child(args: list[str]) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    result = subprocess.run([sys.executable, "-m", "sparse_edge.bench.long", *args], env=env,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the timing process failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, manual_dir) -> Path:
@@ -183,10 +174,12 @@ def run_long_benchmark(model_dir: str, variant: str, lengths: list[int], dense_a
             docs[n] = Path(tmp) / f"docs-{n}.json"
             docs[n].write_text(json.dumps(documents(texts, n - SPECIAL_IDS, docs_per_length)))
         for n in tqdm(lengths, desc="sparse, per length", unit="length"):
-            rows.append(_row(_child(["time", str(path), str(docs[n]), str(repeats)]), n))
+            timed = run_child("sparse_edge.bench.long", ["time", str(path), str(docs[n]), str(repeats)])
+            rows.append(_row(timed, n))
         if dense_at is not None:
             dense_path = dense_twin(Path(model_dir), Path(work_dir), variant, dense_at, data_dir, manual_dir)
-            dense = dict(_row(_child(["time", str(dense_path), str(docs[dense_at]), str(repeats)]), dense_at),
+            timed = run_child("sparse_edge.bench.long", ["time", str(dense_path), str(docs[dense_at]), str(repeats)])
+            dense = dict(_row(timed, dense_at),
                          model=str(dense_path), size_bytes=dense_path.stat().st_size)
     report = {
         "benchmark": "long",

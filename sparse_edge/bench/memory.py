@@ -1,4 +1,4 @@
-"""What a process holds: its resident memory now, and its own peak.
+"""Benchmark children, and what a process holds: its resident memory now, and its own peak.
 
 The peak is the kernel's high-water mark of this process's own memory (``VmHWM`` in
 /proc/self/status), not ``getrusage().ru_maxrss``: on Linux ``ru_maxrss`` survives ``exec``, so a
@@ -37,3 +37,18 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def run_child(module: str, args: list[str]) -> dict:
+    """Run ``python -m module args`` (a benchmark's worker, in a fresh process whose memory is its own) and
+    return the JSON object it prints last; a RuntimeError carries its last line of stderr."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the timing process failed: {(result.stderr.strip().splitlines() or [''])[-1]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -14,11 +14,16 @@ more) and classifies them in one batch (:meth:`TextClassifier.classify_batch`); 
 waits for its results up to ``--timeout`` seconds (then 504). When ``--queue`` reviews are
 already waiting a request is answered 503 at once instead of growing memory; a body over
 ``--max-body`` bytes is answered 413 without being read. SIGTERM (or Ctrl-C) stops accepting
-connections, finishes the requests in flight, then exits 0.
+connections, closes idle ones and those still sending, finishes the requests in flight, then exits 0.
+Open connections are capped (``--max-connections``; beyond it a quick 503), a client idle between
+requests is closed after ``--idle-timeout`` s, and a request must arrive whole within ``--read-timeout``
+s of its first byte (408 otherwise): see :mod:`edge_runtime.connections`. A body must be sent as
+``Content-Type: application/json`` (415 otherwise).
 
 Security defaults: bound to 127.0.0.1. Binding any other address needs ``--token`` (clients send
 ``Authorization: Bearer TOKEN``, compared in constant time; ``/health`` stays open) or an
-explicit ``--insecure``. Texts are never logged.
+explicit ``--insecure``. Texts are never logged: the access log (``--access-log``) writes the client,
+the method, the endpoint (``other`` for any unknown path; never a query string) and the status code.
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import click
 
 from edge_runtime.cli import PUBLIC_KEY_OPTION, Command, load_classifier
+from edge_runtime.connections import GuardedServer, timed_reader
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+ENDPOINTS = ("/classify", "/health", "/metrics")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -179,11 +186,49 @@ class ServiceHandler(BaseHTTPRequestHandler):
     server_version = "sparse-edge"
     sys_version = ""
 
-    def log_message(self, format, *args):   # noqa: A002 - quiet by default; never logs texts
+    def setup(self):
+        super().setup()
+        self.link = self.server.links[self.request]
+        self.rfile = timed_reader(self.connection, self.link)
+
+    def handle_one_request(self):
+        if not self.link.wait_for_request():       # the service is stopping: no next request
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    @property
+    def endpoint(self) -> str:
+        """The path as logs and metrics name it: a known endpoint or "other" (never a query string)."""
+        path = getattr(self, "path", "")
+        return path if path in ENDPOINTS else "other"
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own errors (a bad request line, an unknown method, a line too long): a JSON answer
+        with the standard explanation, never echoing the client's bytes, always with a status line."""
+        phrase, explanation = self.responses.get(code, ("Error", "error"))
+        self.log_error(f"{phrase} %d", int(code))
+        self.request_version = "HTTP/1.1"      # a line too broken to name its version still gets HTTP/1.1
+        self.close_connection = True
+        self._json(code, {"error": f"{phrase}: {explanation.lower()}"})
+
+    def log_request(self, code="-", size="-"):
         if self.service.access_log:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            method = getattr(self, "command", None)
+            sys.stderr.write(f"{self.address_string()} {method if method in ('GET', 'POST') else 'other'} {self.endpoint} "
+                             f"{int(code) if isinstance(code, int) else code}\n")
+
+    def log_error(self, format, *args):   # noqa: A002 - the summary only: its arguments hold client bytes
+        if self.service.access_log:
+            codes = [str(arg) for arg in args if isinstance(arg, int)]
+            sys.stderr.write(f"{self.address_string()} error: {format.split('%')[0].rstrip(' :(,')} "
+                             f"{' '.join(codes)}".rstrip() + "\n")
+
+    def log_message(self, format, *args):   # noqa: A002 - anything else http.server logs: never its arguments
+        self.log_error(format)
 
     def do_GET(self):
+        self.link.busy()
         start = time.perf_counter()
         if self.path == "/health":
             code = self._json(HTTPStatus.OK, self.service.health())
@@ -193,10 +238,10 @@ class ServiceHandler(BaseHTTPRequestHandler):
                 code = self._send(HTTPStatus.OK, self.service.metrics.render(self.service.batcher.queued).encode(),
                                   "text/plain; version=0.0.4")
         else:
-            code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; use POST /classify, "
+            code = self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint; use POST /classify, "
                                                               "GET /health or GET /metrics"})
-        self.service.metrics.observe(self.path if self.path in ("/health", "/metrics") else "other",
-                                int(code), time.perf_counter() - start)
+        self.service.metrics.observe(self.endpoint if self.endpoint != "/classify" else "other",
+                                     int(code), time.perf_counter() - start)
 
     def do_POST(self):
         with self.service.flight:
@@ -205,7 +250,8 @@ class ServiceHandler(BaseHTTPRequestHandler):
     def _post(self):
         start = time.perf_counter()
         if self.path != "/classify":
-            code = self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path}; POST /classify"})
+            self.close_connection = True   # its body is not read
+            code = self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint; POST /classify"})
             endpoint = "other"
         else:
             code, endpoint = self._classify(), "/classify"
@@ -214,6 +260,11 @@ class ServiceHandler(BaseHTTPRequestHandler):
     def _classify(self) -> int:
         if not self._authorized():
             return HTTPStatus.UNAUTHORIZED
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            self.close_connection = True   # the body is not read
+            return self._json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                              {"error": "send the body as JSON with the header Content-Type: application/json"})
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self.close_connection = True
@@ -223,7 +274,15 @@ class ServiceHandler(BaseHTTPRequestHandler):
             return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                               {"error": f"body of {length} bytes is over the limit of {self.service.max_body}; "
                                         "send fewer or shorter texts per request"})
-        body = self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except (TimeoutError, OSError):
+            body = b""
+        if len(body) < int(length):       # too slow (--read-timeout), gone, or cut off by a stop
+            self.close_connection = True
+            return self._json(HTTPStatus.REQUEST_TIMEOUT,
+                              {"error": f"the body did not arrive whole within {self.service.read_timeout:g} s"})
+        self.link.busy()
         texts, single, problem = parse_request(body, self.service.max_texts)
         if problem:
             return self._json(HTTPStatus.BAD_REQUEST, {"error": problem})
@@ -254,13 +313,21 @@ class ServiceHandler(BaseHTTPRequestHandler):
         return self._send(code, (json.dumps(payload) + "\n").encode(), "application/json", headers)
 
     def _send(self, code, data: bytes, content_type: str, headers=None) -> int:
+        self.connection.settimeout(self.service.read_timeout)   # a client that does not read is let go
+        if self.link.stopping:
+            self.close_connection = True
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
         return code
 
 
@@ -303,28 +370,24 @@ class InFlight:
             self.count -= 1
 
 
-class Server(ThreadingHTTPServer):
-    request_queue_size = 512    # listen backlog: many clients connecting at once are queued, not reset
-    daemon_threads = False      # server_close() waits for the requests in flight
-    block_on_close = True
-
-
 class Service:
     def __init__(self, classifier, host, port, token, batch_size, max_wait, capacity, workers,
-                 max_body, max_texts, timeout, access_log=False):
+                 max_body, max_texts, timeout, access_log=False, max_connections=100, idle_timeout=5.0,
+                 read_timeout=10.0):
         self.classifier, self.token, self.max_body, self.max_texts = classifier, token, max_body, max_texts
-        self.timeout, self.access_log = timeout, access_log
+        self.timeout, self.access_log, self.read_timeout = timeout, access_log, read_timeout
         self.metrics = Metrics()
         self.flight = InFlight()
         self.in_flight_at_stop = None
         self.batcher = Batcher(classifier, batch_size, max_wait, capacity, workers, self.metrics)
-        self.server = Server((host, port), make_handler(self))
+        self.server = GuardedServer((host, port), make_handler(self), max_connections, idle_timeout, read_timeout)
 
     def health(self) -> dict:
         c = self.classifier
         return {"status": "ok", "model": str(c.path), "variant": c.config.variant, "labels": c.labels,
                 "backend": f"{c.backend} {c.backend_version}", "queued": self.batcher.queued,
-                "in_flight": self.flight.count}
+                "in_flight": self.flight.count, "connections": self.server.open_connections,
+                "refused_connections": self.server.refused}
 
     @property
     def url(self) -> str:
@@ -343,6 +406,7 @@ class Service:
         try:
             self.server.serve_forever(poll_interval=0.2)
         finally:
+            self.server.close_idle()        # clients between requests, or still sending, are let go
             self.server.server_close()      # joins the handler threads: in-flight requests finish
             self.batcher.stop()
 
@@ -371,17 +435,23 @@ class Service:
               help="Texts per request at most (400 beyond).")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.01),
               help="Seconds a request may wait for its results (504 beyond).")
+@click.option("--max-connections", default=100, show_default=True, type=click.IntRange(1, 10_000),
+              help="Open connections at most (each has a thread); beyond it a new one gets a quick 503.")
+@click.option("--idle-timeout", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Seconds a connection may wait between requests before it is closed.")
+@click.option("--read-timeout", default=10.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Seconds from a request's first byte until its headers and body have all arrived (408 beyond).")
 @click.option("--backend", default="auto", show_default=True,
               type=click.Choice(["auto", "ai_edge_litert", "tflite_runtime", "tensorflow"]))
 @click.option("--access-log", is_flag=True, help="One line per request on stderr (never the texts).")
 @PUBLIC_KEY_OPTION
 def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, workers, max_body, max_texts,
-         timeout, backend, access_log, public_key):
+         timeout, max_connections, idle_timeout, read_timeout, backend, access_log, public_key):
     """Serve MODEL (a bundled .tflite) as JSON over HTTP: POST /classify, GET /health, GET /metrics.
 
     \b
-      curl -s localhost:8080/classify -d '{"text": "A fine film."}'
-      curl -s localhost:8080/classify -d '{"texts": ["Great!", "Dull."]}'
+      curl -s localhost:8080/classify -H 'Content-Type: application/json' -d '{"text": "A fine film."}'
+      curl -s localhost:8080/classify -H 'Content-Type: application/json' -d '{"texts": ["Great!", "Dull."]}'
     """
     if host not in LOOPBACK and not token and not insecure:
         raise click.UsageError(f"binding {host} exposes the service beyond this device; give --token TOKEN "
@@ -392,7 +462,7 @@ def main(model, host, port, token, insecure, batch_size, max_wait_ms, capacity, 
     classifier = load_classifier(model, backend, public_key=public_key)
     try:
         service = Service(classifier, host, port, token, batch_size, max_wait_ms / 1000, capacity, workers,
-                          max_body, max_texts, timeout, access_log)
+                          max_body, max_texts, timeout, access_log, max_connections, idle_timeout, read_timeout)
     except OSError as error:
         raise click.UsageError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
     click.echo(f"serving {model} on {service.url} (POST /classify, GET /health, GET /metrics; "

@@ -31,6 +31,7 @@ class Service:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
+            headers = {"Content-Type": "application/json", **(headers or {})}
         connection.request(method, path, body, headers or {})
         response = connection.getresponse()
         data = response.read()
@@ -93,7 +94,8 @@ def test_bad_requests_get_their_status_and_a_message(service):
     import socket
 
     with socket.create_connection(("127.0.0.1", service.port), timeout=60) as raw:   # no Content-Length
-        raw.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        raw.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 411")
 
 

@@ -68,3 +68,13 @@ def _version(name: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+MAX_THREADS = 64   # far above any edge device's cores; a typo like 1000000 is refused, not attempted
+
+
+def check_threads(num_threads) -> int:
+    """``num_threads`` for an interpreter: an integer from 1 to MAX_THREADS, else a ValueError naming it."""
+    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or not 1 <= num_threads <= MAX_THREADS:
+        raise ValueError(f"num_threads must be an integer from 1 to {MAX_THREADS}, got {num_threads!r}")
+    return num_threads

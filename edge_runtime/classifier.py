@@ -26,7 +26,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from edge_runtime.backends import interpreter_class
+from edge_runtime.backends import check_threads, interpreter_class
 from edge_runtime.lengths import encode_padded, input_length, pad_rows
 from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, MEDIAPIPE, MEDIAPIPE_CLASSIFIER, BundleError, read_bundle, read_model_file
@@ -91,6 +91,7 @@ class TextClassifier:
         self.path = Path(path)
         from edge_runtime import signature
 
+        num_threads = check_threads(num_threads)
         # read once: the bytes whose signature is checked are the bytes that run
         data = signature.verified(self.path, signature.pinned_key(public_key))
         bundle = read_bundle(data, str(self.path), verify=verify)
@@ -100,7 +101,7 @@ class TextClassifier:
                               "use TextGenerator (sparse-edge generate), or give a classifier .tflite")
         self.max_length = self.config.max_length
         if max_length is not None:   # cut inputs sooner than the file's longest signature
-            if not isinstance(max_length, int) or max_length < 2:
+            if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 2:
                 raise ValueError(f"max_length must be an integer of at least 2, got {max_length!r}")
             self.max_length = min(max_length, self.config.max_length)
         self.lengths = list(self.config.lengths)
@@ -221,8 +222,8 @@ class TextClassifier:
         a huge file is fine). Each result's ``latency_ms`` is its batch's time divided by the
         batch's reviews: the cost per review.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
         batch = []
         for text in texts:
             batch.append(_as_text(text))

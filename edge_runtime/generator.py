@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from edge_runtime.backends import interpreter_class
+from edge_runtime.backends import check_threads, interpreter_class
 from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.bundle import LANGUAGE_MODEL, LANGUAGE_MODEL_SIGNATURE, BundleError, read_bundle
 from edge_runtime.classifier import TOKENIZER
@@ -197,6 +197,7 @@ class TextGenerator:
         from edge_runtime import signature
 
         self.path = Path(path)
+        num_threads = check_threads(num_threads)
         # read once: the bytes whose signature is checked (a pinned key: ``public_key`` or
         # $SPARSE_EDGE_PUBLIC_KEY) are the bytes that run
         data = signature.verified(self.path, signature.pinned_key(public_key))

@@ -192,3 +192,61 @@ def test_every_committed_parity_report_states_the_thresholds_the_code_judges_wit
     for report in reports:
         stated = next(line for line in report.read_text().splitlines() if line.startswith("Thresholds:"))
         assert stated.startswith(f"Thresholds: {thresholds_sentence()}"), report
+
+
+def test_the_byte_models_pi_check_ran_the_shipped_file_on_arm64_and_armhf_with_the_x86_labels():
+    """artifacts/lra-text/pi-check.json: the byte model's int8 file as shipped (SHA-256), the test reviews and odd
+    strings, under arm64 (ai-edge-litert) and armhf (tflite-runtime 2.14) emulation without TensorFlow: every label
+    as on x86-64, every probability within the kernel spread measured for this file."""
+    import hashlib
+
+    from tests.tolerances import kernel_spread
+
+    model = SHIPPED.parent / "lra-text" / "model" / "tflite" / "int8.tflite"
+    record = json.loads((SHIPPED.parent / "lra-text" / "pi-check.json").read_text())
+    assert record["passed"] and record["reviews"] >= 200 and record["models"] == "artifacts/lra-text/model/tflite"
+    assert record["model_sha256"] == {"int8": hashlib.sha256(model.read_bytes()).hexdigest()}
+    assert record["x86_64"]["machine"] == "x86_64"
+    machines = {"arm64": ("aarch64", "ai_edge_litert"), "armhf": ("armv7l", "tflite_runtime 2.14")}
+    assert set(record["arches"]) == set(machines)
+    for arch, entry in record["arches"].items():
+        assert entry["machine"] == machines[arch][0] and entry["backend"].startswith(machines[arch][1]), arch
+        assert not entry["tensorflow_imported"], arch
+        row = entry["variants"]["int8"]
+        assert row["same_labels"] and row["labels_differ_at"] == [] and row["passed"], arch
+        assert row["tolerance"] == max(1e-6, kernel_spread(BYTE_KERNELS)["int8"]), arch
+        assert row["max_abs_prob_diff"] <= row["tolerance"], arch
+
+
+@pytest.mark.slow
+@pytest.mark.imdb
+def test_the_headline_accuracy_is_what_the_shipped_file_measures_again_on_all_25000_test_reviews():
+    """The README's 91.72% and its confusion matrix, measured again: the shipped float32 file (the Keras model's
+    numbers, agreement 100% in parity) classifies every test review through edge_runtime, and the counts must be the
+    README's, review for review up to those within the float32 kernel spread of the boundary."""
+    import re
+
+    import numpy as np
+
+    from model.data import load_imdb
+    from tests.tolerances import within
+
+    readme = (SHIPPED.parents[1] / "README.md").read_text()
+    matrix = json.loads(re.search(r"Confusion matrix \(rows true, columns predicted; negative, positive\): "
+                                  r"(\[\[.*?\]\])", readme).group(1))
+    headline = re.search(r"\| 25,000 \| \*\*(\d+\.\d\d)%\*\* \| (\d+\.\d\d)% \| (\d+\.\d\d)% \| (\d+\.\d\d)% \|",
+                         readme).groups()
+    reviews = load_imdb("test")
+    assert len(reviews) == 25_000
+    classifier = TextClassifier(SHIPPED / "tflite" / "float32.tflite")
+    positive = np.array([r.probabilities[1] for r in classifier.classify_batch(reviews.texts)])
+    labels = np.asarray(reviews.labels)
+    predicted = (positive > 0.5).astype(int)
+    counts = [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+    undecided = int((np.abs(positive - 0.5) <= within("float32")).sum())
+    assert sum(abs(a - b) for row_a, row_b in zip(counts, matrix) for a, b in zip(row_a, row_b)) <= 2 * undecided, \
+        (counts, matrix, undecided)
+    (tn, fp), (fn, tp) = counts
+    measured = (100 * (tn + tp) / 25_000, 100 * tp / (tp + fp), 100 * tp / (tp + fn), 100 * 2 * tp / (2 * tp + fp + fn))
+    for stated, now in zip(headline, measured):
+        assert abs(float(stated) - now) <= 0.005 + 100 * undecided / 25_000, (headline, measured)

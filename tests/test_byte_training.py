@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model.train_config import TrainConfig
+from tests.tolerances import assert_close_and_deciding
 
 TINY = {"model": {"vocab_size": 261, "max_length": 256, "d_model": 16, "num_heads": 2, "num_layers": 1, "d_ff": 32,
                   "dropout": 0.1, "positional": "conv", "pooling": "mean_max",
@@ -131,7 +132,7 @@ def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uni
         classifier = TextClassifier(path)
         assert classifier.trained_length == 256 and classifier.max_length == 1024   # 4x the training cut
         results = TextClassifier(path, max_length=classifier.trained_length).classify_batch(TEXTS)
-        np.testing.assert_allclose([r.probabilities for r in results], keras, atol=tolerance, err_msg=variant)
+        assert_close_and_deciding([r.probabilities for r in results], keras, tolerance, variant)
         assert [r.n_tokens for r in results] == [len(t.encode()) + 2 for t in TEXTS]
         assert [r.truncated for r in results] == [False, False, True, False]
         whole = classifier.classify_batch(TEXTS)   # by default the 602 bytes of the third text are read whole

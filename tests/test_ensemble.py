@@ -11,6 +11,7 @@ from model.ensemble import total_train_seconds
 from model.patterns import AttentionPattern
 from tests.reference import remeasured_metrics
 from tests.test_training import tiny_config
+from tests.tolerances import assert_close_and_deciding
 
 
 
@@ -68,7 +69,8 @@ def test_an_ensemble_converts_to_builtin_tflite_and_runs_on_the_edge(tmp_path, m
 
     build_ensemble(members, tmp_path / "ens", progress=False)
     written = convert_model_dir(tmp_path / "ens", ["float32", "int8"], calibration_reviews=4, progress=False)
-    texts = ["A wonderful, moving film.", "Dull and far too long. " * 30]
+    texts = ["A wonderful, moving film.", "Dull and far too long. " * 30, "Awful. The worst film I have ever seen.",
+             "Brilliant, beautiful and moving: a masterpiece. I loved every minute of it."]
     ensemble, tokenizer, _ = load_trained(tmp_path / "ens")
     keras_probs = [p.probabilities for p in classify_texts(ensemble, tokenizer, texts)]
     for variant, path in written.items():
@@ -76,7 +78,8 @@ def test_an_ensemble_converts_to_builtin_tflite_and_runs_on_the_edge(tmp_path, m
         assert "FULLY_CONNECTED" in ops and not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], variant
         device = TextClassifier(path)
         probs = [device.classify(t).probabilities for t in texts]
-        np.testing.assert_allclose(probs, keras_probs, atol=1e-5 if variant == "float32" else 0.1)
+        # int8 moved these by at most 0.011 when measured (2026-12-07)
+        assert_close_and_deciding(probs, keras_probs, 1e-5 if variant == "float32" else 0.02, variant)
 
 
 @pytest.mark.imdb

@@ -11,6 +11,7 @@ from model.hybrid import HybridClassifier, ngram_rows
 from model.ngrams import NbLogisticRegression, NgramHashing, largest_prime_below
 from model.patterns import AttentionPattern
 from tests.reference import remeasured_metrics
+from tests.tolerances import assert_close_and_deciding
 
 HASHING = NgramHashing(vocab_size=12000, bigram_buckets=50_000, trigram_buckets=70_000)
 
@@ -155,8 +156,8 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
         path.write_bytes(pack_bundle(flatbuffer, config, tiny_vocab(12000), ["negative", "positive"]))
         classifier = TextClassifier(path)
         got = np.stack([classifier.probabilities(row[None]) for row in ids])
-        tolerance = 1e-5 if name == "float32" else 0.05
-        np.testing.assert_allclose(got, expected, atol=tolerance, err_msg=name)
+        tolerance = 1e-5 if name == "float32" else 0.01   # int8 moved these by at most 0.0031 (2026-12-07)
+        assert_close_and_deciding(got, expected, tolerance, name)
     # the int8 file stores the n-gram weights in int8, one buffer for both signatures
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils

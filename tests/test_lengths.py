@@ -50,3 +50,33 @@ def test_training_batches_keras_prediction_and_the_device_pad_alike():
     on_device = [TextClassifier.encode(device, t)[0].tolist() for t in texts]
     assert [training[i] for i in range(len(texts))] == seen == on_device
     assert [len(row[0]) for row in seen] == [128, 192, 512, 512]   # 602 and 5,002 ids: cut to 512
+
+
+def test_device_lengths_go_on_growing_by_half_past_the_buckets_to_the_longest():
+    from edge_runtime.lengths import device_lengths
+
+    # 1,024 -> 1,536 -> 2,304 -> 3,456 -> (5,184, capped at) 4,096: each 1.5x, rounded up to a block of 64
+    assert device_lengths(1024, 64, 4096) == [128, 192, 320, 448, 704, 1024, 1536, 2304, 3456, 4096]
+    assert device_lengths(1024, 64, 1024) == bucket_lengths(1024, 64)
+    assert device_lengths(256, 32, 300) == [128, 192, 256, 300]                 # 384 is capped at 300
+    assert bucket_lengths(192, 64) == [128, 192] and bucket_lengths(200, 64) == [128, 192, 200]
+
+
+def test_a_cut_never_splits_a_unit_and_a_fitting_sequence_is_never_touched():
+    """Ids 91-99 continue the unit before them (as UTF-8 continuation bytes do); 2 and 3 are [CLS] and [SEP]."""
+    continues = lambda i: 91 <= i <= 99  # noqa: E731
+    ids = np.array([2, 10, 11, 90, 91, 92, 3])
+    assert cut(ids, 5, continues).tolist() == [2, 10, 11, 3]          # 90 91 92 is one unit: all of it goes
+    assert cut(ids, 4, continues).tolist() == [2, 10, 11, 3]
+    assert cut(ids, 6, continues).tolist() == [2, 10, 11, 3]
+    assert cut(ids, 7, continues).tolist() == ids.tolist()
+    assert cut(ids, 5).tolist() == [2, 10, 11, 90, 3]                    # without the rule: cut anywhere
+    assert cut(np.array([2, 91, 92, 93, 94, 3]), 4, continues).tolist() == [2, 3]     # never past [CLS]
+    assert cut(np.array([2, 90, 91]), 3, continues).tolist() == [2, 90, 91]           # fits: not cut at all
+
+
+def test_pad_rows_counts_every_cut_row_and_only_those():
+    rows, truncated = pad_rows([np.arange(6), np.arange(7), np.arange(9), np.array([1])], 6, pad_id=5)
+    assert truncated == 2                          # 7 and 9 ids are cut; exactly 6 is not
+    assert rows.tolist() == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 6], [0, 1, 2, 3, 4, 8], [1, 5, 5, 5, 5, 5]]
+    assert rows.dtype == np.int32

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from model.config import TransformerConfig
 from model.transformer import SparseTransformerClassifier
+from tests.tolerances import assert_close_and_deciding
 
 PATCHED = {"vocab_size": 261, "max_length": 512, "d_model": 32, "num_heads": 2, "num_layers": 1, "d_ff": 32,
            "dropout": 0.0, "positional": "conv", "pooling": "mean_max", "patch": 4,
@@ -97,8 +98,8 @@ def test_a_patched_byte_model_trains_converts_and_reads_long_documents_on_the_de
     for variant, tolerance in (("float32", 1e-5), ("dynamic", 0.05)):
         classifier = TextClassifier(tmp_path / f"{variant}.tflite", max_length=256)
         assert classifier.lengths == [128, 192, 256, 384, 576, 896, 1024]   # whole patch blocks of 64 ids
-        np.testing.assert_allclose([r.probabilities for r in classifier.classify_batch(texts)], keras,
-                                   atol=tolerance, err_msg=variant)
+        assert_close_and_deciding([r.probabilities for r in classifier.classify_batch(texts)], keras, tolerance,
+                                  variant)
     whole = TextClassifier(tmp_path / "float32.tflite").classify("x" * 601)   # 603 ids: the 896 signature
     ids, _, _ = TextClassifier(tmp_path / "float32.tflite").encode("x" * 601)
     assert not whole.truncated and ids.shape == (1, 896)

@@ -74,6 +74,41 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, vocab):
 
 
 @pytest.mark.imdb
+def test_a_word_model_stopped_mid_epoch_resumes_weight_for_weight_to_the_uninterrupted_run(tmp_path, vocab,
+                                                                                          tiny_trained):
+    """The word model (WordPiece, the shipped kind), not only the byte one: interrupted at its third batch, the
+    same command again ends at every weight of the uninterrupted run (tiny_trained: the same config)."""
+    import numpy as np
+
+    import model.train as training
+    from model.saved import ModelFolder
+
+    real, calls = training.Trainer.train_batch, {"n": 0}
+
+    def stop_at_the_third_batch(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt   # as a session cut off mid-epoch
+        return real(self, batch)
+
+    training.Trainer.train_batch = stop_at_the_third_batch
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            training.train(tiny_config(), tmp_path, vocab_path=vocab, progress=False)
+    finally:
+        training.Trainer.train_batch = real
+    state = json.loads((tmp_path / "checkpoints" / "last" / "state.json").read_text())
+    assert (state["epoch"], state["batch"]) == (0, 2)
+    resumed = training.train(tiny_config(), tmp_path, vocab_path=vocab, progress=False)
+    whole = [v.numpy() for v in ModelFolder(tiny_trained).load_keras().trainable_variables]
+    again = [v.numpy() for v in ModelFolder(tmp_path).load_keras().trainable_variables]
+    assert len(whole) == len(again) > 4
+    for a, b in zip(whole, again):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+    assert resumed["accuracy"] == json.loads((tiny_trained / "metrics.json").read_text())["accuracy"]
+
+
+@pytest.mark.imdb
 def test_a_corrupt_checkpoint_is_refused_clearly(tmp_path, vocab):
     from model.train import train
 

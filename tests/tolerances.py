@@ -15,6 +15,8 @@ so that the next release of an interpreter changes these tests only when someone
 import json
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 WORD_KERNELS = REPO / "artifacts" / "bench" / "kernels.json"          # the shipped classifier's files
 BYTE_KERNELS = REPO / "artifacts" / "lra-text" / "kernels.json"       # the byte model's
@@ -35,6 +37,19 @@ def same_answer(variant: str, recorded: list[float], now: list[float], kernels: 
     only change where the recorded top two were within twice the tolerance, which the kernels may flip."""
     tolerance = within(variant, kernels)
     return len(recorded) == len(now) and all(abs(a - b) <= tolerance for a, b in zip(recorded, now))
+
+
+def assert_close_and_deciding(got, expected, atol: float, what: str = "") -> None:
+    """``got`` within ``atol`` of ``expected`` (probabilities, one row per input), where ``expected`` is spread
+    enough that no constant output could pass: if one constant were within ``atol`` of every row, each label's
+    probabilities would span at most 2 x ``atol``. So a barely trained model whose answers all sit near 0.5, or a
+    file that collapsed to 0.5/0.5, fails here instead of passing a loose tolerance."""
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    np.testing.assert_allclose(got, expected, atol=atol, err_msg=what)
+    span = float(np.ptp(expected, axis=0).max())
+    assert span > 2 * atol, (f"{what}: the reference answers span only {span:.4f}, so a tolerance of {atol} cannot "
+                             "tell them from a constant; use inputs the model tells apart, or a smaller tolerance "
+                             f"(the largest difference measured: {float(np.abs(got - expected).max()):.2e})")
 
 
 # the extra a test venv installs -> {package: version} it must get; tests/test_edge_venv.py passes

@@ -1,0 +1,178 @@
+"""convert/parity.py's arithmetic, thresholds and report, on numbers worked out by hand; then one short run.
+
+The quick tests come first: the mutation run (scripts/mutation) stops at the first failure."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convert.parity import _sample, check, compare, int8_conclusion, parity_markdown, recheck
+from model.saved import ModelFolder
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "artifacts" / "imdb-classifier"
+
+
+def test_compare_on_four_reviews_worked_out_by_hand():
+    reference = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    probs = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.3, 0.7]])
+    row = compare(reference, probs, np.array([0, 1, 0, 0]), ["a", "b", "c", "d"])
+    # reference right on a, b, c (75%); the variant on a, b (50%): -25 pp. The paired differences are
+    # 0, 0, -1, 0: standard deviation (n - 1) 0.5, standard error 0.5 / sqrt(4) = 25 pp.
+    assert row["accuracy"] == 0.5 and row["delta_accuracy_pp"] == -25.0 and row["delta_accuracy_se_pp"] == 25.0
+    assert row["agreement"] == 0.75
+    assert row["max_abs_prob_diff"] == pytest.approx(0.2) and row["mean_abs_prob_diff"] == pytest.approx(0.1)
+    assert row["macro_f1"] == pytest.approx(0.5)    # both classes: precision 1 and 1/3, recall 1/3 and 1
+    assert row["flipped"] == [{"id": "c", "label": 0, "reference_prob_positive": 0.4,
+                               "variant_prob_positive": 0.6}]
+    one = compare(reference[:1], probs[:1], np.array([0]), [7])
+    assert one["delta_accuracy_se_pp"] == 0.0 and one["flipped"] == [] and one["accuracy"] == 1.0
+
+
+def test_a_flip_among_three_labels_keeps_both_distributions():
+    row = compare(np.array([[0.5, 0.3, 0.2]]), np.array([[0.2, 0.5, 0.3]]), np.array([1]), ["x"])
+    assert row["flipped"] == [{"id": "x", "label": 1, "reference_probabilities": [0.5, 0.3, 0.2],
+                               "variant_probabilities": [0.2, 0.5, 0.3]}]
+    assert row["delta_accuracy_pp"] == 100.0 and row["agreement"] == 0.0
+
+
+def test_a_kept_sample_row():
+    assert _sample("int8", 12, np.array([0.25, 0.75])) == {"variant": "int8", "id": "12", "prob_positive": 0.75}
+    assert _sample("keras", "r", np.array([0.5, 0.25, 0.25])) == {"variant": "keras", "id": "r",
+                                                                  "probabilities": [0.5, 0.25, 0.25]}
+
+
+def row(agreement=1.0, delta=0.0, max_dp=0.0, size=30):
+    return {"agreement": agreement, "delta_accuracy_pp": delta, "max_abs_prob_diff": max_dp, "size_bytes": size}
+
+
+def test_check_names_each_threshold_missed_and_meets_each_exactly_at_its_limit():
+    assert check("dynamic", row(agreement=0.99, delta=-0.3, size=30), 100) == []          # every limit exactly
+    assert check("dynamic", row(agreement=0.98, delta=-0.31, size=40), 100) == [
+        "agreement 98.0000% < 99.0%", "|delta accuracy| 0.31 pp > 0.3 pp", "size 40.0% of float32 > 30%"]
+    assert check("int8", row(delta=0.31), 100) == ["|delta accuracy| 0.31 pp > 0.3 pp"]     # a gain counts too
+    assert check("int8", row(agreement=0.985), 100) == []
+    assert check("int8", row(agreement=0.9849), 100) == ["agreement 98.4900% < 98.5%"]
+    assert check("float32", row(max_dp=1e-3), None) == []
+    assert check("float32", row(max_dp=1.1e-3, agreement=0.9989), None) == [
+        "agreement 99.8900% < 99.9%", "max |dp| 1.10e-03 > 1e-03"]
+    assert check("float16", row(agreement=0.5, max_dp=0.5, delta=0.1, size=99), 100) == []  # only Δacc is judged
+    assert check("float16", row(delta=-0.11), 100) == ["|delta accuracy| 0.11 pp > 0.1 pp"]
+    assert check("dynamic", row(size=99), None) == []                                      # no float32: no ratio
+
+
+def test_the_size_ratio_leaves_out_the_integer_tables_every_variant_stores():
+    # (40 - 20) / (100 - 20) = 25%: met; (40 - 10) / (100 - 10) = 33.3%: missed
+    assert check("int8", row(size=40), 100, integer_bytes=20) == []
+    assert check("int8", row(size=40), 100, integer_bytes=10) == ["size 33.3% of float32 > 30% (integer tables left out)"]
+
+
+@pytest.mark.parametrize("name", ["imdb-classifier", "lra-text/model"])
+def test_the_shipped_parity_reports_are_rewritten_word_for_word(name, monkeypatch, tmp_path):
+    """parity.md is generated from parity.json (and quant_debug.csv): the committed pair must agree."""
+    from convert.parity import write_markdown
+
+    source = REPO / "artifacts" / name
+    monkeypatch.chdir(tmp_path)
+    copy = Path("artifacts") / name
+    copy.mkdir(parents=True)
+    for file in ("parity.json", "quant_debug.csv"):
+        if (source / file).exists():
+            shutil.copyfile(source / file, copy / file)
+    write_markdown(copy)
+    assert (copy / "parity.md").read_text() == (source / "parity.md").read_text()
+
+
+def test_the_report_says_every_number_and_the_verdict(tmp_path):
+    report = {"n": 2000, "split": "test", "reference": {"accuracy": 0.9}, "versions": {"runtime": "rt 1"},
+              "variants": {"float32": {**row(), "accuracy": 0.9, "mean_abs_prob_diff": 0.0, "size_bytes": 2_000_000,
+                                       "size_vs_float32": 1.0, "latency_ms_p50": 1.25, "latency_ms_p95": 3.0,
+                                       "flipped": [], "delta_accuracy_se_pp": 0.0},
+                           "int8": {**row(agreement=0.5, delta=-1.234), "accuracy": 0.88766, "max_abs_prob_diff": 0.25,
+                                    "mean_abs_prob_diff": 0.015, "size_bytes": 500_000, "size_vs_float32": None,
+                                    "latency_ms_p50": 0.5, "latency_ms_p95": 0.75, "flipped": [{}, {}],
+                                    "delta_accuracy_se_pp": 0.126}},
+              "failures": {"int8": ["a", "b"]}, "passed": False, "integer_table_bytes": 1_500_000}
+    text = parity_markdown(report, ModelFolder(tmp_path / "m"))
+    lines = text.splitlines()
+    assert lines[0] == "# Parity: m, 2,000 test reviews"
+    assert lines[2] == (f"Reference: Keras float32, accuracy 90.00%. TFLite through `edge_runtime` (rt 1), 1 thread, "
+                        f"one review at a time. Reproduce: `sparse-edge parity {tmp_path / 'm'} --split test`.")
+    assert "| float32 | 90.00% | +0.00 | 100.00% | 0.00e+00 | 0.00e+00 | 2.00 | 100.0% | 1.2 | 3.0 | 0 | met |" in lines
+    assert "| int8 | 88.77% | -1.23 | 50.00% | 2.50e-01 | 1.50e-02 | 0.50 | None | 0.5 | 0.8 | 2 | FAIL: a; b |" in lines
+    assert next(l for l in lines if l.startswith("Thresholds: ")).endswith(", not counting the 1.50 MB of integer tables every variant stores as they are "
+                              "(the n-gram fingerprints).")
+    assert ("Sampling error of Δ accuracy on these 2,000 reviews (one standard error of the paired difference, pp): "
+            "float32 ±0.00, int8 ±0.13.") in lines
+    assert lines[-1] == "**Verdict: thresholds missed (see table).**"
+    report.update(passed=True, failures={}, integer_table_bytes=0)
+    for variant in report["variants"].values():
+        del variant["delta_accuracy_se_pp"]
+    text = parity_markdown(report, ModelFolder(tmp_path / "m"))
+    assert text.endswith("file.\n\n**Verdict: every threshold met.**\n") and "Sampling error" not in text
+
+
+def test_the_int8_conclusion_names_the_worst_ops_and_counts_those_above_the_guides_limit(tmp_path):
+    csv = tmp_path / "debug.csv"
+    csv.write_text("op_name,tensor_name,rmse_over_scale\n" + "\n".join(
+        [f"FULLY_CONNECTED,fc{i};extra,0.{i}" for i in range(8)] + ["RSQRT,norm/Rsqrt,2.5", "MEAN,pool,0.71",
+                                                                     "CUSTOM_OP,x,0.65"]) + "\n")
+    text = int8_conclusion(csv, {"delta_accuracy_pp": -0.08, "agreement": 0.9972, "float_nodes": ["a", "b", "c"]})
+    lines = text.splitlines()
+    assert lines[0] == ("Per-op errors of a fully quantized model, in quantization steps (`debug.csv`, 11 ops; 2 above "
+                        "the TFLite guide's 0.7). The worst:")
+    assert lines[4:10] == ["| RSQRT | `norm/Rsqrt` | 2.50 |", "| MEAN | `pool` | 0.71 |",
+                           "| FULLY_CONNECTED | `fc7` | 0.70 |", "| CUSTOM_OP | `x` | 0.65 |",
+                           "| FULLY_CONNECTED | `fc6` | 0.60 |", "| FULLY_CONNECTED | `fc5` | 0.50 |"]
+    assert lines[11].startswith("Conclusion: the error is carried by the layer norms' 1/sqrt(variance) (a wide range "
+                                "squeezed into 256 steps) and the layer norms' means and the pooling and FULLY_CONNECTED ops.")
+    assert lines[11].endswith("embedding lookups: 3 ops. The additive attention mask is -30, not -1e9, so the scores "
+                              "keep a usable int8 scale. Result above: -0.08 pp accuracy and 99.72% agreement with the "
+                              "float model.")
+
+
+def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(tmp_path):
+    copy = tmp_path / "imdb-classifier"
+    shutil.copytree(SHIPPED, copy, ignore=shutil.ignore_patterns("mediapipe", "*.keras"))
+    recorded = json.loads((copy / "parity.json").read_text())
+    recorded["variants"]["int8"]["agreement"] = 0.98           # as if int8 had agreed less
+    recorded["passed"], recorded["failures"] = True, {}
+    (copy / "parity.json").write_text(json.dumps(recorded))
+    report = recheck(copy)
+    assert report["failures"] == {"int8": ["agreement 98.0000% < 98.5%"]} and report["passed"] is False
+    assert report["integer_table_bytes"] == json.loads((SHIPPED / "parity.json").read_text())["integer_table_bytes"]
+    assert json.loads((copy / "parity.json").read_text()) == report
+    assert "FAIL: agreement 98.0000% < 98.5%" in (copy / "parity.md").read_text()
+    with open(copy / "tflite" / "dynamic.tflite", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ValueError) as error:
+        recheck(copy)
+    assert str(error.value) == (f"{copy / 'tflite' / 'dynamic.tflite'} changed since parity measured it; run "
+                                f"`sparse-edge parity {copy}` again")
+
+
+@pytest.mark.imdb
+def test_a_short_parity_run_writes_what_it_measured(tmp_path):
+    from convert.parity import run_parity
+
+    report = run_parity(SHIPPED, limit=12, variants=["int8", "float32"], progress=False, out_dir=tmp_path)
+    assert report["n"] == 12 and list(report["variants"]) == ["int8", "float32"] and report["split"] == "test"
+    assert report["labels"] == ["negative", "positive"] and report["data"] == "imdb"
+    int8, float32 = report["variants"]["int8"], report["variants"]["float32"]
+    sizes = {v: (SHIPPED / "tflite" / f"{v}.tflite").stat().st_size for v in ("int8", "float32")}
+    assert int8["size_bytes"] == sizes["int8"] and int8["size_vs_float32"] == round(sizes["int8"] / sizes["float32"], 4)
+    assert float32["agreement"] == 1.0 and float32["max_abs_prob_diff"] < 1e-3
+    assert 0 < int8["latency_ms_p50"] <= int8["latency_ms_p95"]
+    assert int8["float_nodes"] and report["passed"] == (report["failures"] == {})
+    assert [s["variant"] for s in report["sample"]] == ["keras"] * 12 + ["int8"] * 12 + ["float32"] * 12
+    keras = {s["id"]: s["prob_positive"] for s in report["sample"] if s["variant"] == "keras"}
+    assert report["reference"]["accuracy"] == pytest.approx(
+        float32["accuracy"] - float32["delta_accuracy_pp"] / 100) and len(keras) == 12
+    assert json.loads((tmp_path / "parity.json").read_text()) == json.loads(json.dumps(report))
+    assert (tmp_path / "parity.md").read_text().startswith(f"# Parity: {SHIPPED.name}, 12 test reviews")
+    with pytest.raises(ValueError) as error:
+        run_parity(SHIPPED, limit=2, variants=["int8"], progress=False, tflite_dir=tmp_path, write=False)
+    assert str(error.value) == f"no int8 .tflite in {tmp_path}; run `sparse-edge convert {SHIPPED}` first"

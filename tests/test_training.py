@@ -77,13 +77,15 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, vocab):
 def test_a_word_model_stopped_mid_epoch_resumes_weight_for_weight_to_the_uninterrupted_run(tmp_path, vocab,
                                                                                           tiny_trained):
     """The word model (WordPiece, the shipped kind), not only the byte one: interrupted at its third batch, the
-    same command again ends at every weight of the uninterrupted run (tiny_trained: the same config)."""
+    same command again ends at every weight of the uninterrupted run (tiny_trained: the same config, checkpointed
+    only at the end)."""
     import numpy as np
 
     import model.train as training
     from model.saved import ModelFolder
 
     real, calls = training.Trainer.train_batch, {"n": 0}
+    EVERY_BATCH = tiny_config(checkpoint_minutes=1e-6)   # a checkpoint after every batch; the same arithmetic
 
     def stop_at_the_third_batch(self, batch):
         calls["n"] += 1
@@ -94,12 +96,12 @@ def test_a_word_model_stopped_mid_epoch_resumes_weight_for_weight_to_the_uninter
     training.Trainer.train_batch = stop_at_the_third_batch
     try:
         with pytest.raises(KeyboardInterrupt):
-            training.train(tiny_config(), tmp_path, vocab_path=vocab, progress=False)
+            training.train(EVERY_BATCH, tmp_path, vocab_path=vocab, progress=False)
     finally:
         training.Trainer.train_batch = real
     state = json.loads((tmp_path / "checkpoints" / "last" / "state.json").read_text())
     assert (state["epoch"], state["batch"]) == (0, 2)
-    resumed = training.train(tiny_config(), tmp_path, vocab_path=vocab, progress=False)
+    resumed = training.train(EVERY_BATCH, tmp_path, vocab_path=vocab, progress=False)
     whole = [v.numpy() for v in ModelFolder(tiny_trained).load_keras().trainable_variables]
     again = [v.numpy() for v in ModelFolder(tmp_path).load_keras().trainable_variables]
     assert len(whole) == len(again) > 4

@@ -52,6 +52,19 @@ def assert_close_and_deciding(got, expected, atol: float, what: str = "") -> Non
                              f"(the largest difference measured: {float(np.abs(got - expected).max()):.2e})")
 
 
+def assert_close_and_ordered(got, expected, atol: float, margin: float, what: str = "") -> None:
+    """For a barely trained model whose answers sit close together: ``got`` within ``atol`` of ``expected``, and every
+    two inputs whose expected P(last label) differ by more than ``margin`` keep their order. A constant output (a
+    collapse to 0.5/0.5) orders nothing, so it fails; at least one such pair must exist."""
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    np.testing.assert_allclose(got, expected, atol=atol, err_msg=what)
+    pairs = [(i, j) for i in range(len(expected)) for j in range(i + 1, len(expected))
+             if abs(expected[i, -1] - expected[j, -1]) > margin]
+    assert pairs, f"{what}: no two answers differ by more than {margin}; use inputs the model tells apart"
+    for i, j in pairs:
+        assert np.sign(got[i, -1] - got[j, -1]) == np.sign(expected[i, -1] - expected[j, -1]), (what, i, j, got, expected)
+
+
 # the extra a test venv installs -> {package: version} it must get; tests/test_edge_venv.py passes
 # them to pip as constraints and checks what was installed
 RUNTIMES = {

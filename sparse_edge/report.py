@@ -15,7 +15,8 @@ from model import lra_tables
 from model import tables as models
 from model.tables import ROOT  # noqa: F401 - the repository, for the report command
 from sparse_edge import pipeline_summary as pipelines
-from sparse_edge.bench import attention, baseline, behaviour, edge, kernels, long, peers, serve, tokenizer, train_step
+from sparse_edge.bench import (attention, baseline, behaviour, edge, kernels, long, mutation, peers, serve, tokenizer,
+                                train_step)
 
 TABLES = {"classifier_metrics": models.classifier_metrics, "lm_metrics": models.lm_metrics,
           "pattern_comparison": models.pattern_comparison, "tried_recipes": models.tried_recipes,
@@ -26,11 +27,11 @@ TABLES = {"classifier_metrics": models.classifier_metrics, "lm_metrics": models.
           "kernel_spread": kernels.kernel_spread_table, "peers": peers.peers, "behaviour": behaviour.behaviour,
           "debian_sections": baseline.debian_sections, "lra_text": lra_tables.lra_text,
           "long_bench": long.long_bench, "train_step_bench": train_step.train_step_bench,
-          "pi_check_bytes": edge.pi_check_bytes}
+          "pi_check_bytes": edge.pi_check_bytes, "mutation": mutation.mutation_table}
 BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table:\2 -->)", re.S)
 DOCUMENTS = ("README.md", "docs/results.md", "docs/benchmarks.md", "docs/cli.md", "docs/data.md",
              "docs/conversion.md", "docs/edge.md", "docs/mediapipe.md", "docs/tokenizer.md",
-             "docs/experiments.md")   # the files whose table blocks are generated
+             "docs/experiments.md", "docs/testing.md")   # the files whose table blocks are generated
 
 
 def render_readme(text: str) -> str:

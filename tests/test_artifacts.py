@@ -250,3 +250,24 @@ def test_the_headline_accuracy_is_what_the_shipped_file_measures_again_on_all_25
     measured = (100 * (tn + tp) / 25_000, 100 * tp / (tp + fp), 100 * tp / (tp + fn), 100 * 2 * tp / (2 * tp + fp + fn))
     for stated, now in zip(headline, measured):
         assert abs(float(stated) - now) <= 0.005 + 100 * undecided / 25_000, (headline, measured)
+
+
+def test_the_long_document_benchmark_measured_the_shipped_byte_file_in_a_users_process():
+    """artifacts/lra-text/long-bench.json: the shipped int8 file (same size), documents of 1,024 / 4,096 / 16,384 ids
+    read whole (16,382 bytes at the longest, what the README says), and the memory of a process that loads the file
+    and classifies one document (its own VmHWM): it grows with the length and stays far below the 715 MB that the
+    parent's ru_maxrss used to report at every length."""
+    byte_model = SHIPPED.parent / "lra-text" / "model"
+    record = json.loads((SHIPPED.parent / "lra-text" / "long-bench.json").read_text())
+    assert record["model_dir"] == "artifacts/lra-text/model" and record["variant"] == "int8"
+    assert record["size_bytes"] == (byte_model / "tflite" / "int8.tflite").stat().st_size
+    rows = {row["length"]: row for row in record["rows"]}
+    assert sorted(rows) == [1024, 4096, 16384]
+    for length, row in rows.items():
+        assert row["bytes"] == length - 2 and not row["truncated"] and row["signatures"] == [length], length
+        assert row["p50_ms"] <= row["p90_ms"] and row["status"] == "ok", length
+    memory = [rows[n]["model_memory_mb"] for n in (1024, 4096, 16384)]
+    assert memory == sorted(memory) and 0 < memory[0] and memory[-1] < 400, memory
+    assert "16,382 bytes" in (SHIPPED.parents[1] / "README.md").read_text()
+    dense = record["dense"]
+    assert dense["length"] == 4096 and dense["model_memory_mb"] > 5 * rows[4096]["model_memory_mb"]

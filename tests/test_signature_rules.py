@@ -128,6 +128,8 @@ def test_a_key_pair_is_new_private_and_never_overwritten(tmp_path):
     os.remove(private)
     assert refused(new_key_pair, tmp_path / "deep" / "keys").endswith("(a key is never overwritten)")  # public alone
     assert before != new_key_pair(tmp_path / "again")[0].read_bytes()
+    (tmp_path / "empty").mkdir()
+    assert new_key_pair(tmp_path / "empty")[1] == tmp_path / "empty" / "public.pem"   # an existing empty folder is fine
 
 
 def test_without_the_package_the_message_says_what_to_install(monkeypatch):

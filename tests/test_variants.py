@@ -3,6 +3,8 @@
 The expectations are written out by hand from what the README, --help and the committed parity reports
 promise, so a change to the table shows up here as a change of a promise."""
 
+import dataclasses
+
 import pytest
 
 from convert import variants as table
@@ -90,3 +92,12 @@ def test_register_checks_names_and_targets_and_the_reference_stays():
         unregister("float32")
     assert str(error.value) == "float32 is the reference variant; it cannot be removed"
     assert names()[0] == "float32"
+
+
+def test_a_variant_is_frozen_and_its_defaults_are_an_edge_file_judged_by_nothing():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        variant("int8").calibrated = False          # the table is shared: nobody changes a variant in place
+    plain = Variant("plain", "a plain file")
+    assert (plain.targets, plain.default_for, plain.thresholds, plain.max_size_ratio) == ((EDGE,), (EDGE,), {}, None)
+    assert (plain.optimize, plain.float16_weights, plain.per_tensor_scales, plain.calibrated) == (False,) * 4
+    assert Variant("a", "b").thresholds is not Variant("c", "d").thresholds      # not one dict shared by all

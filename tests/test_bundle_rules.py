@@ -283,3 +283,23 @@ def test_a_model_file_is_read_with_a_cap(tmp_path, monkeypatch):
         read_model_file(model)
     assert str(error.value) == f"{model} is larger than any sparse-edge model (99 bytes at most); check the path"
     assert bundle_module.read_model_file.__defaults__ is None
+
+
+def test_a_config_is_frozen_and_writes_exactly_these_keys():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config().variant = "float32"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Signatures().key = "x"
+    made = config(versions={"tensorflow": "2.21"}, source_metrics={"accuracy": 0.5}, quantization={"variant": "int8"})
+    assert made.to_dict() == {
+        "format": FORMAT, "kind": "classifier", "architecture": "classifier", "variant": "int8", "lengths": [128, 256],
+        "tokenizer": {"kind": "bytes"}, "model": MODEL,
+        "signatures": {"target": "edge", "inputs": ["token_ids"], "output": "probabilities"},
+        "quantization": {"variant": "int8"}, "versions": {"tensorflow": "2.21"}, "source_metrics": {"accuracy": 0.5}}
+    shape = config(model={**MODEL, "d_model": 16, "patch": 4}).embedding_shape
+    assert shape == (261, 4) and all(type(n) is int for n in shape)      # whole numbers: a table's shape
+    with pytest.raises(BundleError) as error:
+        BundleConfig.from_dict([])
+    assert str(error.value).startswith("model: config.json is not a JSON object")   # the default source name

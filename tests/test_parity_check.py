@@ -45,6 +45,46 @@ def test_a_kept_sample_row():
                                                                   "probabilities": [0.5, 0.25, 0.25]}
 
 
+def test_the_rounding_and_the_smallest_samples():
+    # 3 reviews: the reference right on 2, the variant on 1: -33.3333 pp, rounded to 4 places
+    three = compare(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]), np.array([[0.9, 0.1], [0.6, 0.4], [0.6, 0.4]]),
+                    np.array([0, 1, 1]), ["a", "b", "c"])
+    assert three["delta_accuracy_pp"] == -33.3333
+    # the paired differences 0, -1, 0: sd 0.57735, se 0.57735 / sqrt(3) = 33.3333 pp
+    assert three["delta_accuracy_se_pp"] == 33.3333
+    two = compare(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[0.9, 0.1], [0.6, 0.4]]), np.array([0, 1]), ["a", "b"])
+    assert two["delta_accuracy_se_pp"] == 50.0        # two reviews have a standard error: sd 0.7071 / sqrt(2)
+    flip = compare(np.array([[0.51234567, 0.3, 0.18765433]]), np.array([[0.2, 0.41234567, 0.38765433]]),
+                   np.array([0]), ["x"])["flipped"][0]
+    assert flip["reference_probabilities"] == [0.512346, 0.3, 0.187654]
+    assert flip["variant_probabilities"] == [0.2, 0.412346, 0.387654]
+
+
+def test_each_file_is_timed_one_review_at_a_time_on_one_thread_with_a_progress_bar(monkeypatch, capsys):
+    """What parity.md says of its latency columns: one thread, one review at a time; and a bar while it runs that
+    goes away when it is done."""
+    import edge_runtime
+    from convert.parity import run_variant
+
+    made = []
+
+    class Recording(edge_runtime.TextClassifier):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(edge_runtime, "TextClassifier", Recording)
+    path = REPO / "artifacts" / "imdb-classifier" / "tflite" / "int8.tflite"
+    probs, latency, classifier = run_variant(path, ["A fine film.", "Dull."])
+    assert made == [{"num_threads": 1, "backend": "auto"}] and classifier.max_length == classifier.trained_length
+    assert probs.shape == (2, 2) and (latency > 0).all() and probs[0].tolist() == pytest.approx(
+        edge_runtime.TextClassifier(path).classify("A fine film.").probabilities, abs=1e-6)
+    shown = capsys.readouterr().err
+    assert "int8:" in shown and "review/s" in shown and shown.endswith("\r")     # the bar, cleared at the end
+    run_variant(path, ["x"], progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def row(agreement=1.0, delta=0.0, max_dp=0.0, size=30):
     return {"agreement": agreement, "delta_accuracy_pp": delta, "max_abs_prob_diff": max_dp, "size_bytes": size}
 
@@ -155,11 +195,15 @@ def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(t
 
 
 @pytest.mark.imdb
-def test_a_short_parity_run_writes_what_it_measured(tmp_path):
+def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys):
     from convert.parity import run_parity
 
-    report = run_parity(SHIPPED, limit=12, variants=["int8", "float32"], progress=False, out_dir=tmp_path)
-    assert report["n"] == 12 and list(report["variants"]) == ["int8", "float32"] and report["split"] == "test"
+    import tensorflow as tf
+
+    report = run_parity(SHIPPED, limit=34, variants=["int8", "float32"], out_dir=tmp_path)
+    assert "review/s" in capsys.readouterr().err          # progress bars by default
+    assert report["n"] == 34 and list(report["variants"]) == ["int8", "float32"] and report["split"] == "test"
+    assert report["reference"]["model"] == "keras float32" and report["versions"]["tensorflow"] == tf.__version__
     assert report["labels"] == ["negative", "positive"] and report["data"] == "imdb"
     int8, float32 = report["variants"]["int8"], report["variants"]["float32"]
     sizes = {v: (SHIPPED / "tflite" / f"{v}.tflite").stat().st_size for v in ("int8", "float32")}
@@ -167,12 +211,13 @@ def test_a_short_parity_run_writes_what_it_measured(tmp_path):
     assert float32["agreement"] == 1.0 and float32["max_abs_prob_diff"] < 1e-3
     assert 0 < int8["latency_ms_p50"] <= int8["latency_ms_p95"]
     assert int8["float_nodes"] and report["passed"] == (report["failures"] == {})
-    assert [s["variant"] for s in report["sample"]] == ["keras"] * 12 + ["int8"] * 12 + ["float32"] * 12
+    assert [s["variant"] for s in report["sample"]] == ["keras"] * 32 + ["int8"] * 32 + ["float32"] * 32  # 32 kept
     keras = {s["id"]: s["prob_positive"] for s in report["sample"] if s["variant"] == "keras"}
     assert report["reference"]["accuracy"] == pytest.approx(
-        float32["accuracy"] - float32["delta_accuracy_pp"] / 100) and len(keras) == 12
+        float32["accuracy"] - float32["delta_accuracy_pp"] / 100) and len(keras) == 32
     assert json.loads((tmp_path / "parity.json").read_text()) == json.loads(json.dumps(report))
-    assert (tmp_path / "parity.md").read_text().startswith(f"# Parity: {SHIPPED.name}, 12 test reviews")
-    with pytest.raises(ValueError) as error:
-        run_parity(SHIPPED, limit=2, variants=["int8"], progress=False, tflite_dir=tmp_path, write=False)
-    assert str(error.value) == f"no int8 .tflite in {tmp_path}; run `sparse-edge convert {SHIPPED}` first"
+    assert (tmp_path / "parity.md").read_text().startswith(f"# Parity: {SHIPPED.name}, 34 test reviews")
+    for variants, named in ((["int8", "dynamic"], "int8, dynamic"), (None, "converted")):
+        with pytest.raises(ValueError) as error:
+            run_parity(SHIPPED, limit=2, variants=variants, progress=False, tflite_dir=tmp_path, write=False)
+        assert str(error.value) == f"no {named} .tflite in {tmp_path}; run `sparse-edge convert {SHIPPED}` first"

@@ -193,7 +193,7 @@ def _signatures(values, fail) -> Signatures:
                       values.get("key"), values.get("length_rule"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # pragma: no mutate (mutmut 2.5.1 crashes recording this line's mutants; docs/testing.md)
 class Bundle:
     flatbuffer: bytes        # the TFLite model, without the appended zip
     config: BundleConfig

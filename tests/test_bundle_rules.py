@@ -303,3 +303,65 @@ def test_a_config_is_frozen_and_writes_exactly_these_keys():
     with pytest.raises(BundleError) as error:
         BundleConfig.from_dict([])
     assert str(error.value).startswith("model: config.json is not a JSON object")   # the default source name
+
+
+def test_what_is_written_is_read_back_whole_and_in_a_stable_form():
+    made = config(versions={"tensorflow": "2.21"}, source_metrics={"accuracy": 0.5}, format="sparse-edge-bundle/2")
+    data = pack_bundle(FLATBUFFER, made, None, ["a", "b"])
+    text = zipfile.ZipFile(io.BytesIO(data)).read("config.json").decode()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True)       # sorted, indented: a stable file
+    assert json.loads(text)["format"] == FORMAT                                 # always written as the newest format
+    loaded = read_bundle(data).config
+    assert loaded.versions == {"tensorflow": "2.21"} and loaded.source_metrics == {"accuracy": 0.5}
+    assert BundleConfig.from_dict({**VALID, "model": {"vocab_size": 1, "d_model": 1, "num_classes": 1}}).model[
+        "vocab_size"] == 1                                                     # 1 is a positive integer
+    signatures = BundleConfig.from_dict({**VALID, "signatures": {"target": "edge", "inputs": ["t"], "output": "logits"}})
+    assert signatures.signatures.output == "logits"
+    with pytest.raises(BundleError) as error:
+        read_bundle(b"\x00" * 4 + b"TFL3")                                     # 8 bytes: a TFLite header, no zip
+    assert str(error.value).startswith("model has no readable associated files")
+
+
+def test_the_flatbuffer_length_may_be_anything_from_1_to_the_whole_file():
+    good = raw_bundle(FLATBUFFER, VALID)
+    members = {n: zipfile.ZipFile(io.BytesIO(good)).read(n) for n in ("labels.txt", "SHA256SUMS")}
+    one = zipped({**members, "config.json": json.dumps({**VALID, "flatbuffer_bytes": 1}).encode()})
+    assert read_bundle(one, verify=False).flatbuffer == FLATBUFFER[:1]
+    whole = 10_000                                              # a config that names the file's own length
+    for _ in range(5):
+        data = zipped({**members, "config.json": json.dumps({**VALID, "flatbuffer_bytes": whole}).encode()})
+        whole = len(data) if len(data) != whole else whole
+    assert len(data) == whole and read_bundle(data, verify=False).flatbuffer == data
+
+
+def test_names_with_spaces_several_ghosts_and_a_member_of_exactly_the_cap(monkeypatch):
+    good = raw_bundle(FLATBUFFER, VALID)
+    members = {n: zipfile.ZipFile(io.BytesIO(good)).read(n) for n in ("config.json", "labels.txt")}
+    with_notes = lambda size: sha256sums({"flatbuffer": FLATBUFFER, **members, "my  notes.txt": b"x" * size})  # noqa
+    cap = max(*(len(data) for data in members.values()), len(with_notes(1)))   # a digest line's length is fixed
+    notes = {"my  notes.txt": b"x" * cap}                      # a double space inside a member's name
+    sums = with_notes(cap)
+    assert read_bundle(zipped({**members, **notes, "SHA256SUMS": sums.encode()})).labels == ["a", "b"]
+    ghosts = sums + "0" * 64 + "  a.txt\n" + "0" * 64 + "  b.txt\n"
+    assert refusal(zipped({**members, **notes, "SHA256SUMS": ghosts.encode()})) == (
+        "m.tflite: SHA256SUMS lists a.txt, b.txt, which the file lacks; copy the file again")
+    monkeypatch.setattr(bundle_module, "MAX_MEMBER_BYTES", cap)      # "my  notes.txt" is exactly the cap: read whole
+    assert read_bundle(zipped({**members, **notes, "SHA256SUMS": sums.encode()}), verify=True).labels == ["a", "b"]
+
+
+def test_a_damaged_members_message_keeps_80_characters_of_the_reason(monkeypatch):
+    data = zipped({"config.json": b"{}", "labels.txt": b"a\n", "SHA256SUMS": b""})
+
+    def failing_open(self, *args, **kwargs):
+        raise zipfile.BadZipFile("r" * 200)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", failing_open)
+    assert refusal(data) == f"m.tflite: associated file config.json is damaged (BadZipFile: {'r' * 80}); copy " \
+                                    "the file again"
+
+
+def test_a_read_bundle_is_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read_bundle(pack_bundle(FLATBUFFER, config(), None, ["a", "b"])).labels = ["c"]

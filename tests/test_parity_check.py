@@ -174,14 +174,24 @@ def test_the_int8_conclusion_names_the_worst_ops_and_counts_those_above_the_guid
                               "float model.")
 
 
-def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(tmp_path):
+def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(tmp_path, monkeypatch):
+    import convert.parity as parity_module
+
     copy = tmp_path / "imdb-classifier"
     shutil.copytree(SHIPPED, copy, ignore=shutil.ignore_patterns("mediapipe", "*.keras"))
     recorded = json.loads((copy / "parity.json").read_text())
     recorded["variants"]["int8"]["agreement"] = 0.98           # as if int8 had agreed less
-    recorded["passed"], recorded["failures"] = True, {}
+    recorded["passed"], recorded["failures"], recorded["integer_table_bytes"] = True, {}, 0
     (copy / "parity.json").write_text(json.dumps(recorded))
+    sizes, real_check = [], parity_module.check
+
+    def recording_check(variant, row, float32_size, integer_bytes=0):
+        sizes.append(float32_size)
+        return real_check(variant, row, float32_size, integer_bytes)
+
+    monkeypatch.setattr(parity_module, "check", recording_check)
     report = recheck(copy)
+    assert sizes == [(SHIPPED / "tflite" / "float32.tflite").stat().st_size] * 4     # each judged against float32
     assert report["failures"] == {"int8": ["agreement 98.0000% < 98.5%"]} and report["passed"] is False
     assert report["integer_table_bytes"] == json.loads((SHIPPED / "parity.json").read_text())["integer_table_bytes"]
     assert json.loads((copy / "parity.json").read_text()) == report
@@ -195,10 +205,21 @@ def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(t
 
 
 @pytest.mark.imdb
-def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys):
-    from convert.parity import run_parity
-
+def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys, monkeypatch):
     import tensorflow as tf
+
+    import convert.parity as parity_module
+    from convert.parity import run_parity
+    from convert.variants import variant as variant_of
+
+    real_run_variant = parity_module.run_variant
+
+    def known_latencies(path, texts, progress=True, backend="auto"):   # the real run; latencies 0, 1, ..., 33 ms
+        probs, _, classifier = real_run_variant(path, texts, progress, backend)
+        return probs, np.arange(len(texts), dtype=float), classifier
+
+    monkeypatch.setattr(parity_module, "run_variant", known_latencies)
+    monkeypatch.setitem(variant_of("int8").thresholds, "min_agreement", 1.01)   # a threshold nothing can meet
 
     report = run_parity(SHIPPED, limit=34, variants=["int8", "float32"], out_dir=tmp_path)
     assert "review/s" in capsys.readouterr().err          # progress bars by default
@@ -206,18 +227,31 @@ def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys):
     assert report["reference"]["model"] == "keras float32" and report["versions"]["tensorflow"] == tf.__version__
     assert report["labels"] == ["negative", "positive"] and report["data"] == "imdb"
     int8, float32 = report["variants"]["int8"], report["variants"]["float32"]
+    assert (int8["latency_ms_p50"], int8["latency_ms_p95"]) == (16.5, pytest.approx(31.35))   # of 0..33 ms
+    from edge_runtime import TextClassifier
+
+    device = TextClassifier(SHIPPED / "tflite" / "int8.tflite")
+    assert report["versions"]["runtime"] == f"{device.backend} {device.backend_version}"
+    assert report["failures"] == {"int8": [f"agreement {int8['agreement']:.4%} < 101.0%"]} and not report["passed"]
+    written_md = (tmp_path / "parity.md").read_text()
+    assert "FAIL: agreement" in written_md and "## int8: what the QuantizationDebugger found" in written_md
     sizes = {v: (SHIPPED / "tflite" / f"{v}.tflite").stat().st_size for v in ("int8", "float32")}
     assert int8["size_bytes"] == sizes["int8"] and int8["size_vs_float32"] == round(sizes["int8"] / sizes["float32"], 4)
     assert float32["agreement"] == 1.0 and float32["max_abs_prob_diff"] < 1e-3
-    assert 0 < int8["latency_ms_p50"] <= int8["latency_ms_p95"]
-    assert int8["float_nodes"] and report["passed"] == (report["failures"] == {})
+    assert int8["float_nodes"]
     assert [s["variant"] for s in report["sample"]] == ["keras"] * 32 + ["int8"] * 32 + ["float32"] * 32  # 32 kept
     keras = {s["id"]: s["prob_positive"] for s in report["sample"] if s["variant"] == "keras"}
     assert report["reference"]["accuracy"] == pytest.approx(
         float32["accuracy"] - float32["delta_accuracy_pp"] / 100) and len(keras) == 32
     assert json.loads((tmp_path / "parity.json").read_text()) == json.loads(json.dumps(report))
     assert (tmp_path / "parity.md").read_text().startswith(f"# Parity: {SHIPPED.name}, 34 test reviews")
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copyfile(SHIPPED / "tflite" / "int8.tflite", alone / "int8.tflite")
+    without_float32 = run_parity(SHIPPED, limit=2, progress=False, tflite_dir=alone, write=False)
+    assert list(without_float32["variants"]) == ["int8"] and without_float32["integer_table_bytes"] == 0
+    assert without_float32["variants"]["int8"]["size_vs_float32"] is None
     for variants, named in ((["int8", "dynamic"], "int8, dynamic"), (None, "converted")):
         with pytest.raises(ValueError) as error:
-            run_parity(SHIPPED, limit=2, variants=variants, progress=False, tflite_dir=tmp_path, write=False)
-        assert str(error.value) == f"no {named} .tflite in {tmp_path}; run `sparse-edge convert {SHIPPED}` first"
+            run_parity(SHIPPED, limit=2, variants=variants, progress=False, tflite_dir=tmp_path / "none", write=False)
+        assert str(error.value) == f"no {named} .tflite in {tmp_path / 'none'}; run `sparse-edge convert {SHIPPED}` first"

@@ -24,6 +24,8 @@ def test_the_defaults_and_the_names():
     a, b = block_layout(AttentionPattern("dense", block_size=1), 3), block_layout(AttentionPattern("local", block_size=1), 3)
     assert a != b and a == a                    # layouts compare by identity (their arrays cannot be compared as one)
     assert block_layout(AttentionPattern("dense", block_size=1), 3) is a      # cached
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.global_rows = 2                       # and shared by every layer: nobody may change it
 
 
 @pytest.mark.parametrize("values, message", [

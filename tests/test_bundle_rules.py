@@ -283,6 +283,17 @@ def test_a_model_file_is_read_with_a_cap(tmp_path, monkeypatch):
         read_model_file(model)
     assert str(error.value) == f"{model} is larger than any sparse-edge model (99 bytes at most); check the path"
     assert bundle_module.read_model_file.__defaults__ is None
+    monkeypatch.undo()
+    assert bundle_module.MAX_MODEL_BYTES == 512 * 1024 * 1024          # the cap the message names
+    eight = tmp_path / "eight.tflite"
+    eight.write_bytes(b"12345678" + b"\0" * 64)                        # long enough, but no TFL3
+    with pytest.raises(BundleError) as error:
+        read_model_file(eight)
+    assert str(error.value).startswith(f"{eight} is not a TFLite model (no TFL3 identifier)")
+    with pytest.raises(BundleError) as error:
+        read_model_file("/proc/self/mem")                               # exists, opens, cannot be read
+    assert str(error.value) == ("cannot read model file /proc/self/mem (Input/output error); check the path and its "
+                                "permissions")
 
 
 def test_a_config_is_frozen_and_writes_exactly_these_keys():

@@ -147,7 +147,7 @@ def test_the_report_says_every_number_and_the_verdict(tmp_path):
                               "(the n-gram fingerprints).")
     assert ("Sampling error of Δ accuracy on these 2,000 reviews (one standard error of the paired difference, pp): "
             "float32 ±0.00, int8 ±0.13.") in lines
-    assert lines[-1] == "**Verdict: thresholds missed (see table).**"
+    assert lines[-1] == "**Verdict: thresholds missed (see table).**" and lines[-2] == ""
     report.update(passed=True, failures={}, integer_table_bytes=0)
     for variant in report["variants"].values():
         del variant["delta_accuracy_se_pp"]
@@ -169,6 +169,11 @@ def test_the_int8_conclusion_names_the_worst_ops_and_counts_those_above_the_guid
                            "| FULLY_CONNECTED | `fc6` | 0.60 |", "| FULLY_CONNECTED | `fc5` | 0.50 |"]
     assert lines[11].startswith("Conclusion: the error is carried by the layer norms' 1/sqrt(variance) (a wide range "
                                 "squeezed into 256 steps) and the layer norms' means and the pooling and FULLY_CONNECTED ops.")
+    norms = tmp_path / "norms.csv"
+    norms.write_text("op_name,tensor_name,rmse_over_scale\nSQUARED_DIFFERENCE,v,3\nSOFTMAX,s,2\nBATCH_MATMUL,m,1\n")
+    said = int8_conclusion(norms, {"delta_accuracy_pp": 0.0, "agreement": 1.0})
+    assert ("the error is carried by the layer norms' variance and the attention softmax and the attention products"
+            in said) and "embedding lookups: 0 ops." in said
     assert lines[11].endswith("embedding lookups: 3 ops. The additive attention mask is -30, not -1e9, so the scores "
                               "keep a usable int8 scale. Result above: -0.08 pp accuracy and 99.72% agreement with the "
                               "float model.")
@@ -248,9 +253,11 @@ def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys, monkeypatc
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copyfile(SHIPPED / "tflite" / "int8.tflite", alone / "int8.tflite")
-    without_float32 = run_parity(SHIPPED, limit=2, progress=False, tflite_dir=alone, write=False)
+    (alone / "quant_debug.csv").write_text("op_name,tensor_name,rmse_over_scale\nMEAN,alone/pool,9.5\n")
+    without_float32 = run_parity(SHIPPED, limit=2, progress=False, tflite_dir=alone, out_dir=alone)
     assert list(without_float32["variants"]) == ["int8"] and without_float32["integer_table_bytes"] == 0
     assert without_float32["variants"]["int8"]["size_vs_float32"] is None
+    assert "| MEAN | `alone/pool` | 9.50 |" in (alone / "parity.md").read_text()   # the files' own debugger table
     for variants, named in ((["int8", "dynamic"], "int8, dynamic"), (None, "converted")):
         with pytest.raises(ValueError) as error:
             run_parity(SHIPPED, limit=2, variants=variants, progress=False, tflite_dir=tmp_path / "none", write=False)

@@ -32,9 +32,10 @@ def mutation_table(path: str = RECORD) -> str:
         lines += ["", "| file:line | original | mutant | why it changes nothing a caller can see |", "|---|---|---|---|"]
         for name, s in survivors:
             lines.append(f"| `{name}:{s['line']}` | `{_cell(s['original'])}` | `{_cell(s['mutant'])}` | "
-                         f"{s['equivalent_because'] or '**not explained**'} |")
+                         f"{_cell(s['equivalent_because'], None) if s['equivalent_because'] else '**not explained**'} |")
     return "\n".join(lines)
 
 
-def _cell(code: str) -> str:
-    return code.replace("|", "\\|")[:90]
+def _cell(text: str, limit: int | None = 90) -> str:
+    """Text for a table cell: its pipes escaped (a cell ends at a bare one), code cut at ``limit`` characters."""
+    return text.replace("|", "\\|")[:limit]

@@ -215,7 +215,8 @@ class ServiceHandler(BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-"):
         if self.service.access_log:
             method = getattr(self, "command", None)
-            sys.stderr.write(f"{self.address_string()} {method if method in ('GET', 'POST') else 'other'} {self.endpoint} "
+            method = method if method in ("GET", "POST") else "other"
+            sys.stderr.write(f"{self.address_string()} {method} {self.endpoint} "
                              f"{int(code) if isinstance(code, int) else code}\n")
 
     def log_error(self, format, *args):   # noqa: A002 - the summary only: its arguments hold client bytes
@@ -259,6 +260,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
 
     def _classify(self) -> int:
         if not self._authorized():
+            self.close_connection = True   # its body is not read
             return HTTPStatus.UNAUTHORIZED
         kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if kind != "application/json":

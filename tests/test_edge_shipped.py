@@ -75,7 +75,7 @@ def test_classify_stream_reads_only_a_batch_ahead(classifiers):
     first = [next(stream) for _ in range(5)]
     assert all(r.label == "positive" for r in first)
     assert len(pulled) == 8    # two batches of 4, not the whole (endless) input
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be an integer of at least 1"):
         next(classifiers["int8"].classify_stream(["x"], batch_size=0))
 
 

@@ -221,7 +221,8 @@ def _interleaved_latency(predictors: dict, sample: list[str]) -> dict:
 
 def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                         out_dir: str = "runs/bench/peers", latency_reviews: int = 500, cold_repeats: int = 3,
-                        progress=print, limit: int | None = None, combine_with: str | None = None) -> dict:
+                        progress=print, limit: int | None = None, combine_with: str | None = None,
+                        combine=None) -> dict:
     """Train the peers, measure every system, write ``json_path``; return the report."""
     from model.data import load_imdb
     from model.files import write_json_atomic
@@ -268,11 +269,9 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
     for name, system in systems.items():
         progress(f"{name}: cold start and peak memory ({cold_repeats} fresh processes)")
         report["systems"][name]["cold_start"] = cold_start(system["kind"], system["path"], sample[0], cold_repeats)
-    if combine_with:
+    if combine_with:   # combine (sparse_edge.bench.combine.combination) is passed in: it imports this module
         variant = FULL_INTEGER if FULL_INTEGER in variants else variants[0]
-        from sparse_edge.bench.combine import combination
-
-        report["combination"] = combination(model_dir, combine_with, variant,
+        report["combination"] = combine(model_dir, combine_with, variant,
                                             np.load(out / f"shipped-{variant}-test-probs.npy"),
                                             np.load(out / "nb-lr-test-probs.npy"), test, data_dir, progress, limit)
     report["command"] = (f"sparse-edge bench peers --model-dir {folder.path} --variants {','.join(variants)} --json {json_path}"

@@ -148,12 +148,13 @@ def peers(model_dir, variants, latency_reviews, cold_repeats, out_dir, limit, js
     """Train TF-IDF + LR, NB-LR and fastText on IMDB train and measure them against the shipped .tflite
     variants in one run: accuracy, size, latency, throughput, cold start, memory, behaviour."""
     with_tensorflow("sparse-edge bench peers")
+    from sparse_edge.bench.combine import combination
     from sparse_edge.bench.peers import run_peers_benchmark
 
     try:
         report = run_peers_benchmark(model_dir, variants, json_path, data_dir, out_dir, latency_reviews,
                                      cold_repeats, progress=lambda line: click.echo(line, err=True), limit=limit,
-                                     combine_with=combine_with)
+                                     combine_with=combine_with, combine=combination)
     except (FileNotFoundError, ValueError) as error:
         usage(str(error))
     for name, row in report["systems"].items():

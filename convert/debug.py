@@ -81,7 +81,7 @@ def float_nodes(rows: list[dict], threshold: float = THRESHOLD) -> list[str]:
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
-    from model.files import write_atomic
+    from training.files import write_atomic
 
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")

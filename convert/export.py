@@ -16,9 +16,9 @@ from convert.representative import representative_reviews, signature_dataset
 from convert.tflite import convert_multi_length, size_breakdown
 from convert.variants import EDGE, REFERENCE, calibrated_names, parse as parse_variants, variant as variant_of
 from edge_runtime.bundle import CLASSIFIER, EDGE_CLASSIFIER, LANGUAGE_MODEL, BundleConfig, Signatures, pack_bundle
-from model.files import check_writable, write_atomic, write_json_atomic
-from model.saved import LANGUAGE_MODEL as LM_KIND
-from model.saved import ModelFolder
+from training.files import check_writable, write_atomic, write_json_atomic
+from training.saved import LANGUAGE_MODEL as LM_KIND
+from training.saved import ModelFolder
 
 
 def bundle_config(folder: ModelFolder, model, variant: str, lengths: list[int],
@@ -117,8 +117,8 @@ def convert_model_dir(model_dir: str | Path, variants: list[str], out_dir: str |
 def calibration_samples(folder, train_config, tokenizer, lengths, max_length, data_dir, manual_dir, per_length):
     """Seeded training texts (never validation or test) of the folder's data, for int8 calibration, per
     input length."""
-    from model.data import train_validation_split
-    from model.sources import data_for_folder
+    from training.data import train_validation_split
+    from training.sources import data_for_folder
 
     train_all = data_for_folder(folder, data_dir, manual_dir).load("train", limit=train_config.train_limit)
     train_part, _ = train_validation_split(train_all, train_config.val_fraction, train_config.validation_seed)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, REFERENCE, names, variant as variant_of
-from model.saved import ModelFolder
+from training.saved import ModelFolder
 
 LM_VARIANTS = tuple(names(LANGUAGE_MODEL_TARGET))   # convert/variants.py owns them
 PREFILL_LENGTH = 256   # prompt ids one prefill takes (a longer prompt goes on one token at a time)
@@ -138,7 +138,7 @@ def convert_language_model(model, variant: str = REFERENCE, representative_datas
 def convert_lm_dir(model_dir: str | Path, variants: list[str], out_dir: str | Path | None = None) -> dict[str, Path]:
     from convert.export import bundle_config
     from edge_runtime.bundle import LANGUAGE_MODEL_SIGNATURE, pack_bundle
-    from model.files import check_writable, write_atomic
+    from training.files import check_writable, write_atomic
 
     folder = ModelFolder(model_dir)
     model = load_lm(folder.path)
@@ -162,7 +162,7 @@ def _training_sequences(folder: ModelFolder) -> list:
     """The language model's own training reviews as token ids (its train_config's split)."""
     import json
 
-    from model.train_lm import LMConfig, lm_data
+    from training.train_lm import LMConfig, lm_data
 
     config = LMConfig.from_dict(json.loads(folder.train_config_path.read_text()))
     config.text_limit = config.text_limit or 2000   # calibration needs a few dozen reviews, not all 75,000

@@ -1,7 +1,7 @@
 """Quantized language models judged like classifiers: each file's held-out perplexity against Keras.
 
 The Keras model reads each of the language model's own held-out reviews whole (as training judged
-it, ``model.train_lm.position_losses``). Each ``.tflite`` reads the same reviews the way the device
+it, ``training.train_lm.position_losses``). Each ``.tflite`` reads the same reviews the way the device
 generates: ``prefill`` of the review's [CLS], then ``decode`` one token at a time, scoring every
 next token with a full softmax over its logits. The ratio of the two perplexities is held to the
 variant's ``max_perplexity_ratio`` (``convert/variants.py``). A file without a cached decoder would
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import LANGUAGE_MODEL as LANGUAGE_MODEL_TARGET, names, variant as variant_of
-from model.saved import ModelFolder
+from training.saved import ModelFolder
 
 RATIO = "max_perplexity_ratio"
 
 
 def keras_losses(folder: ModelFolder, config, reviews: list[np.ndarray]) -> tuple[float, int]:
     """Summed loss (nats) and predicted tokens of the Keras model over whole reviews."""
-    from model.train_lm import LMTrainer, position_losses
+    from training.train_lm import LMTrainer, position_losses
 
     trainer = LMTrainer(config, np.ones(config.model.vocab_size))
     trainer.model = folder.load_keras()
@@ -66,9 +66,9 @@ def run_lm_parity(model_dir: str | Path, variants: list[str] | None = None, limi
     """Held-out perplexity of every variant against the Keras model; writes ``parity.json`` (``out_dir``)."""
     import json
 
-    from model.files import write_json_atomic
-    from model.machine import describe_machine
-    from model.train_lm import LMConfig, lm_data
+    from training.files import write_json_atomic
+    from training.machine import describe_machine
+    from training.train_lm import LMConfig, lm_data
 
     folder = ModelFolder(model_dir)
     folder.require(folder.MODEL, folder.TRAIN_CONFIG, folder.VOCAB,

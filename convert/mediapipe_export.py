@@ -31,8 +31,8 @@ from edge_runtime.bundle import LABELS, MEDIAPIPE_CLASSIFIER, VOCAB, pack_bundle
 from edge_runtime.classifier import MEDIAPIPE_INPUTS, MEDIAPIPE_SIGNATURE
 from edge_runtime.quiet import native_stderr_silenced
 from edge_runtime.tokenizer import MEDIAPIPE_OPTIONS
-from model.files import check_writable, write_atomic, write_json_atomic
-from model.saved import ModelFolder
+from training.files import check_writable, write_atomic, write_json_atomic
+from training.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIAPIPE_VARIANTS = tuple(names(MEDIAPIPE))   # convert/variants.py owns them
@@ -184,8 +184,8 @@ def convert_for_mediapipe(model_dir: str | Path, variants: list[str], length: in
     from tqdm import tqdm
 
     from convert.export import bundle_config
-    from model.data import train_validation_split
-    from model.sources import data_for_folder
+    from training.data import train_validation_split
+    from training.sources import data_for_folder
 
     variants = parse_variants(variants, MEDIAPIPE)
     folder = ModelFolder(model_dir)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.files import write_json_atomic, write_text_atomic
-from model.saved import ModelFolder
+from convert.variants import RUNTIME_THRESHOLDS, runtimes_agree
+from training.files import write_json_atomic, write_text_atomic
+from training.saved import ModelFolder
 
-GOAL = {"max_abs_delta_pp": 0.3, "min_agreement": 0.999, "hostile_labels_that_differ": 0}
 SCRIPT = Path(__file__).with_name("mediapipe_metadata.py")
 HOSTILE = Path(__file__).with_name("hostile_texts.json")
 WEB = "web"   # ``mediapipe="web"``: the files run in the web page (sparse-edge web) instead of a Python release
@@ -77,7 +77,7 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
     ``@mediapipe/tasks-text`` in headless Chromium). ``files_dir``: where
     the MediaPipe files are, if not ``MODEL_DIR/mediapipe`` (a ``convert --target mediapipe --out``)."""
     from convert.mediapipe_export import MEDIAPIPE_VARIANTS, MEDIAPIPE_VERSION
-    from model.sources import data_for_folder
+    from training.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     directory = Path(files_dir) if files_dir else folder.mediapipe_dir
@@ -89,13 +89,13 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
     test = data_for_folder(folder, data_dir, manual_dir).load("test", limit=limit)
     labels = folder.labels
     if mediapipe == WEB:
-        from sparse_edge.web import TASKS_TEXT, TASKS_TEXT_VERSION
+        from convert.web_page import TASKS_TEXT, TASKS_TEXT_VERSION
 
         runtime = f"{TASKS_TEXT} {TASKS_TEXT_VERSION} in headless Chromium"
     else:
         runtime = mediapipe or MEDIAPIPE_VERSION
     report = {"n": len(test), "labels": labels, "mediapipe": runtime,
-              "metadata_written_by": MEDIAPIPE_VERSION, "goal": GOAL, "variants": {},
+              "metadata_written_by": MEDIAPIPE_VERSION, "goal": RUNTIME_THRESHOLDS, "variants": {},
               "command": f"sparse-edge parity {folder.path} --target mediapipe --variants {','.join(variants)}"
                          + (f" --mediapipe {mediapipe}" if mediapipe else "")
                          + (f" --tflite-dir {files_dir}" if files_dir else "")
@@ -124,8 +124,7 @@ def run_mediapipe_parity(model_dir: str | Path, variants: list[str] | None = Non
                "hostile_max_abs_prob_diff": float(np.abs(ours_all[n:] - theirs_all[n:]).max()),
                "length": json.loads(conversion.read_text())["length"]["length"] if conversion.exists() else None}
         row["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()   # the file this was measured on
-        row["met"] = (abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"] and row["agreement"] >= GOAL["min_agreement"]
-                      and len(row["hostile_labels_that_differ"]) <= GOAL["hostile_labels_that_differ"])
+        row["met"] = runtimes_agree(row)
         report["variants"][variant] = row
     report["passed"] = all(row["met"] for row in report["variants"].values())
     out = Path(out_dir) if out_dir else directory
@@ -170,7 +169,7 @@ def page_scores(model: Path, texts: list[str], progress: bool = True, batch: int
 
     from tqdm import tqdm
 
-    from sparse_edge.web import WebSetupError, make_server
+    from convert.web_page import WebSetupError, make_server
 
     try:
         from selenium import webdriver

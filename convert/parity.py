@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import EDGE, FULL_INTEGER, REFERENCE, names, thresholds_sentence, variant as variant_of
-from model.evaluate import classification_metrics
-from model.files import write_json_atomic, write_text_atomic
-from model.saved import ModelFolder
+from training.evaluate import classification_metrics
+from training.files import write_json_atomic, write_text_atomic
+from training.saved import ModelFolder
 
 SAMPLE = 32   # reviews whose probabilities parity.json keeps, per variant
 
@@ -102,13 +102,13 @@ def run_parity(model_dir: str | Path, split: str = "test", variants: list[str] |
 
     The files are read from ``tflite_dir`` (default ``MODEL_DIR/tflite``); ``parity.json`` and
     ``parity.md`` are written to ``out_dir`` (default ``MODEL_DIR``). The data is the folder's own
-    (``data.json``, split as in training) unless ``data`` (a ``model.sources.DataSpec``) names other
+    (``data.json``, split as in training) unless ``data`` (a ``training.sources.DataSpec``) names other
     data with the same labels.
     """
     import tensorflow as tf
 
-    from model.evaluate import predict_probabilities
-    from model.sources import data_for_folder
+    from training.evaluate import predict_probabilities
+    from training.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     model, tokenizer, train_config = folder.load()

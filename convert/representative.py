@@ -23,20 +23,23 @@ def representative_reviews(texts: list[str], tokenizer, lengths: list[int],
                          "check the dataset (TFDS_DATA_DIR) or use another variant")
     lengths = sorted(lengths)
     chosen: dict[int, list[np.ndarray]] = {n: [] for n in lengths}
+    encoded: dict[int, list[np.ndarray]] = {n: [] for n in lengths}   # the same reviews' ids, unpadded
     for index in np.random.default_rng(seed).permutation(len(texts)):
         ids = tokenizer.encode(texts[index], min(max_length, lengths[-1])).ids
         n = input_length(lengths, len(ids))
         if len(chosen[n]) < per_length:
             chosen[n].append(pad_rows([ids], n, tokenizer.pad_id)[0])
+            encoded[n].append(ids)
         if all(len(v) >= per_length for v in chosen.values()):
             break
     empty = [n for n in lengths if not chosen[n]]
     if len(empty) == len(lengths):
         raise ValueError("the representative set is empty after tokenization; check the training texts")
-    # a length no training review needs still gets calibrated: reuse the longest reviews, cut to it
+    # a length no training review needs still gets calibrated: reuse the longest reviews, cut (keeping their
+    # [SEP]) and padded to it by the one rule of edge_runtime.lengths
+    donors = [ids for m in lengths for ids in encoded[m]][-per_length:]
     for n in empty:
-        donors = [a for m in lengths for a in chosen[m]]
-        chosen[n] = [np.pad(a[:, :n], ((0, 0), (0, max(0, n - a.shape[1])))) for a in donors[-per_length:]]
+        chosen[n] = [pad_rows([ids], n, tokenizer.pad_id)[0] for ids in donors]
     return chosen
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from convert.variants import EDGE, LANGUAGE_MODEL, MEDIAPIPE, default_names, parse, variant
-from model.saved import LANGUAGE_MODEL as LM_KIND
-from model.saved import ModelFolder
+from training.saved import LANGUAGE_MODEL as LM_KIND
+from training.saved import ModelFolder
 
 TARGETS = (EDGE, MEDIAPIPE)   # what --target takes (a language model is converted for the edge target)
 

@@ -57,6 +57,10 @@ class Variant:
     default_for: tuple = (EDGE,)
 
 
+# How MediaPipe's TextClassifier must agree with edge_runtime on the same MediaPipe file (convert.mediapipe_parity,
+# every MediaPipe variant): two runtimes reading one file, so the same labels whatever its quantization.
+RUNTIME_THRESHOLDS = {"max_abs_delta_pp": 0.3, "min_agreement": 0.999, "hostile_labels_that_differ": 0}
+
 REFERENCE = "float32"   # the unquantized file: every other is compared with the Keras model and sized against it
 FULL_INTEGER = "int8"   # the fully quantized file: the QuantizationDebugger measures its per-op error
 
@@ -138,6 +142,14 @@ def parse(text: str | list[str], target: str = EDGE) -> list[str]:
     if not chosen:
         raise ValueError(f"no variant given; choose from {', '.join(names(target))}")
     return [name for name in names(target) if name in chosen]
+
+
+def runtimes_agree(row: dict) -> bool:
+    """Whether a MediaPipe parity row (``delta_accuracy_pp``, ``agreement``, ``hostile_labels_that_differ``: the
+    hostile texts whose labels differ) meets ``RUNTIME_THRESHOLDS``."""
+    t = RUNTIME_THRESHOLDS
+    return (abs(row["delta_accuracy_pp"]) <= t["max_abs_delta_pp"] and row["agreement"] >= t["min_agreement"]
+            and len(row["hostile_labels_that_differ"]) <= t["hostile_labels_that_differ"])
 
 
 def thresholds_sentence() -> str:

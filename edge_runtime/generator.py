@@ -1,7 +1,7 @@
 """Generate review text with a bundled causal language model ``.tflite`` (no TensorFlow).
 
 Two ways to get the next token's logits, one decoding loop (``decode_ids``, shared with the Keras
-model in ``model/generate.py`` so every side picks tokens the same way):
+model in ``training/generate.py`` so every side picks tokens the same way):
 
 - ``Recompute``: the file's ``next_token`` signature takes a window of ``context`` ids and the
   position of its last real one; every new token runs the whole window again, and a text longer

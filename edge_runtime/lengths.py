@@ -82,7 +82,7 @@ def pad_rows(sequences, length: int, pad_id: int = 0) -> tuple[np.ndarray, int]:
 def encode_padded(tokenizer, text: str, max_length: int, lengths: list[int]):
     """One text as a model reads it: (1, L) int32 ids at its input length, and its ``Encoding``.
 
-    What Keras prediction (``model.saved.classify_texts``) and the device (``TextClassifier``) call;
+    What Keras prediction (``training.saved.classify_texts``) and the device (``TextClassifier``) call;
     training batches cut and pad the cached sequences with the same ``pad_rows``.
     """
     encoding = tokenizer.encode(text, max_length)

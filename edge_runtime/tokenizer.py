@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.lengths import cut
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PAD, UNK, CLS, SEP, MASK = SPECIAL_TOKENS
 MAX_CHARS_PER_WORD = 100
@@ -165,14 +167,54 @@ CLOSING = {".", ",", "!", "?", ";", ":", ")", "%"}   # written without a space b
 DEFAULT_OPTIONS = {"kind": "wordpiece", "lowercase": True, "strip_accents": True, "html": "br-to-space"}
 BYTE_OPTIONS = {"kind": "bytes"}   # UTF-8 bytes as they are: no vocabulary, no normalisation
 MEDIAPIPE_OPTIONS = {"kind": "wordpiece", "rules": "mediapipe"}   # WordPiece as MediaPipe's TextClassifier splits
-KINDS = ("wordpiece", "bytes")
+
+
+@dataclass(frozen=True)
+class TokenizerChoice:
+    """One tokenizer a new model can be trained with: the name configs and ``--tokenizer`` use, the options
+    its model folder and every ``.tflite`` record, and its WordPiece rules (None: bytes, no vocabulary)."""
+
+    name: str
+    options: dict
+    rules: str | None
+    help: str
+
+    @property
+    def case_and_accents(self) -> bool:
+        """Whether ``lowercase`` and ``strip_accents`` are choices (``--keep-case``, ``--keep-accents``)."""
+        return "lowercase" in self.options
+
+    def options_for(self, lowercase: bool = True, strip_accents: bool = True) -> dict:
+        """The options a model trained with this tokenizer records."""
+        if not self.case_and_accents:
+            return dict(self.options)
+        return {**self.options, "lowercase": lowercase, "strip_accents": strip_accents}
+
+
+# The one table of tokenizer choices: the training config, the CLI's --tokenizer, its case guard, the
+# pipeline's stages, training and the bundle's check all read it.
+TOKENIZERS = {c.name: c for c in (
+    TokenizerChoice("wordpiece", DEFAULT_OPTIONS, "bert",
+                    "a vocabulary learned from the training texts, BERT's rules [default]"),
+    TokenizerChoice("mediapipe", MEDIAPIPE_OPTIONS, "mediapipe",
+                    "the same with MediaPipe's rules (ASCII lowercased, accents and control characters kept, "
+                    "<br /> read as < br / >), the only one `convert --target mediapipe` accepts"),
+    TokenizerChoice("bytes", BYTE_OPTIONS, None, "UTF-8 bytes as they are, 261 ids, no vocabulary, any language"),
+)}
+
+
+def refuse_case_options(name: str, keep_case: bool, keep_accents: bool) -> None:
+    """A ValueError when case or accent options are given for a tokenizer that fixes them itself."""
+    if (keep_case or keep_accents) and not TOKENIZERS[name].case_and_accents:
+        raise ValueError(f"--keep-case and --keep-accents are WordPiece options of BERT's rules; --tokenizer {name} "
+                         "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
 
 
 def check_options(options: dict | None) -> dict:
     """Recorded tokenizer options, complete; a ValueError names what this tokenizer cannot do."""
     if options is None:
         return dict(DEFAULT_OPTIONS)
-    if isinstance(options, dict) and options in (BYTE_OPTIONS, MEDIAPIPE_OPTIONS):
+    if isinstance(options, dict) and options in [c.options for c in TOKENIZERS.values() if not c.case_and_accents]:
         return dict(options)
     if not isinstance(options, dict) or options.get("kind") != "wordpiece" or options.get("html") != "br-to-space" \
             or not all(isinstance(options.get(k), bool) for k in ("lowercase", "strip_accents")):
@@ -329,8 +371,7 @@ class WordPieceTokenizer:
             raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]), got {max_length}")
         body = self.token_ids(text, limit=max_length - 2)
         n_tokens = len(body) + 2
-        body = body[: max_length - 2]
-        ids = np.array([self.cls_id, *body, self.sep_id], dtype=np.int32)
+        ids = cut(np.array([self.cls_id, *body, self.sep_id], dtype=np.int32), max_length)
         return Encoding(ids=ids, n_tokens=n_tokens, truncated=n_tokens > max_length)
 
     def decode(self, ids) -> str:
@@ -416,8 +457,6 @@ class ByteTokenizer:
         that would not fit whole: a cut never splits a UTF-8 character (up to 3 bytes of room stay
         unused), so the bytes read are always text.
         """
-        from edge_runtime.lengths import cut
-
         if max_length < 2:
             raise ValueError(f"max_length must be at least 2 ([CLS] and [SEP]), got {max_length}")
         body = self.token_ids(text, limit=max_length - 2)

@@ -6,7 +6,8 @@ blocks, dh head width, k key blocks per query block (``BlockLayout.keys_per_quer
 Dense attention computes scores (B, H, n, n). Here each query block multiplies only with the
 k key blocks its layout lists, so the scores are (B, H, nb, bs, k * bs) = n·k·bs per head:
 memory and FLOPs grow like n·k. The few global query blocks of ``global``/``bigbird``
-(g blocks that see everything) are computed apart, g·bs x n, which is linear in n too. Every op below (reshape, transpose, gather on one axis with a
+(g blocks that see everything) are computed apart, g·bs x n, which is linear in n too. Every op
+below (reshape, transpose, gather on one axis with a
 constant table, batch matmul, add, softmax) is a TFLite BUILTIN op, so the layer converts for
 microcontroller-class runtimes without Flex ops.
 """

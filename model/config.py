@@ -1,15 +1,11 @@
-"""The model's configuration: plain data, saved as JSON next to every model."""
+"""The model's configuration: plain data (``to_dict``/``from_dict``; the model folder saves it as JSON)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from edge_runtime.lengths import bucket_lengths, device_lengths
-from model.files import write_json_atomic
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
@@ -114,10 +110,3 @@ class TransformerConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TransformerConfig":
         return strict_from_dict(cls, values, "model config")
-
-    def save(self, path: str | os.PathLike) -> None:
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "TransformerConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))

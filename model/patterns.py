@@ -10,23 +10,9 @@ table*: for query block i, the list of the key blocks it attends, padded to the 
 (``keys_per_query`` slots) with a validity flag per slot. Cost is then
 n x keys_per_query x block_size instead of n x n.
 
-Patterns (all include the diagonal block, so a real token can always see itself):
-
-=============  ===========================================================================
-``dense``      every block sees every block: the O(n^2) baseline.
-``local``      a sliding window of ``window`` blocks around (or, causal, ending at) block i.
-``strided``    Child et al. 2019: the ``stride`` blocks before i, plus every block whose
-               distance to i is a multiple of ``stride``. O(n sqrt n) with stride ~ sqrt(nb).
-``fixed``      Child et al. 2019: the blocks of i's own segment of ``stride`` blocks, plus the
-               last ``summary`` blocks of every segment ("summary" columns).
-``global``     Longformer: a local window, plus ``num_global`` leading blocks that attend to
-               and are attended by every block.
-``bigbird``    BigBird: window + global + ``num_random`` random blocks per row, drawn from a
-               seeded generator that does not depend on numpy's random streams.
-``logsparse``  Li et al. 2019: block i sees i - 2^0, i - 2^1, i - 2^2, ... (and, when
-               bidirectional, i + 2^m): O(n log n).
-=============  ===========================================================================
-
+Seven patterns, each a small function below (``dense``, ``local``, ``strided``, ``fixed``,
+``global_blocks``, ``bigbird``, ``logsparse``) with its shape and its paper, chosen by name from
+``LAYOUTS``. Every pattern includes the diagonal block, so a real token can always see itself.
 A causal pattern is the bidirectional one restricted to ``j <= i`` (random blocks are drawn
 among earlier blocks only). Inside the diagonal block the attention layer adds the usual
 token-level causal triangle.
@@ -42,9 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.strict import strict_from_dict
-
-PATTERNS = ("dense", "local", "strided", "fixed", "global", "bigbird", "logsparse")
-
 
 @dataclass(frozen=True)
 class AttentionPattern:
@@ -116,7 +99,7 @@ class AttentionPattern:
                     f"{field} {value} does not fit a {max_length}-token sequence, which has only "
                     f"{nb} blocks of {self.block_size}; use {field} <= {nb} or a smaller block_size"
                 )
-        if self.name == "fixed" and self.summary > (self.stride or math.ceil(math.sqrt(nb))):
+        if self.name == "fixed" and self.summary > _stride(self, nb):
             raise ValueError(f"summary {self.summary} is larger than the stride; use summary <= stride")
 
     def to_dict(self) -> dict:
@@ -188,11 +171,9 @@ def _window(nb: int, window: int, causal: bool) -> np.ndarray:
     return (j >= i - (window - 1) // 2) & (j <= i + window // 2)
 
 
-def _global_rows_and_columns(nb: int, num_global: int) -> np.ndarray:
-    allowed = np.zeros((nb, nb), dtype=bool)
-    allowed[:num_global, :] = True
-    allowed[:, :num_global] = True
-    return allowed
+def _stride(p: AttentionPattern, nb: int) -> int:
+    """The segment length in blocks: ``stride``, or ceil(sqrt(nb)), which makes the pattern O(n sqrt n)."""
+    return p.stride or math.ceil(math.sqrt(nb))
 
 
 def _splitmix64(x: int) -> int:
@@ -211,35 +192,76 @@ def _seeded_choice(candidates: np.ndarray, count: int, seed: int, row: int, nb: 
     return candidates[order[:count]]
 
 
+# -- the seven patterns: each maps (pattern, nb) to the (nb, nb) bool matrix allowed[i, j] -----------------
+# (the diagonal and, causal, the cut to j <= i are added by _pattern_matrix below)
+
+def dense(p: AttentionPattern, nb: int) -> np.ndarray:
+    """Every block sees every block: nb x nb, the O(n^2) baseline (Vaswani et al. 2017)."""
+    return np.ones((nb, nb), dtype=bool)
+
+
+def local(p: AttentionPattern, nb: int) -> np.ndarray:
+    """A band of ``window`` blocks around block i (causal: ending at i): nb x window, O(n).
+    Sliding-window attention (Beltagy et al. 2020, Longformer)."""
+    return _window(nb, p.window, p.causal)
+
+
+def strided(p: AttentionPattern, nb: int) -> np.ndarray:
+    """The ``stride`` blocks next to i, plus every block a multiple of ``stride`` away:
+    nb x (2 stride + nb / stride), O(n sqrt n) (Child et al. 2019, Sparse Transformers)."""
+    i, j = np.indices((nb, nb))
+    stride = _stride(p, nb)
+    return (np.abs(i - j) < stride) | ((i - j) % stride == 0)
+
+
+def fixed(p: AttentionPattern, nb: int) -> np.ndarray:
+    """The blocks of i's own segment of ``stride`` blocks, plus the last ``summary`` blocks of every
+    segment: nb x (stride + summary nb / stride), O(n sqrt n) (Child et al. 2019, Sparse Transformers)."""
+    i, j = np.indices((nb, nb))
+    stride = _stride(p, nb)
+    summary = (j % stride) >= stride - min(p.summary, stride)
+    return ((i // stride) == (j // stride)) | summary
+
+
+def global_blocks(p: AttentionPattern, nb: int) -> np.ndarray:
+    """A local window, plus ``num_global`` leading blocks that see and are seen by every block:
+    nb x (window + g) + g x nb, O(n) (Beltagy et al. 2020, Longformer; causal: the attention sinks of
+    StreamingLLM, Xiao et al. 2023)."""
+    allowed = _window(nb, p.window, p.causal)
+    allowed[:p.num_global, :] = True
+    allowed[:, :p.num_global] = True
+    return allowed
+
+
+def bigbird(p: AttentionPattern, nb: int) -> np.ndarray:
+    """``global_blocks`` plus ``num_random`` random blocks per row, from a seeded hash (causal: among
+    earlier blocks): nb x (window + g + r), O(n) (Zaheer et al. 2020, BigBird)."""
+    i, j = np.indices((nb, nb))
+    allowed = global_blocks(p, nb)
+    if p.causal:
+        allowed &= j <= i
+    for row in range(nb):
+        candidates = np.flatnonzero(~allowed[row] & ((j[row] < row) if p.causal else True))
+        allowed[row, _seeded_choice(candidates, p.num_random, p.seed, row, nb)] = True
+    return allowed
+
+
+def logsparse(p: AttentionPattern, nb: int) -> np.ndarray:
+    """Block i sees i - 2^0, i - 2^1, i - 2^2, ... (bidirectional: i + 2^m too): nb x log nb,
+    O(n log n) (Li et al. 2019, LogSparse Transformer)."""
+    i, j = np.indices((nb, nb))
+    distance = np.abs(i - j) if not p.causal else i - j
+    return (distance > 0) & ((distance & (distance - 1)) == 0)
+
+
+LAYOUTS = {"dense": dense, "local": local, "strided": strided, "fixed": fixed, "global": global_blocks,
+           "bigbird": bigbird, "logsparse": logsparse}   # the pattern names of configs, and their functions
+PATTERNS = tuple(LAYOUTS)
+
+
 def _pattern_matrix(p: AttentionPattern, nb: int) -> np.ndarray:
     i, j = np.indices((nb, nb))
-    stride = p.stride or math.ceil(math.sqrt(nb))
-    if p.name == "dense":
-        allowed = np.ones((nb, nb), dtype=bool)
-    elif p.name == "local":
-        allowed = _window(nb, p.window, p.causal)
-    elif p.name == "strided":
-        allowed = (np.abs(i - j) < stride) | ((i - j) % stride == 0)
-    elif p.name == "fixed":
-        same_segment = (i // stride) == (j // stride)
-        summary = (j % stride) >= stride - min(p.summary, stride)
-        allowed = same_segment | summary
-    elif p.name == "global":
-        allowed = _window(nb, p.window, p.causal) | _global_rows_and_columns(nb, p.num_global)
-    elif p.name == "bigbird":
-        allowed = _window(nb, p.window, p.causal) | _global_rows_and_columns(nb, p.num_global)
-        if p.causal:
-            allowed &= j <= i
-        for row in range(nb):
-            candidates = np.flatnonzero(~allowed[row] & ((j[row] < row) if p.causal else True))
-            allowed[row, _seeded_choice(candidates, p.num_random, p.seed, row, nb)] = True
-    elif p.name == "logsparse":
-        distance = np.abs(i - j) if not p.causal else i - j
-        power_of_two = (distance > 0) & ((distance & (distance - 1)) == 0)
-        allowed = power_of_two | (i == j)
-    else:  # pragma: no cover - AttentionPattern validates the name
-        raise ValueError(p.name)
-    allowed = allowed | (i == j)
+    allowed = LAYOUTS[p.name](p, nb) | (i == j)
     if p.causal:
         allowed &= j <= i
     return allowed

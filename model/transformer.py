@@ -2,8 +2,7 @@
 
 Ordered from the smallest piece to the whole model (as in nanoGPT's ``model.py``):
 ``TokenAndPositionEmbedding`` -> ``FeedForward`` -> ``EncoderBlock`` ->
-``SparseTransformerClassifier`` (mean-pool over real tokens, then softmax),
-``SparseTransformerEnsemble`` (the average of several classifiers) and
+``SparseTransformerClassifier`` (mean-pool over real tokens, then softmax) and
 ``SparseTransformerLM`` (causal, logits through the tied token embedding).
 
 Shapes: B batch, n tokens, d = d_model, V = vocab_size.
@@ -15,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model.attention import SparseSelfAttention
+from model.attention import MASK_VALUE, SparseSelfAttention
 from model.config import TransformerConfig
 
 register = keras.saving.register_keras_serializable(package="sparse_edge")
@@ -34,9 +33,50 @@ def sinusoidal_table(length: int, d_model: int) -> np.ndarray:
     return table
 
 
+# -- positions: one small function per ``positional`` mode, each (layer, x (B, m, d), ids (B, n)) -> (B, m, d) --
+
+def table_positions(layer, x, token_ids):
+    """``learned`` and ``sinusoidal``: row t of a (max_length / patch, d) table added at position t.
+
+    Positions 0..m-1 are computed from the input (``ids * 0 + range``) rather than a constant slice: a
+    constant slice would be folded into a separate copy of the table for every input length of a
+    multi-length .tflite file; a gather keeps one shared table."""
+    first = token_ids if layer.patch == 1 else token_ids[:, :: layer.patch]   # (B, m): one id a position
+    positions = first * 0 + tf.range(tf.shape(first)[1])[None, :]            # (B, m)
+    return x + tf.gather(layer.positions, positions)
+
+
+def conv_positions(layer, x, token_ids):
+    """``conv``: each feature mixed with its own CONV_WIDTH neighbours' (zeros past either end), one learned
+    filter per feature (a convolutional position embedding, as in wav2vec 2.0 and CPVT): relative order, for
+    any length.
+
+    A depthwise convolution written as shifted copies, not ``tf.nn.depthwise_conv2d``: dynamic-range
+    quantization gives that op int8 weights with one scale per tensor (what tflite-runtime 2.14 needs for its
+    other ops), and TFLite's hybrid DEPTHWISE_CONV_2D reads one scale per channel, so every channel but the
+    first was scaled by whatever followed in memory (measured: outputs near 1e29, every review the same
+    label). Slices, multiplies and adds are exact in every variant."""
+    n, half = x.shape[1], CONV_WIDTH // 2
+    filters = tf.reshape(layer.positions, [CONV_WIDTH, layer.d_model])         # (width, d)
+    padded = tf.pad(x, [[0, 0], [half, half], [0, 0]])                          # (B, n + width - 1, d)
+    near = padded[:, 0:n] * filters[0]
+    for j in range(1, CONV_WIDTH):
+        near = near + padded[:, j:j + n] * filters[j]
+    return x + near
+
+
+def no_positions(layer, x, token_ids):
+    """``relative``: nothing added here; positions are the attention's learned bias per distance."""
+    return x
+
+
+POSITIONS = {"learned": table_positions, "sinusoidal": table_positions, "conv": conv_positions,
+             "relative": no_positions}   # model/config.py's POSITIONAL, and how each adds positions
+
+
 @register
 class TokenAndPositionEmbedding(keras.layers.Layer):
-    """Token embedding plus a position embedding; ``logits`` reuses the token table (tied).
+    """Token embedding plus a position embedding (``POSITIONS``); ``logits`` reuses the token table (tied).
 
     With ``patch`` p > 1 each id has a d/p-wide embedding and every p neighbouring ids are one
     position: their embeddings side by side, (B, n, d/p) -> (B, n/p, d), as MEGABYTE and ViT embed
@@ -50,20 +90,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.positional, self.patch = positional, patch
 
     def build(self, input_shape=None):
+        normal = keras.initializers.RandomNormal
         self.tokens = self.add_weight(name="tokens", shape=(self.vocab_size, self.d_model // self.patch),
-                                      initializer=keras.initializers.RandomNormal(stddev=0.02))
-        if self.positional == "learned":
-            self.positions = self.add_weight(name="positions", shape=(self.max_length // self.patch, self.d_model),
-                                             initializer=keras.initializers.RandomNormal(stddev=0.02))
-        elif self.positional == "relative":   # positions live in the attention's distance biases
-            self.positions = None
-        elif self.positional == "conv":
-            # one learned filter per feature over the CONV_WIDTH neighbours (a convolutional position
-            # embedding, as in wav2vec 2.0 and CPVT): relative order, for any length
-            self.positions = self.add_weight(name="position_filter", shape=(1, CONV_WIDTH, self.d_model, 1),
-                                             initializer=keras.initializers.RandomNormal(stddev=0.3))
-        else:
-            self.positions = tf.constant(sinusoidal_table(self.max_length, self.d_model))
+                                      initializer=normal(stddev=0.02))
+        self.positions = {
+            "learned": lambda: self.add_weight(name="positions", shape=(self.max_length // self.patch, self.d_model),
+                                               initializer=normal(stddev=0.02)),
+            "sinusoidal": lambda: tf.constant(sinusoidal_table(self.max_length, self.d_model)),
+            "conv": lambda: self.add_weight(name="position_filter", shape=(1, CONV_WIDTH, self.d_model, 1),
+                                            initializer=normal(stddev=0.3)),
+            "relative": lambda: None}[self.positional]()
         self.built = True
 
     def call(self, token_ids):
@@ -74,34 +110,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         x = tf.gather(self.tokens, token_ids)                                  # (B, n, d/p)
         if self.patch > 1:
             x = tf.reshape(x, [-1, n // self.patch, self.d_model])             # (B, n/p, d)
-        if self.positional == "relative":
-            return x
-        if self.positional == "conv":
-            return x + self.neighbours(x)
-        # Positions 0..n-1 computed from the input (``ids * 0 + range``) rather than a constant
-        # slice: a constant slice would be folded into a separate copy of the table for every
-        # input length of a multi-length .tflite file; a gather keeps one shared table.
-        first = token_ids if self.patch == 1 else token_ids[:, :: self.patch]  # (B, n/p): one id a position
-        positions = first * 0 + tf.range(tf.shape(first)[1])[None, :]         # (B, n/p)
-        return x + tf.gather(self.positions, positions)
-
-    def neighbours(self, x):
-        """The conv position embedding of ``x`` (B, n, d): each feature mixed with its own CONV_WIDTH
-        neighbours' (zeros past either end), a depthwise convolution written as shifted copies.
-
-        Written out rather than as ``tf.nn.depthwise_conv2d``: dynamic-range quantization gives that
-        op int8 weights with one scale per tensor (what tflite-runtime 2.14 needs for its other ops),
-        and TFLite's hybrid DEPTHWISE_CONV_2D reads one scale per channel, so every channel but the
-        first was scaled by whatever followed in memory (measured: outputs near 1e29, every review
-        the same label). Slices, multiplies and adds are exact in every variant.
-        """
-        n, half = x.shape[1], CONV_WIDTH // 2
-        filters = tf.reshape(self.positions, [CONV_WIDTH, self.d_model])           # (width, d)
-        padded = tf.pad(x, [[0, 0], [half, half], [0, 0]])                          # (B, n + width - 1, d)
-        near = padded[:, 0:n] * filters[0]
-        for j in range(1, CONV_WIDTH):
-            near = near + padded[:, j:j + n] * filters[j]
-        return near                                                                 # (B, n, d)
+        return POSITIONS[self.positional](self, x, token_ids)
 
     def logits(self, x):
         """(B, n, d) -> (B, n, V): scores against every token embedding."""
@@ -240,65 +249,14 @@ class SparseTransformerClassifier(_SparseTransformer):
         count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)    # (B, 1)
         pooled = tf.reduce_sum(x * mask[:, :, None], axis=1) / count           # (B, d)
         if self.config.pooling == "mean_max":
-            # padding is pushed 30 below the (layer-normed, so small) features, never the max;
+            # padding is pushed MASK_VALUE below the (layer-normed, so small) features, never the max;
             # a moderate constant, not -inf, keeps an int8 scale usable
-            peak = tf.reduce_max(x - 30.0 * (1.0 - mask[:, :, None]), axis=1)    # (B, d)
+            peak = tf.reduce_max(x + MASK_VALUE * (1.0 - mask[:, :, None]), axis=1)    # (B, d)
             pooled = tf.concat([pooled, peak], axis=-1)                        # (B, 2d)
         return self.head(pooled)
 
     def call(self, token_ids, training=None):
         return tf.nn.softmax(self.logits(token_ids, training), axis=-1)
-
-
-@register
-class SparseTransformerEnsemble(keras.Model):
-    """Token ids (B, n) -> the average of several classifiers' probabilities (B, num_classes).
-
-    Classifiers that learned differently (one fine-tuned from the language model, one trained
-    from scratch) make different mistakes; averaging their probabilities cancels some of them.
-    The members read the same token ids, so they share the vocabulary, ``max_length``, the
-    block size (the input lengths) and the classes; their patterns and sizes may differ.
-    ``config`` is the first member's: what batching, conversion and the device read.
-
-    Example:
-        >>> from model.patterns import AttentionPattern
-        >>> c = TransformerConfig(vocab_size=50, max_length=32, d_model=16, num_heads=2,
-        ...                       pattern=AttentionPattern("bigbird", block_size=8, window=3))
-        >>> SparseTransformerEnsemble([c, c])(tf.ones([3, 20], tf.int32)).shape
-        TensorShape([3, 2])
-    """
-
-    @staticmethod
-    def inputs(c: TransformerConfig) -> dict:
-        """What a member's input and output look like; every member must agree on it."""
-        return {"vocab_size": c.vocab_size, "max_length": c.max_length, "num_classes": c.num_classes,
-                "pad_id": c.pad_id, "block_size": c.pattern.block_size}
-
-    def __init__(self, configs: list, **kwargs):
-        super().__init__(**kwargs)
-        configs = [c if isinstance(c, TransformerConfig) else TransformerConfig.from_dict(c) for c in configs]
-        if len(configs) < 2:
-            raise ValueError(f"an ensemble needs at least two members, got {len(configs)}")
-        first = configs[0]
-        for i, c in enumerate(configs[1:], start=2):
-            for field, value in self.inputs(c).items():
-                if value != self.inputs(first)[field]:
-                    raise ValueError(f"member {i} has {field}={value} but member 1 has "
-                                     f"{self.inputs(first)[field]}; members must read the same inputs")
-        self.config = first
-        self.members = [SparseTransformerClassifier(c, name=f"member_{i}") for i, c in enumerate(configs)]
-
-    def build(self, input_shape=None):
-        for member in self.members:
-            member.build(None)
-        self.built = True
-
-    def call(self, token_ids, training=None):
-        probs = [member(token_ids, training=training) for member in self.members]   # each (B, C)
-        return tf.add_n(probs) / float(len(probs))
-
-    def get_config(self):
-        return {"configs": [m.config.to_dict() for m in self.members], "name": self.name}
 
 
 @register

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.files import write_json_atomic, write_text_atomic  # noqa: E402
+from training.files import write_json_atomic, write_text_atomic  # noqa: E402
 
 LISTS = "/var/lib/apt/lists"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from convert.mediapipe_tokens import classes  # noqa: E402
-from model.files import write_text_atomic  # noqa: E402
+from training.files import write_text_atomic  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "edge_runtime" / "unicode_tables.json"
 

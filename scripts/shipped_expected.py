@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from edge_runtime import TextClassifier  # noqa: E402
-from model.files import write_json_atomic  # noqa: E402
+from training.files import write_json_atomic  # noqa: E402
 
 SHIPPED = REPO / "artifacts" / "imdb-classifier" / "tflite"
 VARIANTS = ("float32", "float16", "dynamic", "int8")

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from training.saved import ModelFolder
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("SPARSE_EDGE_ARTIFACTS", ROOT / "artifacts"))   # where the shipped models are
 # the classifier's model folder: the shipped IMDB one, or yours (`sparse-edge demo --model-dir DIR`)
@@ -47,18 +49,18 @@ def load_generator(path: str):
 
 @st.cache_resource
 def load_keras_classifier(folder: str):
-    from model.saved import load_trained
+    from training.saved import load_trained
 
     model, tokenizer, _ = load_trained(folder)
     return model, tokenizer
 
 
 def classifier(variant: str):   # cached per path: loaded once per process
-    return load_classifier(str(CLASSIFIER / "tflite" / f"{variant}.tflite"))
+    return load_classifier(str(ModelFolder(CLASSIFIER).tflite(variant)))
 
 
 def generator(variant: str = "float32"):
-    return load_generator(str(LM / "tflite" / f"{variant}.tflite"))
+    return load_generator(str(ModelFolder(LM).tflite(variant)))
 
 
 def keras_classifier():
@@ -181,7 +183,7 @@ def page_attention() -> None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def attributions(text: str) -> list[dict]:
-    from model.inspect_attention import word_attributions
+    from sparse_edge.reports.inspect_attention import word_attributions
 
     model, tokenizer = keras_classifier()
     return word_attributions(model, tokenizer, text)
@@ -195,7 +197,7 @@ def attention_figure(text: str, layer: int, head: int):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from model.inspect_attention import attention_map
+    from sparse_edge.reports.inspect_attention import attention_map
 
     model, tokenizer = keras_classifier()
     image, tokens = attention_map(model, tokenizer, text, layer, head)
@@ -231,7 +233,7 @@ def _coloured(words: list[dict]) -> str:
 
 def page_parity() -> None:
     st.header("What quantization cost")
-    path = CLASSIFIER / "parity.json"
+    path = ModelFolder(CLASSIFIER).parity_path
     if not path.exists():
         st.error(f"{path} is missing: run `sparse-edge parity {CLASSIFIER}`.")
         return

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from training.saved import ModelFolder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,7 +21,7 @@ def draw_results(path: str | Path = ROOT / "artifacts" / "results.png") -> Path:
     import matplotlib.pyplot as plt
 
     runs = [json.loads(p.read_text()) for p in sorted((ROOT / "artifacts" / "experiments").glob("*.json"))]
-    parity = json.loads((ROOT / "artifacts" / "imdb-classifier" / "parity.json").read_text())
+    parity = json.loads(ModelFolder(ROOT / "artifacts" / "imdb-classifier").parity_path.read_text())
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
 
     colors = {"dense": "tab:red", "local": "tab:green", "bigbird": "tab:blue"}

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from edge_runtime.tokenizer import TOKENIZERS
 from sparse_edge.pipeline_summary import build_summary, summary_markdown  # noqa: F401 - the pipeline's API
 from sparse_edge.presets import IMDB_ONLY, PRESETS, REPO, Preset, default_preset  # noqa: F401
 from sparse_edge.run_folder import Run, RunFolder, StageFailed
@@ -32,16 +33,16 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
                  strip_accents: bool | None = None, tokenizer: str | None = None) -> dict:
     """Run every stage not already done; return the summary (``DIR/summary.json``).
 
-    ``data`` is a ``model.sources.DataSpec`` (None: IMDB); ``preset_name`` None picks
+    ``data`` is a ``training.sources.DataSpec`` (None: IMDB); ``preset_name`` None picks
     ``default_preset(data)``.
 
     Raises:
         StageFailed: a stage failed; its message names the stage and the reason. Outputs of the
             stages before it are left as they were.
-        model.data.DatasetMissing: IMDB is not available (raised by the first stage, at once).
-        model.sources.DataError: the data cannot be used (raised before any stage runs).
+        training.data.DatasetMissing: IMDB is not available (raised by the first stage, at once).
+        training.sources.DataError: the data cannot be used (raised before any stage runs).
     """
-    from model.data import DatasetMissing
+    from training.data import DatasetMissing
 
     presets = presets or PRESETS
     if data is not None:   # later stages read the folder's data.json and need to know where TFDS data is
@@ -53,10 +54,10 @@ def run_pipeline(preset_name: str | None, out: str | Path, data_dir: str | None 
         raise ValueError(f"the {preset_name} preset rebuilds the shipped IMDB classifier; for {data.source} use "
                          "--preset small (a few thousand rows) or quick")
     preset = presets[preset_name]
-    if tokenizer == "bytes" and (preset.vocab_file or preset.lm_config or preset.hybrid_config):
+    if tokenizer and TOKENIZERS[tokenizer].rules is None and (preset.vocab_file or preset.lm_config or preset.hybrid_config):
         raise ValueError(f"the {preset_name} preset is built on a WordPiece vocabulary (its language model and "
                          "n-gram half read word pieces); use --preset quick or small with --tokenizer bytes")
-    from model.sources import DataSpec, open_data
+    from training.sources import DataSpec, open_data
 
     source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data stops here
     out = Path(out)

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from convert.variants import EDGE, REFERENCE, names as variant_names
-from model.machine import describe_machine
-from model.tables import ROOT, load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import ROOT, load_artifact, machine_line
 from sparse_edge.run_folder import RunFolder
 
 

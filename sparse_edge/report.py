@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from convert import tables as conversion
-from model import lra_tables
-from model import tables as models
-from model.tables import ROOT  # noqa: F401 - the repository, for the report command
+from sparse_edge.reports import conversion as conversion
+from sparse_edge.reports import lra_tables
+from sparse_edge.reports import tables as models
+from sparse_edge.reports.tables import ROOT  # noqa: F401 - the repository, for the report command
 from sparse_edge import pipeline_summary as pipelines
 from sparse_edge.bench import (attention, baseline, behaviour, edge, kernels, long, mutation, peers, serve, tokenizer,
                                 train_step)

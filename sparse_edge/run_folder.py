@@ -4,7 +4,7 @@
 
     vocab.txt                   the WordPiece vocabulary (none for a byte-level model)
     lm/                         (full) the causal language model the classifier starts from
-    model/                      the classifier (a ``model.saved.ModelFolder``)
+    model/                      the classifier (a ``training.saved.ModelFolder``)
     hybrid/                     (full) the hybrid built on it
     edge.json                   sample test texts classified by edge_runtime with every variant
     summary.json, summary.md    the final table
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from model.saved import ModelFolder
+from training.saved import ModelFolder
 from sparse_edge.presets import REPO, Preset
 
 
@@ -73,10 +73,10 @@ class Run:
     record: dict = dataclasses.field(default_factory=dict)   # the contents of pipeline.json
     fingerprints: dict = dataclasses.field(default_factory=dict)
     seed: int | None = None   # replaces the preset's training seed (initialisation, batch order, split)
-    data: object = None       # a model.sources.DataSpec (None: IMDB from data_dir/manual_dir)
+    data: object = None       # a training.sources.DataSpec (None: IMDB from data_dir/manual_dir)
     vocab_size: int | None = None   # replaces the preset's vocabulary size
     tokenizer_changes: dict = dataclasses.field(default_factory=dict)   # tokenizer / lowercase / strip_accents, if not the preset's
-    source: object = None     # the opened data (model.sources.LabelledData), read once before any stage
+    source: object = None     # the opened data (training.sources.LabelledData), read once before any stage
 
     @property
     def vocabulary_size(self) -> int:
@@ -110,7 +110,7 @@ class Run:
 
     @functools.cached_property
     def train_config(self):
-        from model.train_config import TrainConfig
+        from training.train_config import TrainConfig
 
         path = REPO / self.preset.train_config
         if not path.exists():

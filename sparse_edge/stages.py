@@ -13,7 +13,8 @@ import json
 import shutil
 
 from convert.variants import EDGE, names as variant_names
-from model.saved import ModelFolder
+from edge_runtime.tokenizer import TOKENIZERS
+from training.saved import ModelFolder
 from sparse_edge.presets import REPO, Preset
 from sparse_edge.run_folder import Run, RunFolder, StageFailed
 
@@ -45,22 +46,23 @@ def data_stage(run: Run):
 
 
 def vocab_stage(run: Run):
-    from model.vocab import learn_vocab
+    from training.vocab import learn_vocab
 
     config = run.train_config
+    rules = TOKENIZERS[config.tokenizer].rules
     settings = {"size": run.vocabulary_size, "unsupervised": run.preset.vocab_unsupervised,
                 "lowercase": config.lowercase, "strip_accents": config.strip_accents,
-                **({"tokenizer": "mediapipe"} if config.tokenizer == "mediapipe" else {}),   # older records: none
+                **({"tokenizer": config.tokenizer} if rules not in ("bert", None) else {}),   # older records: none
                 "train_limit": config.train_limit, "vocab_limit": config.vocab_limit,
                 "file": run.preset.vocab_file}
 
-    if config.tokenizer == "bytes":   # UTF-8 bytes: nothing to learn, no file
-        return {"tokenizer": "bytes"}, lambda: {"entries": 0, "tokenizer": "bytes"}, [], ["data"]
+    if rules is None:   # UTF-8 bytes: nothing to learn, no file
+        return {"tokenizer": config.tokenizer}, lambda: {"entries": 0, "tokenizer": config.tokenizer}, [], ["data"]
     if run.preset.vocab_file:
         source = REPO / run.preset.vocab_file
 
         def copy() -> dict:
-            from model.files import write_atomic
+            from training.files import write_atomic
 
             write_atomic(run.folder.vocab_path, source.read_bytes())
             return {"copied_from": run.preset.vocab_file, "entries": len(source.read_text(encoding="utf-8").split())}
@@ -75,14 +77,14 @@ def vocab_stage(run: Run):
             texts = texts + run.source.load("unsupervised").texts
         tokenizer = learn_vocab(texts[: config.vocab_limit], run.vocabulary_size, run.folder.vocab_path,
                                 lowercase=config.lowercase, strip_accents=config.strip_accents,
-                                rules="mediapipe" if config.tokenizer == "mediapipe" else "bert")
+                                rules=rules)
         return {"entries": len(tokenizer), "texts": len(texts[: config.vocab_limit])}
 
     return settings, work, [VOCAB], ["data"]
 
 
 def lm_stage(run: Run):
-    from model.train_lm import LMConfig, train_lm
+    from training.train_lm import LMConfig, train_lm
 
     path = REPO / run.preset.lm_config
     if not path.exists():
@@ -98,7 +100,7 @@ def lm_stage(run: Run):
 
 
 def train_stage(run: Run):
-    from model.train import train
+    from training.train import train
 
     config = run.train_config
     if run.preset.lm_config:   # start from this run's language model, not the folder named in the file
@@ -111,7 +113,7 @@ def train_stage(run: Run):
             shutil.rmtree(run.base_dir)   # a run with other settings: start clean
         _remember_start(run, "train")
         metrics = train(config, run.base_dir, run.data_dir, run.manual_dir, resume=resume,
-                        vocab_path=None if config.tokenizer == "bytes" else str(run.folder.vocab_path),
+                        vocab_path=None if TOKENIZERS[config.tokenizer].rules is None else str(run.folder.vocab_path),
                         progress=run.progress, data=run.data)
         return {key: metrics[key] for key in ("accuracy", "macro_f1", "n", "val_accuracy", "best_epoch",
                                               "train_seconds")}
@@ -121,8 +123,8 @@ def train_stage(run: Run):
 
 
 def hybrid_stage(run: Run):
-    from model.train_config import HybridSettings
-    from model.train_hybrid import train_hybrid
+    from training.train_config import HybridSettings
+    from training.train_hybrid import train_hybrid
 
     path = REPO / run.preset.hybrid_config
     if not path.exists():
@@ -172,7 +174,7 @@ def parity_stage(run: Run):
 
 
 def edge_stage(run: Run):
-    from model.files import write_json_atomic
+    from training.files import write_json_atomic
 
     def work() -> dict:
         from edge_runtime import TextClassifier
@@ -196,7 +198,7 @@ def edge_stage(run: Run):
 
 def summary_stage(run: Run):
     def work() -> dict:
-        from model.files import write_json_atomic, write_text_atomic
+        from training.files import write_json_atomic, write_text_atomic
         from sparse_edge.pipeline_summary import build_summary, summary_markdown
 
         summary = build_summary(run.out)
@@ -241,6 +243,6 @@ def _remember_start(run: Run, stage: str) -> None:
 
 
 def save_record(run: Run) -> None:
-    from model.files import write_json_atomic
+    from training.files import write_json_atomic
 
     write_json_atomic(run.folder.record_path, run.record)

@@ -107,8 +107,8 @@ def converted_model(pipeline_run):
 @pytest.fixture(scope="session")
 def vocab(tmp_path_factory):
     """A 2,000-piece vocabulary learned from 1,000 IMDB training reviews, shared by the tiny trainings."""
-    from model.data import load_imdb
-    from model.vocab import learn_vocab
+    from training.data import load_imdb
+    from training.vocab import learn_vocab
 
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     learn_vocab(load_imdb("train", limit=1000).texts, 2000, path)
@@ -120,7 +120,7 @@ def tiny_trained(tmp_path_factory, vocab):
     """One training of ``tests.test_training.tiny_config()``, read by every test that needs a trained folder.
 
     Tests only read it: at the end of the session every file must be as the training left it."""
-    from model.train import train
+    from training.train import train
     from tests.test_training import tiny_config
 
     folder = tmp_path_factory.mktemp("tiny") / "model"
@@ -138,7 +138,7 @@ def cached_lm(tmp_path_factory):
     from convert.lm import convert_lm_dir
     from model.config import TransformerConfig
     from model.patterns import AttentionPattern
-    from model.train_lm import LMConfig, train_lm
+    from training.train_lm import LMConfig, train_lm
 
     folder = tmp_path_factory.mktemp("cached-lm")
     model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,

@@ -43,8 +43,8 @@ def remeasured_metrics(folder, limit: int) -> dict:
     """A trained folder's test figures measured again, outside the code that wrote metrics.json: the saved
     model reloaded, each of the first ``limit`` test reviews classified alone (``classify_texts``), the
     confusion matrix and accuracy counted here."""
-    from model.data import load_imdb
-    from model.saved import classify_texts, load_trained
+    from training.data import load_imdb
+    from training.saved import classify_texts, load_trained
 
     model, tokenizer, _ = load_trained(folder)
     test = load_imdb("test", limit=limit)

@@ -33,7 +33,7 @@ KERNELS = json.loads((SHIPPED.parent / "bench" / "kernels.json").read_text())
 
 @pytest.mark.imdb
 def test_the_edge_runtime_reproduces_the_probabilities_parity_was_computed_from():
-    from model.data import load_imdb
+    from training.data import load_imdb
 
     report = json.loads((SHIPPED / "parity.json").read_text())
     reviews = load_imdb("test", limit=6)
@@ -61,7 +61,7 @@ def test_the_shipped_quantized_files_remeasured_on_a_sample_flip_the_reviews_par
     -0.08 pp (int8) is what these files still compute."""
     from convert.parity import run_parity
     from convert.variants import variant as variant_of
-    from model.data import load_imdb
+    from training.data import load_imdb
 
     recorded = json.loads((SHIPPED / "parity.json").read_text())
     ids = {str(i) for i in load_imdb("test", limit=RESAMPLE).ids}
@@ -91,8 +91,8 @@ def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_in_the_
     """Every shipped MediaPipe file, through the newest mediapipe (all 25,000 test reviews) and through the web page
     (all 25,000 too): 99.9% of the labels and every hostile text's label equal to edge_runtime's (the file
     measured is the file shipped)."""
-    from convert.mediapipe_parity import GOAL
-    from sparse_edge.web import TASKS_TEXT, TASKS_TEXT_VERSION
+    from convert.variants import RUNTIME_THRESHOLDS as GOAL
+    from convert.web_page import TASKS_TEXT, TASKS_TEXT_VERSION
     from tests.test_mediapipe_tokens import NEWEST
 
     folder = SHIPPED.parent / "imdb-classifier-mediapipe" / "mediapipe"
@@ -108,7 +108,7 @@ def test_the_mediapipe_files_met_the_parity_goal_on_the_whole_test_split_in_the_
 def check_mediapipe_rows(report: dict, folder: Path) -> None:
     import hashlib
 
-    from convert.mediapipe_parity import GOAL
+    from convert.variants import RUNTIME_THRESHOLDS as GOAL
 
     for variant, row in report["variants"].items():
         assert abs(row["delta_accuracy_pp"]) <= GOAL["max_abs_delta_pp"], variant
@@ -169,7 +169,7 @@ def test_the_byte_model_parity_covers_the_whole_test_split_and_misses_only_the_s
 
 @pytest.mark.imdb
 def test_the_edge_runtime_reproduces_the_byte_model_parity_probabilities():
-    from model.data import load_imdb
+    from training.data import load_imdb
 
     report = json.loads((BYTES / "parity.json").read_text())
     reviews = load_imdb("test", limit=4)
@@ -228,7 +228,7 @@ def test_the_headline_accuracy_is_what_the_shipped_file_measures_again_on_all_25
 
     import numpy as np
 
-    from model.data import load_imdb
+    from training.data import load_imdb
     from tests.tolerances import within
 
     readme = (SHIPPED.parents[1] / "README.md").read_text()

@@ -67,7 +67,7 @@ def test_bench_peers_measures_every_system_in_one_run(tmp_path):
 def test_mcnemar_counts_only_the_reviews_the_two_disagree_on():
     import numpy as np
 
-    from model.mix import mcnemar_exact
+    from training.mix import mcnemar_exact
 
     a = np.array([True] * 60 + [False] * 10 + [True] * 30)
     b = np.array([False] * 60 + [True] * 10 + [True] * 30)

@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from model.train_config import TrainConfig
+from training.train_config import TrainConfig
 from tests.tolerances import assert_close_and_deciding
 
 TINY = {"model": {"vocab_size": 261, "max_length": 256, "d_model": 16, "num_heads": 2, "num_layers": 1, "d_ff": 32,
@@ -17,14 +17,14 @@ TINY = {"model": {"vocab_size": 261, "max_length": 256, "d_model": 16, "num_head
 
 
 def _variables(folder):
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     return [v.numpy() for v in ModelFolder(folder).load_keras().trainable_variables]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    from model.train import train
+    from training.train import train
 
     out = tmp_path_factory.mktemp("bytes") / "whole"
     metrics = train(TrainConfig.from_dict(TINY), out, progress=False)
@@ -33,7 +33,7 @@ def uninterrupted(tmp_path_factory):
 
 @pytest.mark.imdb
 def test_a_run_stopped_mid_epoch_resumes_to_the_same_model(uninterrupted, tmp_path, monkeypatch):
-    import model.train as training
+    import training.train as training
 
     whole, metrics = uninterrupted
     calls = {"n": 0}
@@ -64,7 +64,7 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_same_model(uninterrupted, tmp_pa
 
 @pytest.mark.imdb
 def test_another_configuration_in_the_same_folder_is_refused(uninterrupted):
-    from model.train import train
+    from training.train import train
 
     whole, _ = uninterrupted
     with pytest.raises(ValueError, match="another configuration; pass --resume"):
@@ -73,7 +73,7 @@ def test_another_configuration_in_the_same_folder_is_refused(uninterrupted):
 
 @pytest.mark.imdb
 def test_a_warm_restart_starts_from_every_weight_of_the_trained_classifier(uninterrupted, tmp_path, monkeypatch):
-    import model.train as training
+    import training.train as training
 
     whole, metrics = uninterrupted
     seen = {}
@@ -96,7 +96,7 @@ def test_a_warm_restart_starts_from_every_weight_of_the_trained_classifier(unint
 
 @pytest.mark.imdb
 def test_a_warm_restart_from_another_model_shape_is_refused(uninterrupted, tmp_path):
-    from model.train import train
+    from training.train import train
 
     whole, _ = uninterrupted
     other = {**TINY, "model": {**TINY["model"], "d_model": 32}, "epochs": 1, "init_from": str(whole)}
@@ -109,7 +109,7 @@ TEXTS = ["A wonderful film, très émouvant.", "Dull.\x00\x1b", "x" * 600, "映�
 
 def _converted(uninterrupted, tmp_path, variants):
     from convert.export import convert_model_dir
-    from model.saved import ModelFolder, classify_texts
+    from training.saved import ModelFolder, classify_texts
 
     whole, _ = uninterrupted
     folder = ModelFolder(whole)
@@ -121,7 +121,7 @@ def _converted(uninterrupted, tmp_path, variants):
 @pytest.mark.imdb
 def test_the_byte_model_converts_without_a_vocabulary_and_runs_on_the_device(uninterrupted, tmp_path):
     from edge_runtime import TextClassifier
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     assert not ModelFolder(uninterrupted[0]).vocab_path.exists()
     keras = _converted(uninterrupted, tmp_path, ["float32", "dynamic"])
@@ -147,7 +147,7 @@ def test_a_document_past_the_training_cut_is_read_whole_on_the_device_as_keras_r
     Keras model run on the uncut bytes, and a 5,000-byte text is cut only at the file's longest input."""
     from convert.export import convert_model_dir
     from edge_runtime import TextClassifier
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     whole, _ = uninterrupted
     convert_model_dir(whole, ["float32"], out_dir=tmp_path, progress=False)
@@ -204,7 +204,7 @@ def test_a_variant_registered_in_one_place_is_converted_judged_and_reported(unin
     """convert/variants.py is the only place a variant is named: one new row there is enough."""
     from convert import targets, variants
     from convert.parity import parity_markdown
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     monkeypatch.setattr(variants, "_TABLE", dict(variants._TABLE))   # the throwaway row goes with the test
     variants.register(variants.Variant("half", "float16 weights, a second time", optimize=True,
@@ -229,8 +229,8 @@ PRETRAINED = {**TINY, "pretrain_steps": 6, "pretrain_unlabelled": False, "epochs
 
 @pytest.mark.imdb
 def test_a_run_stopped_while_pretraining_resumes_to_the_same_model(tmp_path, monkeypatch):
-    import model.pretrain as pretraining
-    from model.train import train
+    import training.pretrain as pretraining
+    from training.train import train
 
     whole = train(TrainConfig.from_dict(PRETRAINED), tmp_path / "whole", progress=False)
     calls = {"n": 0}

@@ -14,7 +14,7 @@ from convert.representative import representative_reviews
 from convert.tflite import ConversionError, convert_keras_model, convert_multi_length, op_names
 from edge_runtime import TextClassifier
 from edge_runtime.bundle import read_bundle
-from model.files import write_atomic
+from training.files import write_atomic
 from sparse_edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,8 +81,8 @@ def test_parity_meets_every_accuracy_threshold_and_matches_the_edge_runtime(conv
     saved = json.loads((converted_model / "parity.json").read_text())
     assert saved["n"] == 2000 and "Verdict" in (converted_model / "parity.md").read_text()
     # the reference in the report is the Keras model's own output, and the float32 file computes it
-    from model.data import load_imdb
-    from model.saved import classify_texts, load_trained
+    from training.data import load_imdb
+    from training.saved import classify_texts, load_trained
 
     reviews = load_imdb("test", limit=8)
     keras_model, tokenizer, _ = load_trained(converted_model)
@@ -125,7 +125,7 @@ def test_parity_command_exits_non_zero_when_a_threshold_is_missed(converted_mode
 
 @pytest.mark.imdb
 def test_several_lengths_share_weights_in_one_file(converted_model):
-    from model.saved import load_trained
+    from training.saved import load_trained
 
     model, _, _ = load_trained(converted_model)
     single = convert_multi_length(model, [384], "float32")
@@ -168,6 +168,19 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good"])
     with pytest.raises(ValueError, match="representative set is empty"):
         representative_reviews([], tokenizer, [128], 128)
+
+
+def test_a_length_no_review_needs_is_calibrated_with_reviews_cut_and_padded_by_the_one_rule():
+    from edge_runtime.tokenizer import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good"])
+    samples = representative_reviews(["good " * 9, "good " * 3], tokenizer, [4, 16, 32], 32, per_length=2)
+    assert [len(samples[n]) for n in (4, 16, 32)] == [2, 2, 2]
+    for rows in samples[4]:   # no review fits 4 ids: the longest ones, cut keeping their [SEP]
+        assert rows.tolist() == [[tokenizer.cls_id, 5, 5, tokenizer.sep_id]]
+    for rows in samples[32]:  # none needs 32 either: the same reviews, padded after their [SEP]
+        ids = rows[0].tolist()
+        assert ids[0] == tokenizer.cls_id and tokenizer.sep_id in ids and ids[-1] == tokenizer.pad_id
 
 
 @pytest.mark.imdb

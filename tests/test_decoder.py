@@ -70,8 +70,8 @@ PROMPTS = ["", "This movie was", "I expected nothing and", "The acting, the musi
 @pytest.mark.imdb
 def test_greedy_tokens_from_the_cache_equal_the_window_everywhere(cached_lm):
     from edge_runtime.generator import TextGenerator
-    from model.generate import keras_generate_ids
-    from model.saved import ModelFolder
+    from training.generate import keras_generate_ids
+    from training.saved import ModelFolder
 
     folder, files = cached_lm
     generator = TextGenerator(files["float32"])

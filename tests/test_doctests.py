@@ -10,12 +10,13 @@ import convert
 import edge_runtime
 import model
 import sparse_edge
+import training
 
 SKIP = {"sparse_edge.demo_app"}   # a Streamlit script: importing it draws the page (and __main__ modules run)
 
 
 def modules():
-    for package in (edge_runtime, model, convert, sparse_edge):
+    for package in (edge_runtime, model, training, convert, sparse_edge):
         yield package.__name__
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if info.name not in SKIP and not info.name.endswith("__main__"):
@@ -32,8 +33,8 @@ WITH_EXAMPLES = [name for name in modules() if examples(name)]
 
 def test_the_documented_modules_have_examples():
     # the modules a newcomer calls first show how; this list only grows
-    assert {"model.ngrams", "model.hybrid", "model.files", "model.saved", "model.transformer",
-            "model.teacher", "model.config"} <= set(WITH_EXAMPLES)
+    assert {"training.ngrams", "training.hybrid", "training.files", "training.saved", "model.transformer",
+            "training.teacher", "model.config"} <= set(WITH_EXAMPLES)
 
 
 @pytest.mark.parametrize("name", WITH_EXAMPLES)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from model.ensemble import total_train_seconds
+from training.ensemble import total_train_seconds
 from model.patterns import AttentionPattern
 from tests.reference import remeasured_metrics
 from tests.test_training import tiny_config
@@ -18,7 +18,7 @@ from tests.tolerances import assert_close_and_deciding, assert_close_and_ordered
 @pytest.fixture(scope="module")
 def members(tmp_path_factory, vocab):  # noqa: F811
     """Two tiny classifiers that differ in pattern and seed, on one vocabulary and validation split."""
-    from model.train import train
+    from training.train import train
 
     root = tmp_path_factory.mktemp("members")
     local = tiny_config()
@@ -32,8 +32,8 @@ def members(tmp_path_factory, vocab):  # noqa: F811
 
 @pytest.mark.imdb
 def test_ensemble_averages_its_members_and_writes_a_model_folder(tmp_path, members):
-    from model.ensemble import build_ensemble
-    from model.saved import classify_texts, load_trained
+    from training.ensemble import build_ensemble
+    from training.saved import classify_texts, load_trained
 
     metrics = build_ensemble(members, tmp_path / "ens", progress=False)
     for name in ("model.keras", "config.json", "train_config.json", "vocab.txt", "log.csv", "metrics.json"):
@@ -62,8 +62,8 @@ def test_ensemble_averages_its_members_and_writes_a_model_folder(tmp_path, membe
 def test_an_ensemble_converts_to_builtin_tflite_and_runs_on_the_edge(tmp_path, members):
     from convert.export import convert_model_dir
     from edge_runtime import TextClassifier
-    from model.ensemble import build_ensemble
-    from model.saved import classify_texts, load_trained
+    from training.ensemble import build_ensemble
+    from training.saved import classify_texts, load_trained
     from convert.tflite import op_names
     from edge_runtime.bundle import read_bundle
 
@@ -94,8 +94,8 @@ def test_each_member_reads_its_own_token_table_in_the_int8_file(tmp_path, member
 
     from convert.export import convert_model_dir
     from edge_runtime.bundle import read_bundle
-    from model.ensemble import build_ensemble
-    from model.saved import load_trained
+    from training.ensemble import build_ensemble
+    from training.saved import load_trained
 
     build_ensemble(members, tmp_path / "ens", progress=False)
     [path] = convert_model_dir(tmp_path / "ens", ["int8"], calibration_reviews=4, progress=False).values()
@@ -119,9 +119,9 @@ def test_each_member_reads_its_own_token_table_in_the_int8_file(tmp_path, member
 
 @pytest.mark.imdb
 def test_attention_view_of_an_ensemble_shows_its_first_member(tmp_path, members):
-    from model.ensemble import build_ensemble
-    from model.inspect_attention import attention_map
-    from model.saved import load_trained
+    from training.ensemble import build_ensemble
+    from sparse_edge.reports.inspect_attention import attention_map
+    from training.saved import load_trained
 
     build_ensemble(members, tmp_path / "ens", progress=False)
     ensemble, tokenizer, _ = load_trained(tmp_path / "ens")
@@ -138,8 +138,8 @@ def test_members_that_cannot_be_averaged_are_refused(tmp_path, members, vocab): 
 
     from click.testing import CliRunner
 
-    from model.files import write_json_atomic
-    from model.train_config import TrainConfig
+    from training.files import write_json_atomic
+    from training.train_config import TrainConfig
     from sparse_edge.cli import main
 
     def refused(args, message):
@@ -167,9 +167,9 @@ def test_members_that_cannot_be_averaged_are_refused(tmp_path, members, vocab): 
 
 @pytest.mark.imdb
 def test_weight_averaging_gives_one_classifier_with_the_mean_of_the_members_weights(tmp_path, members):
-    from model.ensemble import build_ensemble
-    from model.saved import load_trained
-    from model.train import train
+    from training.ensemble import build_ensemble
+    from training.saved import load_trained
+    from training.train import train
     from model.transformer import SparseTransformerClassifier
 
     # another seed of the first member: the same model config, the same validation split

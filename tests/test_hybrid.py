@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from model.config import TransformerConfig
-from model.hybrid import HybridClassifier, ngram_rows
-from model.ngrams import NbLogisticRegression, NgramHashing, largest_prime_below
+from training.hybrid import HybridClassifier, ngram_rows
+from training.ngrams import NbLogisticRegression, NgramHashing, largest_prime_below
 from model.patterns import AttentionPattern
 from tests.reference import remeasured_metrics
 from tests.tolerances import assert_close_and_deciding
@@ -170,9 +170,9 @@ def test_a_hybrid_converts_to_builtin_tflite_that_the_edge_runtime_reads_with_it
 
 @pytest.mark.imdb
 def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, tiny_trained):
-    from model.saved import HYBRID, ModelFolder
-    from model.train_config import HybridSettings
-    from model.train_hybrid import out_of_fold_logits, train_hybrid, truncate
+    from training.saved import HYBRID, ModelFolder
+    from training.train_config import HybridSettings
+    from training.train_hybrid import out_of_fold_logits, train_hybrid, truncate
 
     settings = HybridSettings(base=str(tiny_trained), bigram_buckets=5000, trigram_buckets=5000, folds=3,
                               epochs=1, learning_rate=1e-3)
@@ -214,7 +214,7 @@ def test_train_hybrid_fits_out_of_fold_and_writes_a_hybrid_folder(tmp_path, tiny
 
 def test_word_attributions_share_out_exactly_the_ngram_log_odds():
     from edge_runtime.tokenizer import WordPieceTokenizer
-    from model.inspect_attention import word_attributions
+    from sparse_edge.reports.inspect_attention import word_attributions
 
     tokenizer = WordPieceTokenizer.from_text(tiny_vocab(12000))
     text = "w10 w11 w12 w10 w11 w40 w41"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.kneser_ney import KneserNey, discounts
+from training.kneser_ney import KneserNey, discounts
 
 
 def test_discounts_follow_chen_and_goodman():

@@ -27,8 +27,8 @@ def test_training_batches_keras_prediction_and_the_device_pad_alike():
     from types import SimpleNamespace
 
     from edge_runtime.classifier import TextClassifier
-    from model.batching import make_batches
-    from model.saved import classify_texts
+    from training.batching import make_batches
+    from training.saved import classify_texts
 
     tok = ByteTokenizer()
     texts = ["short", "x" * 150, "é" * 300, "y" * 5000]

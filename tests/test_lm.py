@@ -20,7 +20,7 @@ def lm_dir(tmp_path_factory):
     from convert.lm import convert_lm_dir
     from model.config import TransformerConfig
     from model.patterns import AttentionPattern
-    from model.train_lm import LMConfig, train_lm
+    from training.train_lm import LMConfig, train_lm
 
     folder = tmp_path_factory.mktemp("lm")
     model = TransformerConfig(vocab_size=12000, max_length=64, d_model=32, num_heads=2, num_layers=2, d_ff=64,
@@ -39,9 +39,9 @@ def test_training_writes_perplexity_and_bits_per_character(lm_dir):
     # held-out reviews: the model learned context, not just which tokens are common
     import numpy as np
 
-    from model.data import load_imdb
-    from model.saved import ModelFolder
-    from model.train_lm import LMConfig
+    from training.data import load_imdb
+    from training.saved import ModelFolder
+    from training.train_lm import LMConfig
 
     config = LMConfig.from_dict(json.loads((lm_dir / "train_config.json").read_text()))
     tokenizer = ModelFolder(lm_dir).tokenizer()
@@ -61,7 +61,7 @@ def test_training_writes_perplexity_and_bits_per_character(lm_dir):
 def test_greedy_decoding_from_tflite_equals_keras_token_for_token(lm_dir):
     from convert.lm import load_lm
     from edge_runtime.tokenizer import WordPieceTokenizer
-    from model.generate import keras_generate_ids
+    from training.generate import keras_generate_ids
 
     model = load_lm(lm_dir)
     tokenizer = WordPieceTokenizer.from_file(lm_dir / "vocab.txt")
@@ -110,7 +110,7 @@ def test_a_classifier_starts_from_the_language_model_weights(lm_dir, tmp_path):
 
     from model.config import TransformerConfig
     from model.patterns import AttentionPattern
-    from model.pretrain import transfer_from_language_model
+    from training.pretrain import transfer_from_language_model
     from model.transformer import SparseTransformerClassifier
 
     lm = keras.models.load_model(lm_dir / "model.keras", safe_mode=True)

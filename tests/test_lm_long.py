@@ -56,7 +56,7 @@ def test_relative_positions_refuse_nothing_and_learned_ones_stop_at_max_length()
 
 
 def test_whole_review_batches_are_the_same_every_time_and_each_bucket_fills_its_tokens():
-    from model.train_lm import epoch_batches, review_rows
+    from training.train_lm import epoch_batches, review_rows
 
     rng = np.random.default_rng(0)
     reviews = [rng.integers(1, 50, rng.integers(3, 300)) for _ in range(400)]
@@ -75,7 +75,7 @@ def test_whole_review_batches_are_the_same_every_time_and_each_bucket_fills_its_
 
 @pytest.mark.imdb
 def test_resumed_training_ends_where_an_uninterrupted_run_ends(tmp_path, monkeypatch):
-    from model.train_lm import LMConfig, LMTrainer, train_lm
+    from training.train_lm import LMConfig, LMTrainer, train_lm
 
     def config():
         return LMConfig(model=tiny_model(vocab_size=12000), steps=12, batch_tokens=512, val_reviews=10,

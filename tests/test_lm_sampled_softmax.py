@@ -5,7 +5,7 @@ import pytest
 
 from model.config import TransformerConfig
 from model.patterns import AttentionPattern
-from model.train_lm import LMConfig, LMTrainer
+from training.train_lm import LMConfig, LMTrainer
 
 VOCAB = 40
 
@@ -72,7 +72,7 @@ def test_sampled_softmax_needs_the_token_counts():
 
 
 def test_packed_windows_lay_reviews_end_to_end_without_padding():
-    from model.train_lm import packed_windows
+    from training.train_lm import packed_windows
 
     reviews = [np.array([2, 10, 11, 3]), np.array([2, 12, 3]), np.array([2, 13, 14, 15, 16, 3])]
     rows = packed_windows(reviews, context=4)

@@ -2,8 +2,8 @@
 
 import os
 
-from model.machine import VECTOR_EXTENSIONS, describe_machine
-from model.tables import machine_line as _machine
+from training.machine import VECTOR_EXTENSIONS, describe_machine
+from sparse_edge.reports.tables import machine_line as _machine
 
 
 def test_the_machine_record_names_the_cpu_and_its_vector_extensions():

@@ -169,7 +169,7 @@ def test_a_length_the_model_cannot_take_is_refused_with_the_reason(length, messa
 
 def test_a_language_model_and_a_missing_mediapipe_are_refused_clearly(tmp_path, monkeypatch):
     import convert.mediapipe_export as export
-    from model.saved import LANGUAGE_MODEL, ModelFolder
+    from training.saved import LANGUAGE_MODEL, ModelFolder
 
     folder = ModelFolder(tmp_path / "lm")
     folder.write_config(LANGUAGE_MODEL, {"vocab_size": 10}, labels=[])

@@ -50,7 +50,7 @@ def test_mediapipes_rules_keep_what_berts_rules_change(vocab):
 
 def test_the_export_refuses_a_model_whose_tokenizer_mediapipe_does_not_reproduce(tmp_path):
     from convert.mediapipe_export import check_mediapipe_tokenizer
-    from model.saved import CLASSIFIER, ModelFolder
+    from training.saved import CLASSIFIER, ModelFolder
 
     folder = ModelFolder(tmp_path / "bert-rules")
     folder.write_config(CLASSIFIER, {"vocab_size": 10}, labels=["negative", "positive"])
@@ -90,7 +90,7 @@ def test_mediapipe_feeds_the_edge_tokenizers_ids_on_hostile_texts_and_reviews(me
     """Id for id at the shipped MediaPipe file's length (896): hostile texts and 2,000 IMDB test reviews, in
     the release that writes the metadata and in the newest."""
     from convert.mediapipe_tokens import probe_ids
-    from model.data import load_imdb
+    from training.data import load_imdb
 
     shipped = REPO / "artifacts" / "imdb-classifier-mediapipe" / "mediapipe" / "conversion.json"
     length = json.loads(shipped.read_text())["length"]["length"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.sources import DataError, DataSpec, open_data
+from training.sources import DataError, DataSpec, open_data
 
 REPO = Path(__file__).resolve().parents[1]
 TOPICS = {   # label -> words that give it away; shared words make it less trivial
@@ -109,8 +109,8 @@ def test_aclimdb_layout_train_test_and_unsup(tmp_path):
 
 
 def test_the_model_folder_refuses_data_that_changed_since_training(tmp_path):
-    from model.saved import ModelFolder
-    from model.sources import data_for_folder
+    from training.saved import ModelFolder
+    from training.sources import data_for_folder
 
     path = write_csv(tmp_path / "t.csv", make_rows(["it", "hr"], 20))
     folder = ModelFolder(tmp_path / "model")
@@ -300,7 +300,7 @@ def test_pipeline_runs_end_to_end_on_your_own_data(tmp_path, tiny_presets):
     """A CSV with five labels (JSONL, a folder per label and TFDS read to the same rows: the tests above),
     trained with the tokenizer option MediaPipe's tokenizer has (accents kept)."""
     from edge_runtime.bundle import read_bundle
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
     from sparse_edge.pipeline import run_pipeline
 
     labels = ["shipping", "it", "billing", "hr", "facilities"]
@@ -334,7 +334,7 @@ def test_train_reads_your_own_data_as_bytes(tmp_path, tiny_presets, kind):
     anywhere, the bytes recorded, the source's labels."""
     from click.testing import CliRunner
 
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
     from sparse_edge.cli import main
 
     labels = ["shipping", "it"]

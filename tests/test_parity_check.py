@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from convert.parity import _sample, check, compare, int8_conclusion, parity_markdown, recheck
-from model.saved import ModelFolder
+from training.saved import ModelFolder
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "artifacts" / "imdb-classifier"

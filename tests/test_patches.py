@@ -66,7 +66,7 @@ def test_padding_is_invisible_whatever_the_patch_boundary():
 
 
 def test_uses_that_need_a_position_per_id_are_refused():
-    from model.pretrain import SparseTransformerMLM
+    from training.pretrain import SparseTransformerMLM
     from model.transformer import SparseTransformerLM
 
     causal = {**PATCHED, "pattern": {**PATCHED["pattern"], "causal": True}}
@@ -74,7 +74,7 @@ def test_uses_that_need_a_position_per_id_are_refused():
         SparseTransformerLM(TransformerConfig.from_dict(causal))
     with pytest.raises(ValueError, match="masked-id pretraining predicts every id.*set \"patch\": 1"):
         SparseTransformerMLM(TransformerConfig.from_dict(PATCHED))
-    from model.train_config import TrainConfig
+    from training.train_config import TrainConfig
 
     with pytest.raises(ValueError, match="masked-id pretraining predicts every id"):
         TrainConfig.from_dict({"model": PATCHED, "tokenizer": "bytes", "pretrain_steps": 10})
@@ -84,9 +84,9 @@ def test_uses_that_need_a_position_per_id_are_refused():
 def test_a_patched_byte_model_trains_converts_and_reads_long_documents_on_the_device(tmp_path):
     from convert.export import convert_model_dir
     from edge_runtime import TextClassifier
-    from model.saved import ModelFolder, classify_texts
-    from model.train import train
-    from model.train_config import TrainConfig
+    from training.saved import ModelFolder, classify_texts
+    from training.train import train
+    from training.train_config import TrainConfig
 
     config = {"model": {**PATCHED, "max_length": 256, "dropout": 0.1}, "tokenizer": "bytes", "epochs": 1,
               "batch_tokens": 2048, "max_batch": 16, "train_limit": 240, "test_limit": 64}

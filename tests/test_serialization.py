@@ -10,6 +10,7 @@ from model.attention import SparseSelfAttention
 from model.config import TransformerConfig
 from model.patterns import AttentionPattern
 from model.transformer import EncoderBlock, SparseTransformerClassifier, SparseTransformerLM
+from training.files import write_json_atomic
 
 
 def config(**kw):
@@ -21,8 +22,8 @@ def config(**kw):
 
 def test_config_json_round_trip(tmp_path):
     c = config(positional="sinusoidal")
-    c.save(tmp_path / "config.json")
-    assert TransformerConfig.load(tmp_path / "config.json") == c
+    write_json_atomic(tmp_path / "config.json", c.to_dict())
+    assert TransformerConfig.from_dict(json.loads((tmp_path / "config.json").read_text())) == c
     assert json.loads((tmp_path / "config.json").read_text())["pattern"]["name"] == "bigbird"
     assert not list(tmp_path.glob(".*tmp"))  # written through a temporary file, nothing left over
 

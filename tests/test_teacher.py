@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.teacher import NgramTeacher
+from training.teacher import NgramTeacher
 
 
 def _review(*words):
@@ -76,8 +76,8 @@ def test_soft_targets_give_the_cross_entropy_of_the_mixed_distribution():
 
     from model.config import TransformerConfig
     from model.patterns import AttentionPattern
-    from model.train import Trainer
-    from model.train_config import TrainConfig
+    from training.train import Trainer
+    from training.train_config import TrainConfig
 
     model = TransformerConfig(vocab_size=60, max_length=64, d_model=16, num_heads=2, num_layers=1, d_ff=32,
                               dropout=0.0, pattern=AttentionPattern("local", block_size=16, window=3))

@@ -22,8 +22,8 @@ HOSTILE = [
 
 @pytest.fixture(scope="module")
 def vocab_file(tmp_path_factory):
-    from model.data import load_imdb
-    from model.vocab import learn_vocab
+    from training.data import load_imdb
+    from training.vocab import learn_vocab
 
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     learn_vocab(load_imdb("train", limit=3000).texts + HOSTILE, 4000, path)
@@ -34,7 +34,7 @@ def vocab_file(tmp_path_factory):
 def test_ids_equal_hf_tokenizers_on_2000_reviews_and_hostile_strings(vocab_file):
     from tokenizers import BertWordPieceTokenizer
 
-    from model.data import load_imdb
+    from training.data import load_imdb
 
     ours = WordPieceTokenizer.from_file(vocab_file)
     hf = BertWordPieceTokenizer(str(vocab_file), clean_text=True, handle_chinese_chars=True,

@@ -12,7 +12,7 @@ import pytest
 
 from model.config import TransformerConfig
 from model.patterns import AttentionPattern
-from model.train_config import TrainConfig
+from training.train_config import TrainConfig
 from tests.reference import remeasured_metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +29,8 @@ def tiny_config(**changes) -> TrainConfig:
 
 @pytest.mark.imdb
 def test_training_writes_model_config_vocab_log_and_metrics(tmp_path, vocab):
-    from model.saved import classify_texts, load_trained
-    from model.train import train
+    from training.saved import classify_texts, load_trained
+    from training.train import train
 
     metrics = train(tiny_config(epochs=2), tmp_path, vocab_path=vocab, progress=False)
     for name in ("model.keras", "config.json", "train_config.json", "vocab.txt", "log.csv", "metrics.json"):
@@ -51,7 +51,7 @@ def test_training_writes_model_config_vocab_log_and_metrics(tmp_path, vocab):
 
 @pytest.mark.imdb
 def test_same_seed_same_run(tmp_path, vocab, tiny_trained):
-    from model.train import train
+    from training.train import train
 
     a = json.loads((tiny_trained / "metrics.json").read_text())   # the shared run of tiny_config()
     b = train(tiny_config(), tmp_path / "b", vocab_path=vocab, progress=False)
@@ -62,7 +62,7 @@ def test_same_seed_same_run(tmp_path, vocab, tiny_trained):
 
 @pytest.mark.imdb
 def test_resume_continues_from_the_last_checkpoint(tmp_path, vocab):
-    from model.train import train
+    from training.train import train
 
     train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
     with pytest.raises(ValueError, match="already holds a training run with another configuration; pass --resume"):
@@ -81,8 +81,8 @@ def test_a_word_model_stopped_mid_epoch_resumes_weight_for_weight_to_the_uninter
     only at the end)."""
     import numpy as np
 
-    import model.train as training
-    from model.saved import ModelFolder
+    import training.train as training
+    from training.saved import ModelFolder
 
     real, calls = training.Trainer.train_batch, {"n": 0}
     EVERY_BATCH = tiny_config(checkpoint_minutes=1e-6)   # a checkpoint after every batch; the same arithmetic
@@ -112,7 +112,7 @@ def test_a_word_model_stopped_mid_epoch_resumes_weight_for_weight_to_the_uninter
 
 @pytest.mark.imdb
 def test_a_corrupt_checkpoint_is_refused_clearly(tmp_path, vocab):
-    from model.train import train
+    from training.train import train
 
     train(tiny_config(epochs=1), tmp_path, vocab_path=vocab, progress=False)
     (tmp_path / "checkpoints" / "last" / "variables.npz").write_bytes(b"not an npz file")
@@ -135,7 +135,7 @@ def test_impossible_training_configs_are_refused(values, message):
 
 
 def test_missing_dataset_names_the_three_ways_to_provide_it(tmp_path):
-    from model.data import DatasetMissing, load_imdb
+    from training.data import DatasetMissing, load_imdb
 
     with pytest.raises(DatasetMissing) as error:
         load_imdb("train", data_dir=str(tmp_path), limit=10)
@@ -157,7 +157,7 @@ if sys.argv[1] == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from tests.test_training import tiny_config
-from model.train import train
+from training.train import train
 metrics = train(tiny_config(train_limit=96, test_limit=32), sys.argv[2], vocab_path=sys.argv[3],
                 strategy=sys.argv[1], progress=False)
 print(json.dumps({"replicas": metrics["replicas"], "accuracy": metrics["accuracy"]}))
@@ -210,8 +210,8 @@ def test_multiworker_strategy_with_two_local_workers_trains(tmp_path, vocab):
 def test_masked_lm_pretraining_runs_and_hands_its_encoder_to_the_classifier(tmp_path, vocab):
     import numpy as np
 
-    from model.pretrain import mask_batch
-    from model.train import train
+    from training.pretrain import mask_batch
+    from training.train import train
 
     ids = np.array([[2, 10, 11, 12, 13, 14, 15, 16, 3, 0, 0]], np.int32)
     inputs, positions, targets, weights = mask_batch(ids, np.random.default_rng(0), 100, 5, 4, per_row=2)
@@ -220,7 +220,7 @@ def test_masked_lm_pretraining_runs_and_hands_its_encoder_to_the_classifier(tmp_
     metrics = train(tiny_config(pretrain_steps=3), tmp_path, vocab_path=vocab, progress=False)
     assert metrics["pretrain_batches"] == 3 and metrics["pretrain_final_loss"] > 0
     # the hand-over: the classifier's embeddings, blocks and final norm become the MLM's
-    from model.pretrain import SparseTransformerMLM, transfer_encoder
+    from training.pretrain import SparseTransformerMLM, transfer_encoder
     from model.transformer import SparseTransformerClassifier
 
     config = tiny_config().model
@@ -267,7 +267,7 @@ def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab, tiny_train
     import keras
     import numpy as np
 
-    from model.train import Trainer, train
+    from training.train import Trainer, train
 
     initial = Trainer(tiny_config(freeze_token_embeddings=True), _default_strategy(), 10).model
     before = np.asarray(initial.embedding.tokens)
@@ -284,7 +284,7 @@ def test_frozen_token_embeddings_stay_as_initialised(tmp_path, vocab, tiny_train
 def test_distillation_adds_teacher_labelled_reviews_and_reports_the_teacher(tmp_path, vocab):
     import numpy as np
 
-    from model.train import train
+    from training.train import train
 
     metrics = train(tiny_config(teacher="ngram", unlabelled_reviews=48), tmp_path, vocab_path=vocab,
                     progress=False)

@@ -101,3 +101,16 @@ def test_a_variant_is_frozen_and_its_defaults_are_an_edge_file_judged_by_nothing
     assert (plain.targets, plain.default_for, plain.thresholds, plain.max_size_ratio) == ((EDGE,), (EDGE,), {}, None)
     assert (plain.optimize, plain.float16_weights, plain.per_tensor_scales, plain.calibrated) == (False,) * 4
     assert Variant("a", "b").thresholds is not Variant("c", "d").thresholds      # not one dict shared by all
+
+
+@pytest.mark.parametrize("change, met", [
+    ({}, True),
+    ({"delta_accuracy_pp": -0.3}, True), ({"delta_accuracy_pp": 0.31}, False), ({"delta_accuracy_pp": -0.31}, False),
+    ({"agreement": 0.999}, True), ({"agreement": 0.9989}, False),
+    ({"hostile_labels_that_differ": [7]}, False),
+])
+def test_mediapipe_and_edge_runtime_must_agree_on_one_file_within_the_runtime_thresholds(change, met):
+    from convert.variants import runtimes_agree
+
+    row = {"delta_accuracy_pp": 0.0, "agreement": 1.0, "hostile_labels_that_differ": [], **change}
+    assert runtimes_agree(row) is met

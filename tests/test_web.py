@@ -22,7 +22,7 @@ TEXTS = ["A wonderful, moving film. The cast is superb and the ending stayed wit
 
 
 def serve(model: Path):
-    from sparse_edge.web import WebSetupError, make_server
+    from convert.web_page import WebSetupError, make_server
 
     try:
         server = make_server(model, 0)
@@ -152,7 +152,7 @@ def test_parity_runs_the_mediapipe_files_in_the_page_when_asked(tmp_path):
     """``sparse-edge parity --target mediapipe --mediapipe web``: the test split and the hostile texts through
     tasks-text in headless Chromium, judged like a Python release."""
     from convert.mediapipe_parity import run_mediapipe_parity
-    from sparse_edge.web import TASKS_TEXT_VERSION
+    from convert.web_page import TASKS_TEXT_VERSION
 
     report = run_mediapipe_parity(MODEL.parents[1], ["dynamic"], limit=8, progress=False, out_dir=tmp_path,
                                   mediapipe="web")

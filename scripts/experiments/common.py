@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
-from model.train_hybrid import truncate
+from training.data import load_imdb, tokenize_cached, train_validation_split
+from training.train_hybrid import truncate
 
 CACHE = Path("runs/cache")
 

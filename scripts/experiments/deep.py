@@ -1,8 +1,8 @@
 import numpy as np, keras
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, train_validation_split
-from model.train import predict_probabilities, TrainConfig
+from training.data import load_imdb, train_validation_split
+from training.train import predict_probabilities, TrainConfig
 import model.transformer  # registers layers
 d = Path("artifacts/imdb-transformer")   # the distilled Transformer, shipped alone before the hybrid
 tok = WordPieceTokenizer.from_file(d / "vocab.txt")

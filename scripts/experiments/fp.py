@@ -3,7 +3,7 @@ import numpy as np, scipy.sparse as sp
 from pathlib import Path
 from sklearn.linear_model import LogisticRegression
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
+from training.data import load_imdb, tokenize_cached, train_validation_split
 import sys; sys.path.insert(0, "scripts/experiments")
 from common import imdb_split
 tok, tr, va, test, S = imdb_split()

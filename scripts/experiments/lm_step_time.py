@@ -12,7 +12,7 @@ import numpy as np
 
 from model.config import TransformerConfig
 from model.patterns import AttentionPattern
-from model.train_lm import LMConfig, LMTrainer
+from training.train_lm import LMConfig, LMTrainer
 
 CANDIDATES = {   # name: (d_model, layers, heads, d_ff, sampled_softmax, pattern)
     "d256-l4": (256, 4, 4, 1024, 1024, "global"),

@@ -1,6 +1,6 @@
 """The first n-gram half tried: plain hashing, no fingerprints (every n-gram takes its row's weight).
 
-Kept so the exploration scripts rerun; what ships is ``model.ngrams`` (one n-gram per row, with
+Kept so the exploration scripts rerun; what ships is ``training.ngrams`` (one n-gram per row, with
 fingerprints). The rows are the same; the difference is that here every row is a feature.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.ngrams import NgramHashing, binary_matrix  # noqa: F401 - NgramHashing is what the scripts import
+from training.ngrams import NgramHashing, binary_matrix  # noqa: F401 - NgramHashing is what the scripts import
 
 
 class NbLogisticRegression:

@@ -3,8 +3,8 @@ import sys, time, json
 import numpy as np, tensorflow as tf, keras
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
-from model.batching import make_batches
+from training.data import load_imdb, tokenize_cached, train_validation_split
+from training.batching import make_batches
 import sys; sys.path.insert(0, "scripts/experiments")
 from plain_hashing import NgramHashing, NbLogisticRegression
 import model.transformer
@@ -35,7 +35,7 @@ else:
     cfg = json.loads((d / "config.json").read_text())
     model = SparseTransformerClassifier(TransformerConfig.from_dict(cfg)); model.build(None)
     if args.get("init") == "lm":
-        from model.pretrain import transfer_from_language_model
+        from training.pretrain import transfer_from_language_model
         transfer_from_language_model(args["lm"], model, d / "vocab.txt")
 mix = tf.Variable([args.get("a", 1.0), args.get("b", 1.0), 0.0], name="mix")
 c = model.config

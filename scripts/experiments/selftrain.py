@@ -3,7 +3,7 @@ that a first NB-LR labels confidently (margins from the command line); alone and
 import sys, time
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from model.ngrams import NgramHashing, NbLogisticRegression
+from training.ngrams import NgramHashing, NbLogisticRegression
 sys.path.insert(0, "scripts/experiments")
 from common import imdb_split
 tok, tr, va, test, S = imdb_split(unsupervised=True)

@@ -2,7 +2,7 @@ import sys, json, time
 import numpy as np
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
+from training.data import load_imdb, tokenize_cached, train_validation_split
 import sys; sys.path.insert(0, "scripts/experiments")
 from plain_hashing import NgramHashing, NbLogisticRegression
 from sklearn.linear_model import LogisticRegression

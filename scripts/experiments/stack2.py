@@ -2,9 +2,9 @@ import sys, json, time
 import numpy as np
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
-from model.ngrams import NgramHashing, NbLogisticRegression
-from model.train_hybrid import truncate
+from training.data import load_imdb, tokenize_cached, train_validation_split
+from training.ngrams import NgramHashing, NbLogisticRegression
+from training.train_hybrid import truncate
 from sklearn.linear_model import LogisticRegression
 import sys; sys.path.insert(0, "scripts/experiments")
 from common import imdb_split

@@ -2,7 +2,7 @@
 import sys, time
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from model.ngrams import NgramHashing, NbLogisticRegression
+from training.ngrams import NgramHashing, NbLogisticRegression
 sys.path.insert(0, "scripts/experiments")
 from common import imdb_split
 tok, tr, va, test, S = imdb_split()

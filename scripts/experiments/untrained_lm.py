@@ -9,9 +9,9 @@ import shutil
 import sys
 
 from convert.lm import convert_lm_dir
-from model.files import save_keras_atomic, write_json_atomic
-from model.saved import LANGUAGE_MODEL, ModelFolder
-from model.train_lm import LMConfig
+from training.files import save_keras_atomic, write_json_atomic
+from training.saved import LANGUAGE_MODEL, ModelFolder
+from training.train_lm import LMConfig
 from model.transformer import SparseTransformerLM
 
 config = LMConfig.from_dict(json.load(open("configs/imdb-lm-sinks.json")))

@@ -2,8 +2,8 @@ import os, sys, time, json
 import numpy as np
 from pathlib import Path
 from edge_runtime.tokenizer import WordPieceTokenizer
-from model.data import load_imdb, tokenize_cached, train_validation_split
-from model.batching import pad_batch
+from training.data import load_imdb, tokenize_cached, train_validation_split
+from training.batching import pad_batch
 import sys; sys.path.insert(0, "scripts/experiments")
 from plain_hashing import NgramHashing, NbLogisticRegression
 import sys; sys.path.insert(0, "scripts/experiments")

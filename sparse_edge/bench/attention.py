@@ -22,21 +22,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.machine import describe_machine
-from model.tables import load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact, machine_line
 from sparse_edge.bench.memory import peak_rss_mb
+from sparse_edge.bench.goals import GOALS as ALL_GOALS
 
 BACKENDS = ("tensorflow", "tflite")
 # The model every measurement uses: small, so that attention is a visible share of the cost.
 MODEL = dict(vocab_size=1000, d_model=128, num_heads=4, num_layers=2, d_ff=512, dropout=0.0)
 PATTERN = dict(block_size=64, window=3, num_global=1, num_random=2, seed=0)
-GOALS = {"n": 8192, "min_speedup": 8.0, "min_memory_ratio": 6.0, "vs_dense": ("local", "bigbird"),
-         "growth_from": 2048}
-# Time may grow per doubling of n by at most this, per pattern, judged from GOALS["growth_from"]
-# tokens up (below it fixed costs dominate). Each pattern is judged against its own cost class:
-# n·k patterns (a fixed number of key blocks per query) should double, 2.3x allows for noise;
-# strided is n·sqrt(n) by definition (2^1.5 = 2.83); logsparse is n·log n.
-MAX_GROWTH = {"local": 2.3, "global": 2.3, "bigbird": 2.3, "fixed": 2.3, "strided": 3.0, "logsparse": 2.5}
+GOALS = {k: v for k, v in ALL_GOALS["attention"].items() if k != "max_growth"}
+MAX_GROWTH = ALL_GOALS["attention"]["max_growth"]   # time growth per doubling of n, per pattern's cost class
 
 
 @dataclass
@@ -250,7 +246,7 @@ def run_attention_benchmark(lengths, patterns, backends, json_path, plot_path=No
                             settings: BenchSettings | None = None) -> dict:
     from tqdm import tqdm
 
-    from model.files import write_json_atomic
+    from training.files import write_json_atomic
     from model.patterns import PATTERNS
 
     settings = settings or BenchSettings()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from model.tables import load_artifact, machine_line
+from sparse_edge.reports.tables import load_artifact, machine_line
 
 C_GRID = (1.0, 4.0, 16.0)   # inverse L2 strengths tried on the validation rows
 
@@ -25,12 +25,12 @@ def run_baseline(model_dir: str, json_path: str, data_dir: str | None = None, ma
     from sklearn.multiclass import OneVsRestClassifier
 
     from edge_runtime.tokenizer import normalize_review
-    from model.data import train_validation_split
-    from model.evaluate import classification_metrics
-    from model.files import write_json_atomic
-    from model.saved import ModelFolder
-    from model.sources import data_for_folder
-    from model.train_config import TrainConfig
+    from training.data import train_validation_split
+    from training.evaluate import classification_metrics
+    from training.files import write_json_atomic
+    from training.saved import ModelFolder
+    from training.sources import data_for_folder
+    from training.train_config import TrainConfig
 
     folder = ModelFolder(model_dir)
     folder.require(ModelFolder.TRAIN_CONFIG, hint="train one first (`sparse-edge train --out DIR`)")
@@ -161,18 +161,18 @@ LM_ORDERS = (2, 3, 4, 5)
 
 def run_lm_baseline(model_dir: str, json_path: str, orders=LM_ORDERS, data_dir: str | None = None,
                     progress: bool = True, cache_dir: str = "runs/cache/lm-tokens") -> dict:
-    """Interpolated modified Kneser-Ney n-grams (``model/kneser_ney.py``) on a language model's
+    """Interpolated modified Kneser-Ney n-grams (``training/kneser_ney.py``) on a language model's
     own tokens: counted on its training reviews, scored on its held-out reviews (every token after each
     review's [CLS], as the model is scored), perplexity and bits per character for each order."""
     import json
     import math
     from pathlib import Path
 
-    from model.files import write_json_atomic
-    from model.machine import describe_machine
-    from model.saved import ModelFolder
-    from model.train_lm import LMConfig, lm_data
-    from model.kneser_ney import KneserNey
+    from training.files import write_json_atomic
+    from training.machine import describe_machine
+    from training.saved import ModelFolder
+    from training.train_lm import LMConfig, lm_data
+    from training.kneser_ney import KneserNey
 
     folder = ModelFolder(model_dir)
     folder.require(ModelFolder.TRAIN_CONFIG, ModelFolder.VOCAB,

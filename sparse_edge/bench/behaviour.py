@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from model.tables import load_artifact
+from sparse_edge.reports.tables import load_artifact
 
 POSITIVE, NEGATIVE = 1, 0
 

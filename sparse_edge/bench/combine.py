@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.mix import fit_mix, logit, mcnemar_exact
+from training.mix import fit_mix, logit, mcnemar_exact
 from sparse_edge.bench.peers import _batched, load_predictor
 
 
@@ -20,10 +20,10 @@ def combination(word_dir: str, byte_dir: str, variant: str, word_test: np.ndarra
     validation reviews both held out (never test), scored on the test reviews, and compared with NB-LR
     review by review (exact McNemar)."""
     from edge_runtime import TextClassifier
-    from model.data import load_imdb, train_validation_split
-    from model.saved import ModelFolder
+    from training.data import load_imdb, train_validation_split
+    from training.saved import ModelFolder
 
-    from model.train_config import TrainConfig
+    from training.train_config import TrainConfig
 
     splits = []
     for folder in (ModelFolder(word_dir), ModelFolder(byte_dir)):

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from sparse_edge.bench.memory import peak_rss_mb, run_child
+from sparse_edge.bench.goals import GOALS as ALL_GOALS
 
 WINDOW = 64          # decode steps whose median is a position's time
 ROUNDS = 3           # each position's steps are timed this often from the same cache; the fastest round counts
 REPEATS = 5          # prefills and full-window steps timed
-GOALS = {"speedup_vs_recompute_at": 1024, "min_speedup_vs_recompute": 20.0, "max_spread_across_positions": 0.20,
-         "min_int8_tokens_per_s": 500.0}
+GOALS = ALL_GOALS["decode"]
 
 
 
@@ -97,9 +97,9 @@ def summarize(row: dict, positions: list[int]) -> dict:
 
 def run_decode_benchmark(model_dir: str, variants: list[str], positions: list[int], prompt_tokens: int,
                          json_path: str, progress: bool = True) -> dict:
-    from model.files import write_json_atomic
-    from model.machine import describe_machine
-    from model.saved import ModelFolder
+    from training.files import write_json_atomic
+    from training.machine import describe_machine
+    from training.saved import ModelFolder
 
     folder = ModelFolder(model_dir)
     rows = {}

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime import TextClassifier
-from model.machine import describe_machine
-from model.tables import load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact, machine_line
 
 
 class BuiltinKernelClassifier(TextClassifier):
@@ -54,10 +54,10 @@ def kernel_spread(path: Path, texts: list[str]) -> dict:
 def run_kernel_benchmark(model_dir: str, variants: list[str], json_path: str, data_dir: str | None = None,
                          limit: int = 1000, progress=None) -> dict:
     """Measure every variant on the first ``limit`` test reviews and write the report atomically."""
-    from model.files import write_json_atomic
-    from model.data import load_imdb
+    from training.files import write_json_atomic
+    from training.data import load_imdb
 
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     folder = ModelFolder(model_dir)
     missing = [v for v in variants if not folder.tflite(v).exists()]

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.machine import describe_machine
-from model.tables import load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact, machine_line
 from sparse_edge.bench.memory import peak_rss_mb, rss_mb, run_child
+from sparse_edge.bench.goals import GOALS as ALL_GOALS
 
 # What the issue promises for a byte model's int8 file on one thread.
 SPECIAL_IDS = 2   # [CLS] and [SEP] around a byte model's bytes
-GOALS = {"max_growth_per_doubling": 2.3, "p50_ms_at": 4096, "max_p50_ms": 60.0,
-         "min_speedup_vs_dense": 5.0, "min_memory_ratio_vs_dense": 5.0}
+GOALS = ALL_GOALS["long"]
 
 
 def documents(texts: list[str], length: int, count: int) -> list[str]:
@@ -78,9 +78,9 @@ def dense_twin(model_dir: Path, out: Path, variant: str, length: int, data_dir, 
     """The model of ``model_dir`` with dense attention (same weights: the pattern adds none), saved as
     a model folder under ``out`` and converted to ``variant`` with the one input length ``length``."""
     from convert.export import convert_model_dir
-    from model.files import save_keras_atomic, write_atomic, write_json_atomic
+    from training.files import save_keras_atomic, write_atomic, write_json_atomic
     from model.config import TransformerConfig
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
     from model.transformer import SparseTransformerClassifier
 
     source = ModelFolder(model_dir)
@@ -146,9 +146,9 @@ def run_long_benchmark(model_dir: str, variant: str, lengths: list[int], dense_a
                        work_dir: str = "runs/bench/long-dense") -> dict:
     from tqdm import tqdm
 
-    from model.files import write_json_atomic
-    from model.saved import ModelFolder
-    from model.sources import data_for_folder
+    from training.files import write_json_atomic
+    from training.saved import ModelFolder
+    from training.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     path = folder.tflite(variant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model.tables import ROOT
+from sparse_edge.reports.tables import ROOT
 
 RECORD = "artifacts/bench/mutation.json"
 

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from convert.variants import FULL_INTEGER
-from model.machine import describe_machine
-from model.tables import load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact, machine_line
+from sparse_edge.bench.goals import GOALS as ALL_GOALS
 
 REPO = Path(__file__).resolve().parents[2]
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -224,9 +225,9 @@ def run_peers_benchmark(model_dir: str, variants: list[str], json_path: str, dat
                         progress=print, limit: int | None = None, combine_with: str | None = None,
                         combine=None) -> dict:
     """Train the peers, measure every system, write ``json_path``; return the report."""
-    from model.data import load_imdb
-    from model.files import write_json_atomic
-    from model.saved import ModelFolder
+    from training.data import load_imdb
+    from training.files import write_json_atomic
+    from training.saved import ModelFolder
     from sparse_edge.bench.behaviour import run_suite
 
     folder, out = ModelFolder(model_dir), Path(out_dir)
@@ -323,8 +324,9 @@ def peers() -> str:
     for name, row in report["systems"].items():
         if row["kind"] == "tflite" and tfidf:
             ratio = row["latency_ms"]["p50"] / tfidf
-            lines.append(f"\n{'✅' if ratio <= 2 else '❌'} `{name.split()[-1]}` p50 is {ratio:.1f}x TF-IDF + LR's "
-                         "in this run (goal: at most 2x).")
+            most = ALL_GOALS["peers"]["max_latency_vs_tfidf"]
+            lines.append(f"\n{'✅' if ratio <= most else '❌'} `{name.split()[-1]}` p50 is {ratio:.1f}x TF-IDF + LR's "
+                         f"in this run (goal: at most {most:g}x).")
     c = report.get("combination")
     if c:
         a, v, w = c["accuracy"], c["mcnemar_vs_nb_lr"], c["mcnemar_vs_word_alone"]

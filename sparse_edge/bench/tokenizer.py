@@ -5,14 +5,15 @@ from __future__ import annotations
 import statistics
 import time
 
-from model.machine import describe_machine
-from model.tables import load_artifact
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact
+from sparse_edge.bench.goals import GOALS as ALL_GOALS
 
 
 def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats: int, data_dir=None) -> dict:
     from edge_runtime.tokenizer import WordPieceTokenizer
-    from model.files import write_json_atomic
-    from model.data import load_imdb
+    from training.files import write_json_atomic
+    from training.data import load_imdb
 
     texts = load_imdb("test", data_dir, limit=limit).texts
     cold, warm = [], []
@@ -28,7 +29,7 @@ def run_tokenizer_benchmark(vocab_path: str, json_path: str, limit: int, repeats
         "reviews_per_second_cold_median": round(statistics.median(cold), 1),
         "reviews_per_second_warm_median": round(statistics.median(warm), 1),
         "cold": [round(x, 1) for x in cold], "warm": [round(x, 1) for x in warm],
-        "goal_reviews_per_second": 1000, "threads": 1,
+        "goal_reviews_per_second": ALL_GOALS["tokenizer"]["min_reviews_per_second"], "threads": 1,
         "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": f"sparse-edge bench tokenizer --vocab {vocab_path} --limit {limit} --repeats {repeats}",

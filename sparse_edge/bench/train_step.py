@@ -16,8 +16,8 @@ import json
 import sys
 import time
 
-from model.machine import describe_machine
-from model.tables import load_artifact, machine_line
+from training.machine import describe_machine
+from sparse_edge.reports.tables import load_artifact, machine_line
 from sparse_edge.bench.attention import BenchSettings, _median, _run_child
 from sparse_edge.bench.memory import peak_rss_mb
 
@@ -65,9 +65,9 @@ def worker(model_json: str, length: int, batch: int, repeats: int) -> dict:
 def training_bytes(config_path: str, length: int, data_dir=None, manual_dir=None) -> int:
     """Ids a training epoch of the recipe reads at ``length``: IMDB's training split less the recipe's
     validation reviews, each text cut at ``length`` ids ([CLS] and [SEP] included)."""
-    from model.data import train_validation_split
-    from model.sources import DataSpec, open_data
-    from model.train_config import TrainConfig
+    from training.data import train_validation_split
+    from training.sources import DataSpec, open_data
+    from training.train_config import TrainConfig
 
     recipe = TrainConfig.load(config_path)
     data = open_data(DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir)).load("train", limit=recipe.train_limit)
@@ -79,9 +79,9 @@ def run_train_step_benchmark(config_path: str, patterns: list[str], length: int,
                              settings: BenchSettings, data_dir=None, manual_dir=None) -> dict:
     from tqdm import tqdm
 
-    from model.files import write_json_atomic
+    from training.files import write_json_atomic
     from model.patterns import PATTERNS
-    from model.train_config import TrainConfig
+    from training.train_config import TrainConfig
 
     recipe = TrainConfig.load(config_path)
     for name in patterns:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from convert.variants import EDGE, FULL_INTEGER, names, quantized_names
-from model.saved import ModelFolder
+from training.saved import ModelFolder
 
 SHIPPED_CLASSIFIER = "artifacts/imdb-classifier"   # the defaults' model folder
 

@@ -25,6 +25,7 @@ import click
 
 from edge_runtime.cli import Failure
 from edge_runtime.quiet import native_stderr_silenced, verbose
+from edge_runtime.tokenizer import TOKENIZERS, refuse_case_options
 
 TRAINING_EXTRA = "pip install -e '.[train]'  (or run it through scripts/run, which installs everything)"
 
@@ -32,6 +33,14 @@ TRAINING_EXTRA = "pip install -e '.[train]'  (or run it through scripts/run, whi
 def usage(message: str) -> NoReturn:
     """Refuse the command as given (exit 2)."""
     raise click.UsageError(message)
+
+
+def check_case_options(tokenizer_kind: str | None, keep_case: bool, keep_accents: bool) -> None:
+    """--keep-case and --keep-accents with a tokenizer that fixes case and accents itself: a usage error."""
+    try:
+        refuse_case_options(tokenizer_kind or "wordpiece", keep_case, keep_accents)
+    except ValueError as error:
+        usage(str(error))
 
 
 def fail(message: str) -> NoReturn:
@@ -73,7 +82,7 @@ DATA_HELP = ("Labelled text to use: imdb (TFDS imdb_reviews), tfds:NAME (a TFDS 
 
 
 def source_options(default: str | None):
-    """``--data``, ``--text-column``, ``--label-column``: which labelled text (``model.sources``).
+    """``--data``, ``--text-column``, ``--label-column``: which labelled text (``training.sources``).
 
     ``default`` None: the model folder's own data (``data.json``), as commands that read a trained
     folder want.
@@ -95,13 +104,9 @@ def source_options(default: str | None):
 def tokenizer_options(fn):
     """``--tokenizer``, ``--keep-case`` and ``--keep-accents``: the tokenizer of a new model."""
     for option in reversed([
-        click.option("--tokenizer", "tokenizer_kind", type=click.Choice(["wordpiece", "mediapipe", "bytes"]),
-                     default=None,
-                     help="wordpiece: a vocabulary learned from the training texts, BERT's rules [default]; "
-                          "mediapipe: the same with MediaPipe's rules (ASCII lowercased, accents and control "
-                          "characters kept, <br /> read as < br / >), the only one `convert --target mediapipe` "
-                          "accepts; bytes: UTF-8 bytes as they are, 261 ids, no vocabulary, any language (the two "
-                          "options below apply to wordpiece only)."),
+        click.option("--tokenizer", "tokenizer_kind", type=click.Choice(list(TOKENIZERS)), default=None,
+                     help="; ".join(f"{c.name}: {c.help}" for c in TOKENIZERS.values())
+                     + " (the two options below apply to wordpiece only)."),
         click.option("--keep-case", is_flag=True, default=None,
                      help="Do not lowercase texts (the vocabulary and model then tell 'Apple' from 'apple')."),
         click.option("--keep-accents", is_flag=True, default=None,
@@ -114,7 +119,7 @@ def tokenizer_options(fn):
 def data_spec(source: str | None, text_column: str | None, label_column: str | None, data_dir: str | None,
               manual_dir: str | None):
     """The ``DataSpec`` the options name (None when no ``--data`` was given); a bad one exits 2."""
-    from model.sources import DataError, DataSpec
+    from training.sources import DataError, DataSpec
 
     if source is None:
         if text_column or label_column:

@@ -31,9 +31,9 @@ def compare(config_path, vocab_path, runs, epochs, out_dir, json_dir, data_sourc
     Runs that already have a JSON are skipped, so an interrupted comparison continues.
     """
     with_tensorflow("sparse-edge compare")
-    from model.files import write_json_atomic
-    from model.train import train
-    from model.train_config import TrainConfig
+    from training.files import write_json_atomic
+    from training.train import train
+    from training.train_config import TrainConfig
 
     base = TrainConfig.load(config_path)
     data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)

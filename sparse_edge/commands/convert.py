@@ -56,7 +56,7 @@ def convert(model_dir, variants, target, length, longest, out_dir, calibration_r
     from convert import targets
     from convert.mediapipe_export import MediaPipeMissing
     from convert.tflite import ConversionError
-    from model.data import DatasetMissing
+    from training.data import DatasetMissing
 
     try:
         written = targets.convert(model_dir, target, variants, out_dir, length, data_dir, manual_dir,
@@ -102,8 +102,8 @@ def parity(model_dir, split, variants, limit, recheck, target, mediapipe_version
     with_tensorflow("sparse-edge parity")
     from convert import targets
     from convert.mediapipe_export import MediaPipeMissing
-    from model.data import DatasetMissing
-    from sparse_edge.web import WebSetupError
+    from training.data import DatasetMissing
+    from convert.web_page import WebSetupError
 
     try:
         data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)

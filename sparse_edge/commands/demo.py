@@ -33,7 +33,7 @@ def demo(port, headless, model_dir):
     env = dict(os.environ)
     if model_dir:
         from convert.variants import FULL_INTEGER, REFERENCE
-        from model.saved import ModelFolder
+        from training.saved import ModelFolder
 
         folder = ModelFolder(model_dir)
         missing = [v for v in (REFERENCE, FULL_INTEGER) if not folder.tflite(v).exists()]

@@ -14,7 +14,7 @@ from sparse_edge.commands.common import fail
 @click.option("--out", default="runs/patterns.png", show_default=True, type=click.Path(dir_okay=False))
 def draw_patterns(n, block_size, causal, out):
     """Draw each pattern's block layout (which key blocks each query block computes) as a PNG."""
-    from model.pictures import draw_layouts
+    from sparse_edge.reports.pictures import draw_layouts
 
     try:
         draw_layouts(out, n, block_size, causal)

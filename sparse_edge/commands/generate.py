@@ -15,7 +15,7 @@ from sparse_edge.commands.common import data_options, quiet_option, usage, with_
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for model.keras, config.json, train_config.json, vocab.txt, log.csv, metrics.json.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="A language-model train_config.json (model/train_lm.py: LMConfig).")
+              help="A language-model train_config.json (training/train_lm.py: LMConfig).")
 @click.option("--vocab", "vocab_path", default="artifacts/imdb-classifier/vocab.txt", show_default=True,
               type=click.Path(exists=True, dir_okay=False), help="The WordPiece vocabulary (shared with the classifier).")
 @click.option("--steps", type=click.IntRange(1), help="Training steps (batches).")
@@ -29,8 +29,8 @@ def train_lm(out_dir, config_path, vocab_path, steps, cache_dir, quiet, data_dir
     OUT/metrics.json.
     """
     with_tensorflow("sparse-edge train-lm")
-    from model.data import DatasetMissing
-    from model.train_lm import LMConfig, train_lm as run
+    from training.data import DatasetMissing
+    from training.train_lm import LMConfig, train_lm as run
 
     try:
         config = LMConfig.from_dict(json.loads(open(config_path).read())) if config_path else LMConfig()
@@ -110,8 +110,8 @@ def generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetitio
         usage("--public-key is for a .tflite file (a model folder is not signed)")
     with_tensorflow("generating with a Keras model folder")
     from convert.lm import load_lm
-    from model.generate import keras_generate_ids
-    from model.saved import ModelFolder
+    from training.generate import keras_generate_ids
+    from training.saved import ModelFolder
 
     try:
         lm = load_lm(model)

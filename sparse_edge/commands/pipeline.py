@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sparse_edge.commands.common import (data_options, data_spec, fail, source_options, tokenizer_options, usage,
+from sparse_edge.commands.common import (check_case_options, data_options, data_spec, fail, source_options, tokenizer_options, usage,
                                          with_tensorflow)
 
 
@@ -46,11 +46,9 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer
 
     Without the dataset (and without network) it stops at once and says how to provide IMDB.
     """
-    if tokenizer_kind in ("bytes", "mediapipe") and (keep_case or keep_accents):
-        usage(f"--keep-case and --keep-accents are WordPiece options of BERT's rules; --tokenizer {tokenizer_kind} "
-              "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
+    check_case_options(tokenizer_kind, keep_case, keep_accents)
     with_tensorflow("sparse-edge pipeline")
-    from model.data import DatasetMissing
+    from training.data import DatasetMissing
     from sparse_edge.pipeline import StageFailed, run_pipeline, summary_markdown
 
     data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
@@ -72,9 +70,10 @@ def pipeline(preset, vocab_size, out_dir, seed, force, as_json, quiet, tokenizer
 def next_steps(summary: dict) -> list[str]:
     """The closing lines: how long it took and what a user would run next."""
     from convert.variants import FULL_INTEGER
+    from training.saved import ModelFolder
 
     int8 = next(row["path"] for row in summary["variants"] if row["model"] == FULL_INTEGER)
-    folder = int8.rsplit("/tflite/", 1)[0]
+    folder = ModelFolder.holding(int8).path
     return [f"Done in {summary['total_seconds'] / 60:.1f} min. Next:",
             f'  sparse-edge predict {int8} "A quiet, beautiful film."     # classify with the int8 file'
             if summary.get("data", "imdb") == "imdb" else

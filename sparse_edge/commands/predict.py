@@ -42,7 +42,7 @@ def _keras_predict(model, texts, file_path, jsonl_path, as_json):
     if not inputs:
         usage("no text to classify; give TEXT arguments, --file PATH or standard input")
     with_tensorflow("a model folder (a .tflite file runs without it)")
-    from model.saved import ModelFolder, classify_texts
+    from training.saved import ModelFolder, classify_texts
 
     folder = ModelFolder(model)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from model.files import write_text_atomic
+from training.files import write_text_atomic
 from sparse_edge.commands.common import fail
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from sparse_edge.commands.common import (data_options, data_spec, quiet_option, source_options, tokenizer_options,
+from sparse_edge.commands.common import (check_case_options, data_options, data_spec, quiet_option, source_options, tokenizer_options,
                                          usage, with_tensorflow)
 
 
@@ -14,7 +14,7 @@ from sparse_edge.commands.common import (data_options, data_spec, quiet_option, 
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the model, config.json, vocab.txt, log.csv, metrics.json, checkpoints.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="A train_config.json (see model/train_config.py: TrainConfig); options below override it.")
+              help="A train_config.json (see training/train_config.py: TrainConfig); options below override it.")
 @click.option("--pattern", help="Attention pattern: dense, local, strided, fixed, global, bigbird, logsparse.")
 @click.option("--max-length", type=int, help="Longest review in tokens; longer ones are cut.")
 @click.option("--epochs", type=int, help="Passes over the training split.")
@@ -49,12 +49,10 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
     """
     import dataclasses
 
-    if tokenizer_kind in ("bytes", "mediapipe") and (keep_case or keep_accents):
-        usage(f"--keep-case and --keep-accents are WordPiece options of BERT's rules; --tokenizer {tokenizer_kind} "
-              "fixes case and accents itself (bytes: as they are; mediapipe: ASCII lowercased, accents kept)")
+    check_case_options(tokenizer_kind, keep_case, keep_accents)
     with_tensorflow("sparse-edge train")
-    from model.data import DatasetMissing
-    from model.train_config import TrainConfig
+    from training.data import DatasetMissing
+    from training.train_config import TrainConfig
 
     try:
         config = TrainConfig.load(config_path) if config_path else TrainConfig()
@@ -74,7 +72,7 @@ def train(out_dir, config_path, pattern, max_length, epochs, seed, vocab_path, v
         config = dataclasses.replace(config, **changes)
     except (ValueError, TypeError) as error:
         usage(str(error))
-    from model.train import train as run_training
+    from training.train import train as run_training
 
     data = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     try:
@@ -100,11 +98,11 @@ def evaluate(model_dir, split, limit, json_path, quiet, data_source, text_column
     model (printed as JSON), on the data it was trained on (split as then) unless --data says otherwise."""
     override = data_spec(data_source, text_column, label_column, data_dir, manual_dir)
     with_tensorflow("sparse-edge evaluate")
-    from model.data import DatasetMissing
-    from model.evaluate import evaluate_model
-    from model.files import write_json_atomic
-    from model.saved import ModelFolder
-    from model.sources import data_for_folder
+    from training.data import DatasetMissing
+    from training.evaluate import evaluate_model
+    from training.files import write_json_atomic
+    from training.saved import ModelFolder
+    from training.sources import data_for_folder
 
     folder = ModelFolder(model_dir)
     try:
@@ -140,8 +138,8 @@ def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
     all of them) and converts like any model.
     """
     with_tensorflow("sparse-edge ensemble")
-    from model.data import DatasetMissing
-    from model.ensemble import build_ensemble
+    from training.data import DatasetMissing
+    from training.ensemble import build_ensemble
 
     try:
         metrics = build_ensemble(member_dirs, out_dir, data_dir, manual_dir, progress=not quiet,
@@ -156,7 +154,7 @@ def ensemble(member_dirs, out_dir, average, quiet, data_dir, manual_dir):
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the hybrid model (a model folder of kind 'hybrid').")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="Hybrid settings JSON (model/train_config.py: HybridSettings); options below override it.")
+              help="Hybrid settings JSON (training/train_config.py: HybridSettings); options below override it.")
 @click.option("--base", "base_dir", type=click.Path(exists=True, file_okay=False),
               help="The trained classifier folder whose Transformer becomes the deep half.")
 @click.option("--epochs", type=click.IntRange(1), help="Residual fine-tuning passes over the training reviews.")
@@ -172,9 +170,9 @@ def train_hybrid(out_dir, config_path, base_dir, epochs, cache_dir, quiet, data_
     from pathlib import Path
 
     with_tensorflow("sparse-edge train-hybrid")
-    from model.data import DatasetMissing
-    from model.train_config import HybridSettings
-    from model.train_hybrid import train_hybrid as run
+    from training.data import DatasetMissing
+    from training.train_config import HybridSettings
+    from training.train_hybrid import train_hybrid as run
 
     try:
         settings = HybridSettings.from_dict(json.loads(Path(config_path).read_text())) if config_path \

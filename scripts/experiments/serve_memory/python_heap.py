@@ -1,6 +1,6 @@
 import sys, threading, time, tracemalloc, json, http.client
 sys.path.insert(0, ".")
-from model.data import load_imdb
+from training.data import load_imdb
 from edge_runtime import TextClassifier
 from edge_runtime.serve import Service
 texts = load_imdb("test").texts[:3000]

@@ -1,5 +1,5 @@
 import resource, sys
-from model.data import load_imdb
+from training.data import load_imdb
 from edge_runtime import TextClassifier
 def rss():
     for l in open("/proc/self/status"):

@@ -1,6 +1,6 @@
 import sys, threading, time; sys.path.insert(0, ".")
 from pathlib import Path
-from model.data import load_imdb
+from training.data import load_imdb
 from sparse_edge.bench.serve import Server, _load
 texts = load_imdb("test").texts[:5000]
 s = Server(Path("artifacts/imdb-classifier/tflite/int8.tflite"), "--queue", "32")

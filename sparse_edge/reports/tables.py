@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from training.saved import ModelFolder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -142,13 +144,12 @@ def lm_metrics() -> str:
 def tried_recipes() -> str:
     """The shipped recipe and every other one trained on the full data (artifacts/tried/*/), each
     against the from-scratch baseline recipe."""
-    from model.train_config import TrainConfig   # no TensorFlow: fills in the defaults of older configs
+    from training.train_config import TrainConfig   # no TensorFlow: fills in the defaults of older configs
 
     baseline = TrainConfig.from_dict(load_artifact(BASELINE_RECIPE)).to_dict()
     lines = [f"| run | changed from the from-scratch recipe (`{BASELINE_RECIPE}`) | val accuracy | test accuracy "
              "| training time |",
              "|---|---|---:|---:|---:|"]
-    from model.saved import ModelFolder
 
     folders = [ROOT / "artifacts" / "imdb-transformer"] + sorted((ROOT / "artifacts" / "tried").iterdir())
     for folder in folders:
@@ -174,7 +175,7 @@ def tried_recipes() -> str:
                                                  for m in metrics["members"])]
             time += " (all members)"
         else:
-            config = TrainConfig.from_dict(json.loads((folder / "train_config.json").read_text())).to_dict()
+            config = TrainConfig.from_dict(json.loads(ModelFolder(folder).train_config_path.read_text())).to_dict()
             changes = [f"{key}={config[key]}" for key in config if key != "model" and config[key] != baseline.get(key)]
             changes += [f"model.{key}={value}" for key, value in config["model"].items()
                         if value != baseline["model"].get(key) and key != "pattern"]

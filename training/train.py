@@ -1,12 +1,12 @@
 """Train the sparse classifier on labelled text: bucketed batches, XLA steps, tf.distribute, checkpoints.
 
-The data is IMDB unless a ``model.sources.DataSpec`` names another source (a CSV, JSONL, a
+The data is IMDB unless a ``training.sources.DataSpec`` names another source (a CSV, JSONL, a
 folder per label, a TFDS dataset); any number of labels, one softmax output each.
 
-``train(config, out_dir)`` fills a model folder (``model.saved.ModelFolder``): the best epoch's
+``train(config, out_dir)`` fills a model folder (``training.saved.ModelFolder``): the best epoch's
 model by validation accuracy, its configs and vocabulary, one log row per epoch, test metrics and
-the last epoch's checkpoint (for ``--resume``). ``TrainConfig`` lives in ``model.train_config``,
-evaluation in ``model.evaluate``.
+the last epoch's checkpoint (for ``--resume``). ``TrainConfig`` lives in ``training.train_config``,
+evaluation in ``training.evaluate``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.checkpoint import load_checkpoint, save_checkpoint
-from model.files import save_keras_atomic, write_json_atomic
-from model.machine import describe_machine
-from model.saved import CLASSIFIER, ModelFolder
-from model.train_config import TrainConfig
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.files import save_keras_atomic, write_json_atomic
+from training.machine import describe_machine
+from training.saved import CLASSIFIER, ModelFolder
+from training.train_config import TrainConfig
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -182,9 +182,9 @@ class _Run:
 
     config: TrainConfig
     folder: ModelFolder
-    source: object              # model.sources.LabelledData
+    source: object              # training.sources.LabelledData
     tokenizer: object
-    train_set: object           # model.data.Reviews
+    train_set: object           # training.data.Reviews
     val_set: object
     train_seqs: list
     val_seqs: list
@@ -200,12 +200,12 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
           data=None) -> dict:
     """Train, select the best epoch on validation, evaluate it once on test; return metrics.
 
-    ``data`` is a ``model.sources.DataSpec`` (None: IMDB from ``data_dir``/``manual_dir``).
+    ``data`` is a ``training.sources.DataSpec`` (None: IMDB from ``data_dir``/``manual_dir``).
     ``resume``: continue the run in ``out_dir`` from its last checkpoint (None: when ``out_dir``
     holds a checkpoint of this same configuration, so rerunning a stopped command continues it).
     A checkpoint is written at the end of every epoch and every ``config.checkpoint_minutes``.
     """
-    from model.sources import DataSpec, open_data
+    from training.sources import DataSpec, open_data
 
     source = open_data(data or DataSpec("imdb", data_dir=data_dir, manual_dir=manual_dir))   # bad data: nothing written
     folder = ModelFolder(out_dir)
@@ -220,7 +220,7 @@ def train(config: TrainConfig, out_dir: str | Path, data_dir: str | None = None,
 
 def _prepare(config: TrainConfig, folder: ModelFolder, source, vocab_path, cache_dir, progress, resume):
     """Data and tokenizer: the split, the token ids (cached), a teacher's targets; whether to resume."""
-    from model.data import tokenize_cached, train_validation_split
+    from training.data import tokenize_cached, train_validation_split
 
     train_all = source.load("train", limit=config.train_limit)
     tokenizer = _tokenizer(config, folder, source, train_all, vocab_path)
@@ -249,7 +249,7 @@ def _prepare(config: TrainConfig, folder: ModelFolder, source, vocab_path, cache
 
 def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
     """The model and optimizer, from a checkpoint, a language model, masked-LM pretraining or scratch."""
-    from model.batching import make_batches
+    from training.batching import make_batches
 
     config, folder = run.config, run.folder
     per_epoch = len(make_batches(run.train_seqs, run.targets, config.model.bucket_lengths, config.batch_tokens,
@@ -264,7 +264,7 @@ def _initialise(run: _Run, distribution, resume: bool) -> tuple[Trainer, dict]:
     if resume and folder.checkpoint_dir.exists():
         state = _load_checkpoint(trainer, folder.checkpoint_dir)
     elif config.init_from:
-        from model.pretrain import transfer_from_classifier, transfer_from_language_model
+        from training.pretrain import transfer_from_classifier, transfer_from_language_model
 
         source = ModelFolder(config.init_from)
         if source.exists() and source.kind == CLASSIFIER:
@@ -294,7 +294,7 @@ def _epochs(run: _Run, trainer: Trainer, state: dict, replicas: int) -> None:
     """Epochs from ``state["epoch"]`` on: each one validated, the best kept, a checkpoint after it."""
     from tqdm import tqdm
 
-    from model.batching import make_batches
+    from training.batching import make_batches
 
     config = run.config
     buckets = config.model.bucket_lengths
@@ -363,8 +363,8 @@ def _report(run: _Run, state: dict, started: float, strategy: str, replicas: int
     """The best epoch's model on test, once; metrics.json."""
     import tensorflow as tf
 
-    from model.data import tokenize_cached
-    from model.evaluate import evaluate_model
+    from training.data import tokenize_cached
+    from training.evaluate import evaluate_model
 
     config, distillation = run.config, run.distillation
     best = run.folder.load_keras()
@@ -374,7 +374,7 @@ def _report(run: _Run, state: dict, started: float, strategy: str, replicas: int
                              names=run.source.labels)
     test_seconds = time.time() - test_start
     if config.teacher:   # the teacher alone on the same test rows, for comparison (it chose nothing)
-        from model.evaluate import classification_metrics
+        from training.evaluate import classification_metrics
 
         test_seqs = tokenize_cached(test, run.tokenizer, run.cache / "test.npz", run.progress)
         teacher_test = classification_metrics(test.labels, distillation.pop("model").predict_classes(test_seqs),
@@ -393,13 +393,15 @@ def _report(run: _Run, state: dict, started: float, strategy: str, replicas: int
 
 def _tokenizer(config: TrainConfig, folder: ModelFolder, source, train_all, vocab_path: str | None):
     """Bytes, or WordPiece from ``vocab_path``, the folder's vocab.txt or one learned on the training texts."""
-    from edge_runtime.tokenizer import DEFAULT_OPTIONS, MEDIAPIPE_OPTIONS, ByteTokenizer, WordPieceTokenizer
-    from model.vocab import learn_vocab
+    from edge_runtime.tokenizer import TOKENIZERS, WordPieceTokenizer, load_tokenizer
+    from training.vocab import learn_vocab
 
-    if config.tokenizer == "bytes":
+    choice = TOKENIZERS[config.tokenizer]
+    options = choice.options_for(config.lowercase, config.strip_accents)
+    if choice.rules is None:
         if vocab_path:
             raise ValueError("--vocab is a WordPiece vocabulary; a byte-level model (--tokenizer bytes) has none")
-        return ByteTokenizer()
+        return load_tokenizer(options)
     vocab_file = folder.vocab_path
     if vocab_path:
         shutil.copyfile(vocab_path, vocab_file)
@@ -408,11 +410,8 @@ def _tokenizer(config: TrainConfig, folder: ModelFolder, source, train_all, voca
         if config.train_limit is None and source.has_unlabelled:
             texts = texts + source.load("unsupervised").texts
         learn_vocab(texts[: config.vocab_limit], config.vocab_size, vocab_file, lowercase=config.lowercase,
-                    strip_accents=config.strip_accents, rules="mediapipe" if config.tokenizer == "mediapipe" else "bert")
-    if config.tokenizer == "mediapipe":
-        return WordPieceTokenizer.from_file(vocab_file, MEDIAPIPE_OPTIONS)
-    return WordPieceTokenizer.from_file(vocab_file, {**DEFAULT_OPTIONS, "lowercase": config.lowercase,
-                                                     "strip_accents": config.strip_accents})
+                    strip_accents=config.strip_accents, rules=choice.rules)
+    return WordPieceTokenizer.from_file(vocab_file, options)
 
 
 def _predicted(probs: np.ndarray) -> np.ndarray:
@@ -429,8 +428,8 @@ def _teacher_targets(config, train_set, train_seqs, val_set, val_seqs, tokenizer
     first ``unlabelled_reviews`` unlabelled texts is added with the teacher's probabilities alone.
     Validation and test reviews are never seen by the teacher's fit.
     """
-    from model.data import tokenize_cached
-    from model.teacher import NgramTeacher
+    from training.data import tokenize_cached
+    from training.teacher import NgramTeacher
 
     start = time.time()
     teacher = NgramTeacher(config.model.vocab_size).fit(train_seqs, train_set.labels)
@@ -458,8 +457,8 @@ def _pretrain_encoder(config, trainer, tokenizer, train_seqs, source, cache, pro
     ones where the source has them and ``pretrain_unlabelled`` says so; resumable from ``checkpoint``."""
     import hashlib
 
-    from model.data import tokenize_cached
-    from model.pretrain import pretrain, transfer_encoder
+    from training.data import tokenize_cached
+    from training.pretrain import pretrain, transfer_encoder
 
     sequences = list(train_seqs)
     if config.pretrain_unlabelled and config.train_limit is None and source.has_unlabelled:

@@ -3,7 +3,7 @@
 ``train_hybrid(settings, out_dir)`` (``sparse-edge train-hybrid``):
 
 1. reads the classifier folder ``settings.base`` (its Transformer, vocabulary and validation split);
-2. fits NB-LR on the training reviews' hashed n-grams (``model.ngrams``), once on all of them (the
+2. fits NB-LR on the training reviews' hashed n-grams (``training.ngrams``), once on all of them (the
    weights that ship) and once per fold on the others (``folds`` out-of-fold log-odds: for each
    training review, what an NB-LR that never saw it says);
 3. fine-tunes the Transformer and the mixing weights so that ``a * deep + b * ngram + c`` fits the
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.files import save_keras_atomic, write_json_atomic, write_text_atomic
-from model.machine import describe_machine
-from model.ngrams import NbLogisticRegression, NgramHashing
-from model.saved import HYBRID, ModelFolder
-from model.train_config import HybridSettings
+from training.files import save_keras_atomic, write_json_atomic, write_text_atomic
+from training.machine import describe_machine
+from training.ngrams import NbLogisticRegression, NgramHashing
+from training.saved import HYBRID, ModelFolder
+from training.train_config import HybridSettings
 
 LOG_FIELDS = ["epoch", "loss", "val_accuracy", "learning_rate", "epoch_seconds"]
 
@@ -93,7 +93,7 @@ def _stack_on_validation(model, tokenizer, val_set, config, cache, progress) -> 
     """Fit the mix (a, b, c) by logistic regression on the validation reviews; return their accuracy."""
     from sklearn.linear_model import LogisticRegression
 
-    from model.evaluate import predict_probabilities
+    from training.evaluate import predict_probabilities
 
     deep_only, ngrams_only = [np.array(m, np.float32) for m in ([1.0, 0.0, 0.0], [0.0, 1.0, 0.0])]
     columns = []
@@ -110,10 +110,10 @@ def _stack_on_validation(model, tokenizer, val_set, config, cache, progress) -> 
 def train_hybrid(settings: HybridSettings, out_dir: str | Path, data_dir: str | None = None,
                  manual_dir: str | None = None, progress: bool = True, cache_dir: str | None = None) -> dict:
     """Build, fine-tune and evaluate the hybrid in ``out_dir``; return its metrics."""
-    from model.batching import make_batches
-    from model.data import load_imdb, tokenize_cached, train_validation_split
-    from model.evaluate import classification_metrics, predict_probabilities
-    from model.hybrid import HybridClassifier
+    from training.batching import make_batches
+    from training.data import load_imdb, tokenize_cached, train_validation_split
+    from training.evaluate import classification_metrics, predict_probabilities
+    from training.hybrid import HybridClassifier
     from model.transformer import SparseTransformerClassifier
 
     started = time.time()
@@ -221,9 +221,9 @@ def _residual_epochs(model, trainer, settings, base_config, tokenizer, train_seq
     """Fine-tune the Transformer and the mix on what NB-LR misses; (last validation accuracy, seconds)."""
     from tqdm import tqdm
 
-    from model.batching import make_batches
-    from model.evaluate import predict_probabilities
-    from model.train import mask_tokens
+    from training.batching import make_batches
+    from training.evaluate import predict_probabilities
+    from training.train import mask_tokens
 
     buckets, seconds, val_accuracy = model.config.bucket_lengths, 0.0, None
     for epoch in range(settings.epochs):

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from model.config import TransformerConfig
-from model.files import save_keras_atomic, write_json_atomic
-from model.saved import LANGUAGE_MODEL, ModelFolder
-from model.machine import describe_machine
+from training.files import save_keras_atomic, write_json_atomic
+from training.saved import LANGUAGE_MODEL, ModelFolder
+from training.machine import describe_machine
 from model.patterns import AttentionPattern
 from model.strict import strict_from_dict
 
@@ -247,7 +247,7 @@ class LMData:
 def lm_data(config: LMConfig, tokenizer, data_dir: str | None, cache: Path, progress: bool = True) -> LMData:
     """IMDB's unsupervised and train reviews as token ids; ``val_reviews`` unsupervised ones held out (seeded)."""
     from edge_runtime.tokenizer import normalize_review
-    from model.data import load_imdb, tokenize_cached
+    from training.data import load_imdb, tokenize_cached
 
     unlabelled = load_imdb("unsupervised", data_dir, limit=config.text_limit)
     train = load_imdb("train", data_dir, limit=config.text_limit)
@@ -434,7 +434,7 @@ def train_lm(config: LMConfig, out_dir: str | Path, vocab_path: str, data_dir: s
     """
     from tqdm import tqdm
 
-    from model.checkpoint import load_checkpoint, save_checkpoint
+    from training.checkpoint import load_checkpoint, save_checkpoint
 
     folder, tokenizer, resume = _open_run(config, out_dir, vocab_path)
     data = lm_data(config, tokenizer, data_dir, Path(cache_dir) if cache_dir else folder.cache_dir, progress)

@@ -11,16 +11,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_runtime.tokenizer import TOKENIZERS
 from model.config import TransformerConfig
 from model.strict import strict_from_dict
 
-TOKENIZERS = ("wordpiece", "bytes", "mediapipe")   # edge_runtime.tokenizer: WordPieceTokenizer (BERT's rules or
-                                                   # MediaPipe's), ByteTokenizer
 
 
 @dataclass
 class HybridSettings:
-    """The n-gram half of a hybrid classifier and how its Transformer is fine-tuned (``model.train_hybrid``).
+    """The n-gram half of a hybrid classifier and how its Transformer is fine-tuned (``training.train_hybrid``).
 
     ``base`` is a trained classifier folder whose Transformer becomes the deep half; the hybrid
     keeps its vocabulary, validation split and sizes.
@@ -94,7 +93,7 @@ class TrainConfig:
     init_from: str | None = None    # a `sparse-edge train-lm` folder (same vocab, sizes) or a classifier folder of
                                     # the same model config to start from (a warm restart: every weight copied)
     freeze_token_embeddings: bool = False  # keep the token table as initialised (with init_from: the LM's)
-    teacher: str | None = None      # "ngram": distil from a bag-of-n-grams model (model/teacher.py)
+    teacher: str | None = None      # "ngram": distil from a bag-of-n-grams model (training/teacher.py)
     teacher_weight: float = 0.5     # share of a labelled review's target that is the teacher's probability
     unlabelled_reviews: int = 0     # unsupervised reviews the teacher labels and training adds
     hybrid: HybridSettings | None = None   # set in a hybrid's folder: how its n-gram half was built

@@ -8,7 +8,7 @@ A folder holds::
     train_config.json   how it was trained (TrainConfig, LMConfig)
     model.keras         the weights (the best epoch)
     vocab.txt           the WordPiece vocabulary the tokenizer reads
-    data.json           which data it was trained on and how it was split (``model.sources``)
+    data.json           which data it was trained on and how it was split (``training.sources``)
     metrics.json        test metrics (or held-out perplexity), timing, machine
     log.csv             one row per epoch (or evaluation step)
     checkpoints/        the last epoch, for --resume
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.tokenizer import check_options, load_tokenizer, needs_vocabulary
-from model.data import SENTIMENT_LABELS
-from model.files import write_json_atomic
+from training.data import SENTIMENT_LABELS
+from training.files import write_json_atomic
 
 CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID = "classifier", "language_model", "ensemble", "hybrid"
 KINDS = (CLASSIFIER, LANGUAGE_MODEL, ENSEMBLE, HYBRID)
@@ -57,6 +57,7 @@ class ModelFolder:
     QUANT_DEBUG = "quant_debug.csv"
     CACHE = "cache"
     MEDIAPIPE = "mediapipe"   # holds the same names: <variant>.tflite, conversion.json, parity.*, quant_debug.csv
+    MEDIAPIPE_WEB = "mediapipe/web"   # parity.* of the MediaPipe files run in the web page
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -83,10 +84,28 @@ class ModelFolder:
     quant_debug_path = property(lambda self: self.path / self.QUANT_DEBUG)
     cache_dir = property(lambda self: self.path / self.CACHE)
     mediapipe_dir = property(lambda self: self.path / self.MEDIAPIPE)
+    mediapipe_web_dir = property(lambda self: self.path / self.MEDIAPIPE_WEB)
 
     def tflite(self, variant: str, tflite_dir: str | Path | None = None) -> Path:
         """Where ``sparse-edge convert`` writes (or wrote) one variant."""
         return Path(tflite_dir or self.tflite_dir) / f"{variant}.tflite"
+
+    def mediapipe_file(self, variant: str) -> Path:
+        """Where ``sparse-edge convert --target mediapipe`` writes one variant."""
+        return self.tflite(variant, self.mediapipe_dir)
+
+    @classmethod
+    def holding(cls, converted: str | Path) -> "ModelFolder":
+        """The folder a converted file was written into (``<folder>/tflite/<variant>.tflite``, or mediapipe/).
+
+        Example:
+            >>> ModelFolder.holding("runs/pipeline/model/tflite/int8.tflite")
+            ModelFolder('runs/pipeline/model')
+        """
+        path = Path(converted)
+        if path.parent.name not in (cls.TFLITE, cls.MEDIAPIPE):
+            raise ValueError(f"{path} is not in a model folder's {cls.TFLITE}/ or {cls.MEDIAPIPE}/ folder")
+        return cls(path.parent.parent)
 
     # -- what the folder records -----------------------------------------------------------------
     def write_config(self, kind: str, model_config, labels=SENTIMENT_LABELS, tokenizer: dict | None = None,
@@ -168,8 +187,9 @@ class ModelFolder:
         """The Keras model; a clear ValueError when the file is damaged."""
         import keras
 
-        import model.hybrid  # noqa: F401 - registers the layers for deserialization
-        import model.transformer  # noqa: F401
+        import model.transformer  # noqa: F401 - registers the layers for deserialization
+        import training.ensemble_model  # noqa: F401
+        import training.hybrid  # noqa: F401
 
         self.require(self.MODEL)
         try:
@@ -180,7 +200,7 @@ class ModelFolder:
 
     def load(self):
         """A classifier folder's (model, tokenizer, TrainConfig)."""
-        from model.train_config import TrainConfig
+        from training.train_config import TrainConfig
 
         self.require(self.MODEL, self.TRAIN_CONFIG, *([self.VOCAB] if needs_vocabulary(self.tokenizer_options) else []))
         config = TrainConfig.load(self.train_config_path)

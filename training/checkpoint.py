@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.files import write_json_atomic
+from training.files import write_json_atomic
 
 
 def save_checkpoint(directory: Path, model_variables, optimizer_variables, state: dict) -> None:

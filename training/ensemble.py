@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.files import save_keras_atomic, write_json_atomic, write_text_atomic
-from model.machine import describe_machine
-from model.saved import CLASSIFIER, ENSEMBLE, ModelFolder
+from training.files import save_keras_atomic, write_json_atomic, write_text_atomic
+from training.machine import describe_machine
+from training.saved import CLASSIFIER, ENSEMBLE, ModelFolder
 
 
 def member_summary(folder: Path) -> dict:
@@ -61,8 +61,8 @@ def build_ensemble(member_dirs: list[str | Path], out_dir: str | Path, data_dir:
     """
     import tensorflow as tf
 
-    from model.data import load_imdb, train_validation_split
-    from model.evaluate import classification_metrics, predict_probabilities
+    from training.data import load_imdb, train_validation_split
+    from training.evaluate import classification_metrics, predict_probabilities
 
     started = time.time()
     folders = [ModelFolder(d) for d in member_dirs]
@@ -134,7 +134,8 @@ def _check_members(folders: list[ModelFolder], loaded: list) -> None:
 
 def _combine(folders: list[ModelFolder], loaded: list, average: str):
     """One classifier with the members' averaged weights, or an ensemble averaging their probabilities."""
-    from model.transformer import SparseTransformerClassifier, SparseTransformerEnsemble
+    from model.transformer import SparseTransformerClassifier
+    from training.ensemble_model import SparseTransformerEnsemble
 
     if average == "weights":
         for folder, (model, _, _) in zip(folders[1:], loaded[1:]):

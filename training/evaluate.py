@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.data import SENTIMENT_LABELS
-from model.train_config import TrainConfig
+from training.data import SENTIMENT_LABELS
+from training.train_config import TrainConfig
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, names=SENTIMENT_LABELS) -> dict:
@@ -59,8 +59,8 @@ def predict_probabilities(model, tokenizer, reviews, config: TrainConfig, cache_
     import tensorflow as tf
     from tqdm import tqdm
 
-    from model.batching import make_batches
-    from model.data import tokenize_cached
+    from training.batching import make_batches
+    from training.data import tokenize_cached
 
     c = model.config
     seqs = tokenize_cached(reviews, tokenizer, cache_path, progress)

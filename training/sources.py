@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import SENTIMENT_LABELS, Reviews, load_imdb, stratified_split
+from training.data import SENTIMENT_LABELS, Reviews, load_imdb, stratified_split
 
 KINDS = ("imdb", "tfds", "csv", "jsonl", "dir")
 MIN_ROWS = 20          # fewer cannot hold out test and validation rows for every label

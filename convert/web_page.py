@@ -1,4 +1,5 @@
-"""``sparse-edge web``: the static page in ``web/`` that classifies text in the browser with MediaPipe Tasks.
+"""The page server of ``sparse-edge web`` and of ``parity --target mediapipe --mediapipe web``: the static page
+in ``web/`` that classifies text in the browser with MediaPipe Tasks.
 
 The page (``web/index.html``, ``web/app.js``) loads ``@mediapipe/tasks-text`` from ``web/vendor/``
 (copied there from the npm registry by :func:`vendor_tasks_text`, never from a CDN at run time)
@@ -19,6 +20,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from training.saved import ModelFolder
+
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 TASKS_TEXT = "@mediapipe/tasks-text"
@@ -29,7 +32,7 @@ TASKS_TEXT_VERSION = os.environ.get("SPARSE_EDGE_TASKS_TEXT", PINNED_TASKS_TEXT)
 VENDOR = WEB / "vendor" / "tasks-text"
 VENDORED = ("text_bundle.mjs", "wasm/text_wasm_internal.js", "wasm/text_wasm_internal.wasm",
             "wasm/text_wasm_nosimd_internal.js", "wasm/text_wasm_nosimd_internal.wasm")
-DEFAULT_MODEL = ROOT / "artifacts" / "imdb-classifier-mediapipe" / "mediapipe" / "dynamic.tflite"
+DEFAULT_MODEL = ModelFolder(ROOT / "artifacts" / "imdb-classifier-mediapipe").mediapipe_file("dynamic")
 
 
 class WebSetupError(RuntimeError):

@@ -75,8 +75,8 @@ def pretrain(model_config, sequences: list[np.ndarray], steps: int, batch_tokens
     """
     from tqdm import tqdm
 
-    from model.batching import make_batches
-    from model.checkpoint import load_checkpoint, save_checkpoint
+    from training.batching import make_batches
+    from training.checkpoint import load_checkpoint, save_checkpoint
 
     keras.utils.set_random_seed(seed)
     mlm = SparseTransformerMLM(model_config)
@@ -187,7 +187,7 @@ def transfer_from_language_model(lm_dir, target: SparseTransformerClassifier, vo
     """
     from pathlib import Path
 
-    from model.saved import ModelFolder
+    from training.saved import ModelFolder
 
     folder = ModelFolder(lm_dir)
     folder.require(folder.MODEL, folder.VOCAB, hint="train one with `sparse-edge train-lm --out DIR`")

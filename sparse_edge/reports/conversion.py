@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from convert.variants import REFERENCE
-from model.tables import ROOT, load_artifact
+from sparse_edge.reports.tables import ROOT, load_artifact
+from training.saved import ModelFolder
 
 
 # -- the generated table of its committed JSON (sparse_edge.report) --------------------------
@@ -28,7 +29,7 @@ def parity() -> str:
                      f"{row['max_abs_prob_diff']:.1e} | {row['latency_ms_p50']:.1f} / {row['latency_ms_p95']:.1f} | "
                      f"{'❌ ' + '; '.join(failures) if failures else '✅ met'} |")
     lines.append("")
-    conversion = ROOT / "artifacts/imdb-classifier/tflite/conversion.json"
+    conversion = ModelFolder(ROOT / "artifacts/imdb-classifier").conversion_path
     if conversion.exists():
         c = json.loads(conversion.read_text())
         lines.append(f"One file holds {len(c['lengths'])} input lengths ({', '.join(map(str, c['lengths']))}); the float32 "
@@ -52,8 +53,9 @@ def mediapipe_parity() -> str:
     from convert.mediapipe_parity import parity_markdown
 
     blocks = []
-    for name in ("parity.json", "web/parity.json"):
-        report = load_artifact(f"artifacts/imdb-classifier-mediapipe/mediapipe/{name}")
+    folder = ModelFolder("artifacts/imdb-classifier-mediapipe")
+    for directory in (folder.mediapipe_dir, folder.mediapipe_web_dir):
+        report = load_artifact((directory / ModelFolder.PARITY).as_posix())
         table = parity_markdown(report).split("\n", 2)[2].strip()   # no title
         runtime = (f"mediapipe {report['mediapipe']}'s TextClassifier" if report["mediapipe"][:1].isdigit()
                    else f"the web page ({report['mediapipe']})")

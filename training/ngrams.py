@@ -18,7 +18,7 @@ once. So each row belongs to one n-gram, the most useful one that lands there, a
 127, plus 1). An n-gram counts only where its fingerprint matches its row's: an n-gram never
 seen in training, or that lost its row to a more useful one, is ignored instead of borrowing a
 stranger's weight (wrongly matched: about 1 in 127). Each n-gram counts once per review (binary
-features, as in NB-LR). This module fits the table; ``model.hybrid`` looks it up inside the graph.
+features, as in NB-LR). This module fits the table; ``training.hybrid`` looks it up inside the graph.
 
 Example:
     >>> hashing = NgramHashing(vocab_size=100, bigram_buckets=50, trigram_buckets=50)

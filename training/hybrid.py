@@ -1,6 +1,6 @@
 """The hybrid classifier: a bag of hashed n-grams (wide) plus the sparse Transformer (deep), one graph.
 
-The two see different things. NB-LR (``model.ngrams``) knows which words and word runs a review
+The two see different things. NB-LR (``training.ngrams``) knows which words and word runs a review
 contains and how much each one says; the Transformer reads them in context. The hybrid's score is
 a weighted sum of both log-odds::
 
@@ -11,7 +11,7 @@ graph from the same token ids (``HashedNgrams``), so the ``.tflite`` file still 
 and nothing else. The n-gram weights come from NB-LR fitted on the training reviews; the
 Transformer is trained as a *residual* on top of NB-LR's out-of-fold log-odds (each training
 review scored by an NB-LR that never saw it), so it learns what the bag of n-grams gets wrong
-rather than repeating it (``model.train_hybrid``).
+rather than repeating it (``training.train_hybrid``).
 
 Example:
     >>> from model.config import TransformerConfig
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from model.config import TransformerConfig
-from model.ngrams import FINGERPRINTS, FIRST_WORD_ID, NgramHashing
+from training.ngrams import FINGERPRINTS, FIRST_WORD_ID, NgramHashing
 from model.transformer import SparseTransformerClassifier, register
 
 

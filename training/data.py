@@ -1,7 +1,7 @@
 """Labelled texts (``Reviews``), IMDB from TensorFlow Datasets, seeded splits, and cached token ids.
 
 Other data sources (any TFDS text dataset, CSV, JSONL, a folder per label) are read by
-``model.sources`` into the same ``Reviews``.
+``training.sources`` into the same ``Reviews``.
 """
 
 from __future__ import annotations

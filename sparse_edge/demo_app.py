@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from convert.variants import EDGE, FULL_INTEGER, LANGUAGE_MODEL, names
 from training.saved import ModelFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,24 @@ def classifier(variant: str):   # cached per path: loaded once per process
     return load_classifier(str(ModelFolder(CLASSIFIER).tflite(variant)))
 
 
-def generator(variant: str = "float32"):
-    return load_generator(str(ModelFolder(LM).tflite(variant)))
+def present(folder: Path, target: str) -> list[str]:
+    """The variants a model folder holds a .tflite of, in the variant table's order."""
+    return [v for v in names(target) if ModelFolder(folder).tflite(v).exists()]
+
+
+def shown_variants() -> list[str]:
+    """The two files the Classify page compares: the most exact one there is, and the int8 one (neither there:
+    the reference and int8, whose pages then say what is missing)."""
+    there = present(CLASSIFIER, EDGE) or [names(EDGE)[0], FULL_INTEGER]
+    return [there[0], FULL_INTEGER] if FULL_INTEGER in there and there[0] != FULL_INTEGER else there[:2]
+
+
+def generator():
+    """The language model's most exact file there is (the shipped folder holds the quantized one)."""
+    there = present(LM, LANGUAGE_MODEL)
+    if not there:
+        raise FileNotFoundError(f"no .tflite in {ModelFolder(LM).tflite_dir}")
+    return load_generator(str(ModelFolder(LM).tflite(there[0])))
 
 
 def keras_classifier():
@@ -86,7 +103,7 @@ def page_classify() -> None:
         st.info("Type or paste a text to classify it.")
         return
     columns = st.columns(2)
-    for column, variant in zip(columns, ("float32", "int8")):
+    for column, variant in zip(columns, shown_variants()):
         with column:
             st.subheader(f"`{variant}`")
             try:

@@ -50,10 +50,10 @@ def test_bench_tokenizer_writes_its_json(tmp_path):
 
 
 @pytest.mark.imdb
-def test_bench_kernels_finds_float_files_independent_of_the_cpu_kernels(tmp_path):
+def test_bench_kernels_finds_float_files_independent_of_the_cpu_kernels(tmp_path, converted_model):
     out = tmp_path / "kernels.json"
-    result = CliRunner().invoke(main, ["bench", "kernels", "--variants", "float32,int8", "--limit", "5",
-                                       "--json", str(out)])
+    result = CliRunner().invoke(main, ["bench", "kernels", "--model-dir", str(converted_model), "--variants",
+                                       "float32,int8", "--limit", "5", "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["variants"]["float32"]["reviews"] == 5

@@ -8,7 +8,6 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "sparse_edge" / "demo_app.py"
-LM = Path(__file__).resolve().parents[1] / "artifacts" / "imdb-lm" / "tflite" / "float32.tflite"
 
 
 def app(page: str) -> AppTest:
@@ -31,7 +30,6 @@ def test_classify_page_labels_a_positive_example_with_both_models():
     assert not at.exception and at.info
 
 
-@pytest.mark.skipif(not LM.exists(), reason="the language model artifact is not shipped yet")
 def test_generate_page_writes_the_requested_number_of_tokens():
     at = app("Generate")
     at.slider(key="length").set_value(12).run()

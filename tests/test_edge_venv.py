@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from tests.tolerances import RUNTIMES, constraints, same_answer
+from tests.shipped import SHIPPED_VARIANTS
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "artifacts" / "imdb-classifier" / "tflite"
-VARIANTS = ["float32", "float16", "dynamic", "int8"]
+VARIANTS = list(SHIPPED_VARIANTS)
 EXPECTED = json.loads((REPO / "tests" / "data" / "shipped_expected.json").read_text())["cases"]
 # every signature length (128 ... 1024), answers recorded with ai-edge-litert (scripts/shipped_expected.py)
 REVIEWS = [case["text"] for case in EXPECTED] + [""]

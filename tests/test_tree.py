@@ -127,3 +127,16 @@ def test_every_committed_training_config_loads():
         loader = (HybridSettings.from_dict if path.name.startswith("hybrid") else
                   LMConfig.from_dict if path.name.startswith("imdb-lm") else TrainConfig.from_dict)
         loader(json.loads(path.read_text()))
+
+
+def test_artifacts_stay_under_40_mb_and_the_readme_says_how_to_rebuild_what_is_not_shipped():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files", "-z", "artifacts"], cwd=ROOT, capture_output=True, check=True,
+                             text=True).stdout.split("\0")
+    total = sum((ROOT / name).stat().st_size for name in tracked if name and (ROOT / name).exists())
+    assert 10e6 < total <= 40e6, total
+    readme = (ROOT / "README.md").read_text()
+    for rebuild in ("--variants\n  float32,float16", "train-lm --config artifacts/imdb-lm/train_config.json",
+                    "pipeline --preset full"):
+        assert rebuild.replace("\n  ", " ") in readme.replace("\n  ", " "), rebuild

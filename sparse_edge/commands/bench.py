@@ -29,6 +29,8 @@ DATA_DIR = click.option("--data-dir", envvar="TFDS_DATA_DIR", type=click.Path(fi
 
 def _csv(kind):
     def parse(ctx, param, value):
+        if value is None:
+            return None
         try:
             return [kind(v) for v in value.split(",") if v.strip()]
         except ValueError:
@@ -107,7 +109,8 @@ def edge(model_dir, variants, limit, no_venv_sizes, json_path, data_dir):
 @bench.command("kernels")
 @click.option("--model-dir", default=SHIPPED_CLASSIFIER, show_default=True,
               type=click.Path(exists=True, file_okay=False), help="A model folder with tflite/<variant>.tflite.")
-@click.option("--variants", default=",".join(names(EDGE)), show_default=True, callback=_csv(str))
+@click.option("--variants", default=None, callback=_csv(str),
+              help="Comma-separated variants [default: every MODEL_DIR/tflite/<variant>.tflite there is].")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1), help="Test reviews to compare on.")
 @json_option("kernels")
 @DATA_DIR
@@ -120,6 +123,9 @@ def kernels(model_dir, variants, limit, json_path, data_dir):
     with_tensorflow("sparse-edge bench kernels (it reads IMDB)")
     from sparse_edge.bench.kernels import run_kernel_benchmark
 
+    variants = variants or [v for v in names(EDGE) if ModelFolder(model_dir).tflite(v).exists()]
+    if not variants:
+        usage(f"no .tflite in {ModelFolder(model_dir).tflite_dir}; run `sparse-edge convert {model_dir}` first")
     try:
         run_kernel_benchmark(model_dir, variants, json_path, data_dir, limit,
                              progress=lambda line: click.echo(line))

@@ -1,6 +1,6 @@
 """The device side of sparse-edge: numpy, a TFLite interpreter and the project's tokenizer.
 
-Never imports TensorFlow, ``model`` or ``convert`` (a test checks it in a virtual environment
+Never imports TensorFlow, ``model``, ``training`` or ``convert`` (a test checks it in a virtual environment
 without TensorFlow). ``from edge_runtime import TextClassifier`` is the whole API:
 ``classify(text)``, ``classify_batch(texts)`` and ``classify_stream(iterable)``.
 ``python -m edge_runtime`` is the command line (streams files and standard input), and

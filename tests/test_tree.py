@@ -140,3 +140,19 @@ def test_artifacts_stay_under_40_mb_and_the_readme_says_how_to_rebuild_what_is_n
     for rebuild in ("--variants\n  float32,float16", "train-lm --config artifacts/imdb-lm/train_config.json",
                     "pipeline --preset full"):
         assert rebuild.replace("\n  ", " ") in readme.replace("\n  ", " "), rebuild
+
+
+def test_benchmark_goals_and_tokenizer_choices_have_one_table_each():
+    """Goals live in sparse_edge/bench/goals.py; the tokenizer choices in edge_runtime/tokenizer.py's TOKENIZERS."""
+    goals = [p.relative_to(ROOT).as_posix() for p in sources(*PACKAGES)
+             if re.search(r"^GOALS? = \{\s*[\"'#]", p.read_text(), re.M)]   # a dict literal, not a row of it
+    assert goals == ["sparse_edge/bench/goals.py"]
+    choices = [p.relative_to(ROOT).as_posix() for p in sources(*PACKAGES)
+               if re.search(r"""["']wordpiece["'],\s*["'](bytes|mediapipe)["']""", p.read_text())]
+    assert choices == []
+    from edge_runtime.tokenizer import TOKENIZERS
+    from training.train_config import TrainConfig
+
+    assert list(TOKENIZERS) == ["wordpiece", "mediapipe", "bytes"]
+    for name in TOKENIZERS:
+        assert TrainConfig(tokenizer=name).tokenizer == name

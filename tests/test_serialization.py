@@ -86,3 +86,17 @@ def test_language_model_is_causal_and_needs_a_causal_pattern():
 def test_too_long_input_is_a_clear_error():
     with pytest.raises(ValueError, match="input has 60 tokens but the model's max_length is 48"):
         SparseTransformerClassifier(config())(np.ones((1, 60), np.int32))
+
+
+def test_the_registered_keras_names_that_shipped_files_carry_did_not_move_with_the_modules():
+    """A .keras file names each class by its registered name; moving a class to another module must keep it."""
+    from model.transformer import FeedForward, TokenAndPositionEmbedding
+    from training.ensemble_model import SparseTransformerEnsemble
+    from training.hybrid import HashedNgrams, HybridClassifier
+    from training.pretrain import SparseTransformerMLM
+
+    classes = [SparseSelfAttention, TokenAndPositionEmbedding, FeedForward, EncoderBlock, SparseTransformerClassifier,
+               SparseTransformerLM, SparseTransformerEnsemble, HashedNgrams, HybridClassifier, SparseTransformerMLM]
+    for cls in classes:
+        assert keras.saving.get_registered_name(cls) == f"sparse_edge>{cls.__name__}"
+        assert keras.saving.get_registered_object(f"sparse_edge>{cls.__name__}") is cls

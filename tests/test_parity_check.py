@@ -208,6 +208,13 @@ def test_recheck_judges_a_recorded_report_again_and_refuses_files_that_changed(t
         recheck(copy)
     assert str(error.value) == (f"{copy / 'tflite' / 'dynamic.tflite'} changed since parity measured it; run "
                                 f"`sparse-edge parity {copy}` again")
+    # a folder that holds its float32 file (the byte model's) has its integer-table bytes measured again from it
+    with_float32 = tmp_path / "bytes"
+    shutil.copytree(BYTES, with_float32, ignore=shutil.ignore_patterns("*.keras"))
+    recorded = json.loads((with_float32 / "parity.json").read_text())
+    recorded["integer_table_bytes"] = 12345
+    (with_float32 / "parity.json").write_text(json.dumps(recorded))
+    assert recheck(with_float32)["integer_table_bytes"] == 0   # no integer tables in the byte model's float32 file
 
 
 @pytest.mark.imdb
@@ -238,7 +245,7 @@ def test_a_short_parity_run_writes_what_it_measured(tmp_path, capsys, monkeypatc
 
     device = TextClassifier(BYTES / "tflite" / "int8.tflite")
     assert report["versions"]["runtime"] == f"{device.backend} {device.backend_version}"
-    assert set(report["failures"]) == {"int8"} and not report["passed"]   # the byte model's int8 misses others too
+    assert set(report["failures"]) == {"int8"} and report["passed"] is False   # the byte int8 misses others too
     assert report["failures"]["int8"][0] == f"agreement {int8['agreement']:.4%} < 101.0%"
     written_md = (tmp_path / "parity.md").read_text()
     assert "FAIL: agreement" in written_md and "## int8: what the QuantizationDebugger found" in written_md

@@ -253,8 +253,11 @@ def pi_check(path: str = "artifacts/bench/pi-check.json", rerun: str = "PI_REVIE
                 f"rerun `{rerun}`.")
     current = {v: hashlib.sha256((ROOT / r["models"] / f"{v}.tflite").read_bytes()).hexdigest()
                for v in r["model_sha256"] if (ROOT / r["models"] / f"{v}.tflite").exists()}
-    stale = "" if current == r["model_sha256"] else (
+    stale = "" if current == {v: d for v, d in r["model_sha256"].items() if v in current} else (
         f"**Not yet rerun for the files shipped now**: rerun `{rerun}`. ")
+    gone = [v for v in r["model_sha256"] if v not in current]   # checked then, no longer shipped
+    if gone:
+        stale += f"({', '.join(f'`{v}`' for v in gone)}: checked on the files of then, no longer shipped.) "
     install = {"arm64": '`pip install ".[edge]"` from aarch64 wheels',
                "armhf": "tflite-runtime 2.14's armv7l wheel (`.[edge-legacy]`) with Debian's numpy"}
     lines = [stale + f"`scripts/pi-check` on {r['date']}: {r['reviews']:,} texts ({r['reviews'] - 8:,} reviews, a seeded sample of IMDB's "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from training.saved import ModelFolder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_artifact(path: str) -> dict:

@@ -71,6 +71,19 @@ def test_a_failed_stage_says_which_and_why_and_keeps_earlier_outputs(pipeline_ru
     assert "convert" not in record["stages"] and {"data", "vocab", "train"} <= set(record["stages"])
 
 
+@pytest.mark.parametrize("delta, se, kept", [(-0.40, 0.16, False), (0.31, 0.0, True), (0.61, 0.15, True),
+                                              (-0.59, 0.15, False), (0.35, 0.025, False), (0.36, 0.025, True)])
+def test_the_pipeline_judges_a_samples_accuracy_delta_with_its_sampling_error(delta, se, kept):
+    """Two standard errors of slack on the sample (0.3 pp + 2 se for int8); other failures are never dropped."""
+    from convert.parity import check
+    from sparse_edge.stages import sample_failures
+
+    row = {"delta_accuracy_pp": delta, "delta_accuracy_se_pp": se, "agreement": 0.97, "max_abs_prob_diff": 0.1}
+    failures = check("int8", row, None)
+    assert failures[0].startswith("agreement") and failures[1].startswith("|delta accuracy|")
+    assert sample_failures("int8", row, failures) == (failures if kept else failures[:1])
+
+
 def test_without_the_dataset_it_stops_at_once_saying_how_to_provide_it(tmp_path):
     result = CliRunner().invoke(main, ["pipeline", "--preset", "quick", "--out", str(tmp_path / "run"),
                                        "--data-dir", str(tmp_path / "no-data"), "--quiet"])

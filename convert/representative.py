@@ -22,14 +22,12 @@ def representative_reviews(texts: list[str], tokenizer, lengths: list[int],
         raise ValueError("the representative set is empty: no training reviews to calibrate int8 with; "
                          "check the dataset (TFDS_DATA_DIR) or use another variant")
     lengths = sorted(lengths)
-    chosen: dict[int, list[np.ndarray]] = {n: [] for n in lengths}
-    encoded: dict[int, list[np.ndarray]] = {n: [] for n in lengths}   # the same reviews' ids, unpadded
+    chosen: dict[int, list[np.ndarray]] = {n: [] for n in lengths}   # each length's reviews, their ids unpadded
     for index in np.random.default_rng(seed).permutation(len(texts)):
         ids = tokenizer.encode(texts[index], min(max_length, lengths[-1])).ids
         n = input_length(lengths, len(ids))
         if len(chosen[n]) < per_length:
-            chosen[n].append(pad_rows([ids], n, tokenizer.pad_id)[0])
-            encoded[n].append(ids)
+            chosen[n].append(ids)
         if all(len(v) >= per_length for v in chosen.values()):
             break
     empty = [n for n in lengths if not chosen[n]]
@@ -37,10 +35,10 @@ def representative_reviews(texts: list[str], tokenizer, lengths: list[int],
         raise ValueError("the representative set is empty after tokenization; check the training texts")
     # a length no training review needs still gets calibrated: reuse the longest reviews, cut (keeping their
     # [SEP]) and padded to it by the one rule of edge_runtime.lengths
-    donors = [ids for m in lengths for ids in encoded[m]][-per_length:]
+    donors = [ids for m in lengths for ids in chosen[m]][-per_length:]
     for n in empty:
-        chosen[n] = [pad_rows([ids], n, tokenizer.pad_id)[0] for ids in donors]
-    return chosen
+        chosen[n] = donors
+    return {n: [pad_rows([ids], n, tokenizer.pad_id)[0] for ids in reviews] for n, reviews in chosen.items()}
 
 
 def signature_dataset(samples: dict[int, list[np.ndarray]]):

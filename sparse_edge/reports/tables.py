@@ -175,7 +175,7 @@ def tried_recipes() -> str:
                                                  for m in metrics["members"])]
             time += " (all members)"
         else:
-            config = TrainConfig.from_dict(json.loads(ModelFolder(folder).train_config_path.read_text())).to_dict()
+            config = TrainConfig.from_dict(json.loads(model_folder.train_config_path.read_text())).to_dict()
             changes = [f"{key}={config[key]}" for key in config if key != "model" and config[key] != baseline.get(key)]
             changes += [f"model.{key}={value}" for key, value in config["model"].items()
                         if value != baseline["model"].get(key) and key != "pattern"]
